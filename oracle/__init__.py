@@ -1,0 +1,1 @@
+"""Differential oracle: effect programs run through refimpl and real torch, then compared."""

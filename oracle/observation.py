@@ -1,0 +1,136 @@
+"""What one run of one program on one path showed: outputs, effect log, graph, code, error.
+
+Models: nothing upstream; the record both runners (torch, refimpl) fill in so that the
+comparison reads "the same program twice".
+Spec: the oracle contract (Observation, ValueObs, ErrorObs); docs/architecture.md (effect log).
+
+Simplifications:
+1. `outputs` is the program's outputs flattened in order: a `Tensor[]` output gives one `ValueObs`
+   per element, a `None` gives `ValueObs((), "None", None)`, a Python number or string gives
+   `ValueObs((), "<type name>", [value])`.
+2. `ValueObs.values` is the tensor's elements flattened in row-major order (`None` on paths that
+   only see metadata, e.g. `fake`). Floats stay Python floats (NaN and inf survive the JSON
+   round trip, as Python's `json` writes them).
+3. Events are frozen to tuples all the way down (`freeze`), so an `int[]` argument compares the
+   same whether it came from a run or from JSON.
+4. `signature` is free-form JSON: the graph-signature fields a path reports
+   (`input_tokens`, `user_inputs_to_mutate`, ...), or None.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from oracle.canonical import CanonicalGraph
+
+SIDES = ("torch", "refimpl")
+
+
+def freeze(value: Any) -> Any:
+    """Lists and tuples become tuples, recursively (events are compared as tuples)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class ValueObs:
+    """One output value: shape, dtype name (`float32`...), flat values or None."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    values: list | None
+
+    def to_json(self) -> dict:
+        return {"shape": list(self.shape), "dtype": self.dtype, "values": self.values}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ValueObs:
+        values = data.get("values")
+        return cls(tuple(data["shape"]), data["dtype"], None if values is None else list(values))
+
+
+@dataclass(frozen=True)
+class ErrorObs:
+    """An exception seen on a path: its type name and the first line(s) of its message."""
+
+    type: str
+    message: str
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ErrorObs:
+        return cls(data["type"], data["message"])
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, lines: int = 3) -> ErrorObs:
+        """Type name and the first `lines` non-empty lines of `str(exc)`."""
+        text = [line for line in str(exc).splitlines() if line.strip()]
+        return cls(type(exc).__name__, "\n".join(text[:lines]))
+
+
+@dataclass
+class Observation:
+    """One program on one path of one side. `error` or `skipped` replace outputs when set."""
+
+    path: str
+    side: str
+    outputs: list[ValueObs] | None = None
+    effect_log: list[tuple] = field(default_factory=list)
+    graph: CanonicalGraph | None = None
+    code: str | None = None
+    error: ErrorObs | None = None
+    skipped: str | None = None
+    seconds: float = 0.0
+    signature: dict | None = None
+
+    def __post_init__(self) -> None:
+        self.effect_log = [freeze(e) for e in self.effect_log]
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "side": self.side,
+            "outputs": None if self.outputs is None else [v.to_json() for v in self.outputs],
+            "effect_log": [_thaw(e) for e in self.effect_log],
+            "graph": None if self.graph is None else self.graph.to_json(),
+            "code": self.code,
+            "error": None if self.error is None else self.error.to_json(),
+            "skipped": self.skipped,
+            "seconds": self.seconds,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict | str) -> Observation:
+        if isinstance(data, str):
+            data = json.loads(data)
+        outputs = data.get("outputs")
+        graph = data.get("graph")
+        error = data.get("error")
+        return cls(
+            path=data["path"],
+            side=data["side"],
+            outputs=None if outputs is None else [ValueObs.from_json(v) for v in outputs],
+            effect_log=[freeze(e) for e in data.get("effect_log", [])],
+            graph=None if graph is None else CanonicalGraph.from_json(graph),
+            code=data.get("code"),
+            error=None if error is None else ErrorObs.from_json(error),
+            skipped=data.get("skipped"),
+            seconds=float(data.get("seconds", 0.0)),
+            signature=data.get("signature"),
+        )
+
+    def dumps(self) -> str:
+        """The JSON text of `to_json()`."""
+        return json.dumps(self.to_json(), sort_keys=True)

@@ -1,0 +1,726 @@
+"""Effect programs (`effects-program/1`): dataclasses, loading, validation, JSON round trip.
+
+Models: nothing upstream directly. A program is the JSON form of a small torch function: calls of
+`torch.ops.<ns>.<name>.<overload>`, custom ops made with `torch.library.custom_op` and
+`_register_effectful_op` (torch 2.13.0), and direct `torch.ops.higher_order.with_effects` calls.
+Spec: specs/program.md, PRG-1 to PRG-20.
+
+Loading evaluates nothing. It runs two checks and stops at the first fault, which it reports as a
+`ProgramError` naming the JSON path of the fault (`$.body[2].args[0].ref`):
+1. the structure, with `jsonschema` against `program.schema.json` (PRG-1, PRG-2);
+2. the semantics the schema cannot express, on the built `Program` (PRG-4 to PRG-20), walking it
+   in document order with an environment of the values defined so far.
+
+Simplifications:
+1. Values are bound once (single assignment, PRG-18): a program never rebinds a name, so a ref
+   means one value wherever it appears.
+2. Only parameter types that have a JSON literal form take literals (PRG-14); `MemoryFormat?`,
+   `ScalarType?`, `Layout?` and `Device?` parameters take only `null`.
+3. Custom ops have one overload, `.default`, as `torch.library.custom_op` makes them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from oracle.behaviors import BEHAVIORS, KNOWN_ATEN_OPS, Signature, op_signature, parse_signature
+
+__all__ = [
+    "CATALOG_DIR",
+    "FORMAT",
+    "CustomOpSpec",
+    "ExpectedError",
+    "InputSpec",
+    "Program",
+    "ProgramError",
+    "Ref",
+    "Stmt",
+    "catalog_paths",
+    "check_program",
+    "dump_program",
+    "json_path",
+    "load_catalog",
+    "load_program",
+    "program_to_json",
+]
+
+FORMAT = "effects-program/1"
+SCHEMA_PATH = Path(__file__).with_name("program.schema.json")
+CATALOG_DIR = Path(__file__).with_name("catalog")
+
+RESERVED_NAMESPACES = frozenset({"aten", "prims", "prim", "profiler", "torch", "higher_order"})
+MAX_INPUT_ELEMENTS = 1 << 20
+# Parameter types a custom-op schema may use (PRG-6).
+CUSTOM_PARAM_TYPES = frozenset(
+    {"Tensor", "Tensor[]", "str", "int", "float", "bool", "Scalar", "int[]"}
+    | {"str?", "int?", "float?", "bool?", "Scalar?"}
+)
+
+# ---------------------------------------------------------------------------------------------
+# Errors and JSON paths
+# ---------------------------------------------------------------------------------------------
+
+_PLAIN_KEY = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
+
+
+def json_path(location: tuple | list) -> str:
+    """`("body", 2, "args", 0)` -> `$.body[2].args[0]`, written as `jsonschema`'s `json_path`."""
+    path = "$"
+    for elem in location:
+        if isinstance(elem, int):
+            path += f"[{elem}]"
+        elif _PLAIN_KEY.match(elem):
+            path += "." + elem
+        else:
+            escaped = elem.replace("\\", "\\\\").replace("'", "\\'")
+            path += f"['{escaped}']"
+    return path
+
+
+class ProgramError(ValueError):
+    """A program that is not valid `effects-program/1` (PRG-3).
+
+    `location` is the path as a tuple of keys and indices, `path` the same as a JSON path, and
+    `reason` the message without the path; `str(error)` is `"<path>: <reason>"`.
+    """
+
+    def __init__(self, location: tuple | list, reason: str) -> None:
+        self.location = tuple(location)
+        self.path = json_path(self.location)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The program as Python data
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A use of a value: `{"ref": name}` or, for an element of a list value, `{..., "index": i}`."""
+
+    name: str
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class CustomOpSpec:
+    name: str  # "ns::name"
+    schema: str  # "name(Tensor x, str tag) -> Tensor"
+    behavior: str
+    effect: str | None  # "ORDERED" or None
+
+    @property
+    def overload(self) -> str:
+        return f"{self.name}.default"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    fill: str | dict = "arange"
+
+
+@dataclass(frozen=True)
+class Stmt:
+    """One body statement. `kind == "with_effects"`: call `with_effects(token, op, *args)`."""
+
+    op: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    outs: tuple[str, ...] = ()
+    kind: str = "call"
+
+
+@dataclass(frozen=True)
+class ExpectedError:
+    type: str
+    match: str = ""
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    description: str = ""
+    custom_ops: tuple[CustomOpSpec, ...] = ()
+    register_effects: dict[str, str | None] = field(default_factory=dict)
+    inputs: tuple[InputSpec, ...] = ()
+    body: tuple[Stmt, ...] = ()
+    outputs: tuple[Ref | str, ...] = ()
+    expect_error: ExpectedError | None = None
+    source: str | None = field(default=None, compare=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+def load_program(source: str | os.PathLike | Mapping) -> Program:
+    """Load and check a program from a dict, a JSON text, or a path to a `.json` file.
+
+    A str that starts with `{` is JSON text, any other str a path. Raises `ProgramError` for
+    every invalid document (and `OSError` when a file cannot be read).
+    """
+    doc, origin = _read_document(source)
+    _check_structure(doc)
+    program = _build_program(doc, origin)
+    check_program(program)
+    return program
+
+
+def _read_document(source: Any) -> tuple[Any, str | None]:
+    if isinstance(source, Mapping):
+        return source, None
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        text, origin = source, None
+    elif isinstance(source, (str, os.PathLike)):
+        text, origin = Path(source).read_text(encoding="utf-8"), str(source)
+    else:
+        raise TypeError(f"load_program expects a dict, JSON text or path, got {type(source)}")
+    try:
+        return json.loads(text), origin
+    except json.JSONDecodeError as exc:
+        raise ProgramError((), f"not JSON: {exc}") from exc
+
+
+def _is_strict_int(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _make_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine("integer", _is_strict_int)
+    validator_class = jsonschema.validators.extend(base, type_checker=checker)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+_VALIDATOR = _make_validator()
+
+
+def _check_structure(doc: Any) -> None:
+    """PRG-1, PRG-2: the format string first (for a clear message), then the JSON Schema."""
+    if isinstance(doc, dict) and isinstance(doc.get("format"), str) and doc["format"] != FORMAT:
+        raise ProgramError(
+            ("format",), f"unsupported format {doc['format']!r} (expected {FORMAT!r})"
+        )
+    error = best_match(_VALIDATOR.iter_errors(doc))
+    if error is not None:
+        message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
+        raise ProgramError(tuple(error.absolute_path), message)
+
+
+def _arg_from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Ref(value["ref"], value.get("index"))
+    if isinstance(value, list):
+        return tuple(_arg_from_json(v) for v in value)
+    return value
+
+
+def _stmt_from_json(doc: dict) -> Stmt:
+    kind = "with_effects" if "with_effects" in doc else "call"
+    call = doc["with_effects"] if kind == "with_effects" else doc
+    return Stmt(
+        op=call["op"],
+        args=tuple(_arg_from_json(a) for a in call.get("args", [])),
+        kwargs={k: _arg_from_json(v) for k, v in call.get("kwargs", {}).items()},
+        outs=tuple(doc.get("outs", [])),
+        kind=kind,
+    )
+
+
+def _build_program(doc: dict, origin: str | None) -> Program:
+    expect = doc.get("expect_error")
+    return Program(
+        name=doc["name"],
+        description=doc.get("description", ""),
+        custom_ops=tuple(
+            CustomOpSpec(c["name"], c["schema"], c["behavior"], c["effect"])
+            for c in doc.get("custom_ops", [])
+        ),
+        register_effects=dict(doc.get("register_effects", {})),
+        inputs=tuple(
+            InputSpec(i["name"], tuple(i["shape"]), i["dtype"], _copy_fill(i.get("fill", "arange")))
+            for i in doc.get("inputs", [])
+        ),
+        body=tuple(_stmt_from_json(s) for s in doc["body"]),
+        outputs=tuple(
+            o if isinstance(o, str) else _arg_from_json(o) for o in doc.get("outputs", [])
+        ),
+        expect_error=None
+        if expect is None
+        else ExpectedError(expect["type"], expect.get("match", "")),
+        source=origin,
+    )
+
+
+def _copy_fill(fill: str | dict) -> str | dict:
+    return dict(fill) if isinstance(fill, dict) else fill
+
+
+def catalog_paths() -> list[Path]:
+    """The built-in catalog, `oracle/catalog/NN_name.json`, in file-name order."""
+    return sorted(CATALOG_DIR.glob("*.json"))
+
+
+def load_catalog() -> list[Program]:
+    return [load_program(path) for path in catalog_paths()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Semantic checks (PRG-4 to PRG-20)
+# ---------------------------------------------------------------------------------------------
+
+TENSOR, LIST, NONE, OTHER = "tensor", "list", "none", "other"
+
+
+@dataclass(frozen=True)
+class _Value:
+    """What the checker knows about a bound value: its kind, a list's length, where it was bound."""
+
+    kind: str
+    length: int | None = None
+    where: str = ""
+
+    def describe(self) -> str:
+        if self.kind == LIST:
+            size = "" if self.length is None else f"{self.length} "
+            return f"a list of {size}tensors"
+        return {TENSOR: "a tensor", NONE: "None", OTHER: "a non-tensor value"}[self.kind]
+
+
+@dataclass(frozen=True)
+class _CustomOp:
+    spec: CustomOpSpec
+    signature: Signature
+
+
+def check_program(program: Program) -> None:
+    """Run the semantic checks on a built program; raise `ProgramError` at the first fault."""
+    custom = _check_custom_ops(program.custom_ops)
+    _check_register_effects(program.register_effects, custom)
+    env = _check_inputs(program.inputs)
+    for i, stmt in enumerate(program.body):
+        _check_statement(stmt, ("body", i), custom, env)
+    _check_outputs(program.outputs, env)
+    _check_expect_error(program.expect_error)
+
+
+# -- custom ops (PRG-4 to PRG-8) ---------------------------------------------------------------
+
+_SCHEMA_SHAPE = re.compile(r"^\s*(?P<name>[^\s(]+)\s*\(.*\)\s*->\s*\S.*$", re.S)
+
+
+def _check_custom_ops(specs: tuple[CustomOpSpec, ...]) -> dict[str, _CustomOp]:
+    custom: dict[str, _CustomOp] = {}
+    for i, spec in enumerate(specs):
+        loc = ("custom_ops", i)
+        namespace, short = spec.name.split("::")
+        if namespace in RESERVED_NAMESPACES:
+            raise ProgramError(loc + ("name",), f"custom op namespace {namespace!r} is reserved")
+        if spec.overload in custom:
+            raise ProgramError(loc + ("name",), f"duplicate custom op name {spec.name!r}")
+        signature = _check_custom_schema(spec, short, loc + ("schema",))
+        _check_behavior(spec, signature, loc)
+        custom[spec.overload] = _CustomOp(spec, signature)
+    return custom
+
+
+def _check_custom_schema(spec: CustomOpSpec, short: str, loc: tuple) -> Signature:
+    """PRG-5, PRG-6: `name(args) -> rets`, the op's own name, parseable, allowed types only."""
+    shape = _SCHEMA_SHAPE.match(spec.schema)
+    if not shape:
+        raise ProgramError(loc, f"schema {spec.schema!r} is not of the form 'name(args) -> rets'")
+    if shape.group("name") != short:
+        raise ProgramError(
+            loc, f"schema name {shape.group('name')!r} does not match op name {spec.name!r}"
+        )
+    try:
+        signature = parse_signature(spec.schema)
+    except ValueError as exc:
+        raise ProgramError(loc, f"cannot parse schema: {exc}") from exc
+    seen = set()
+    for param in signature.params:
+        _check_custom_param(param, seen, loc)
+    if any(alias is not None for alias in signature.return_aliases):
+        raise ProgramError(loc, "custom op returns may not carry alias annotations")
+    return signature
+
+
+def _check_custom_param(param: Any, seen: set, loc: tuple) -> None:
+    if param.name in seen:
+        raise ProgramError(loc, f"duplicate parameter name {param.name!r}")
+    seen.add(param.name)
+    if param.alias is not None:
+        raise ProgramError(loc, f"parameter {param.name!r} may not carry an alias annotation")
+    if param.type not in CUSTOM_PARAM_TYPES:
+        allowed = ", ".join(sorted(CUSTOM_PARAM_TYPES))
+        raise ProgramError(loc, f"parameter type {param.type!r} not allowed (allowed: {allowed})")
+    if param.has_default:
+        if param.type.startswith("Tensor"):
+            raise ProgramError(loc, f"tensor parameter {param.name!r} may not have a default")
+        default = tuple(param.default) if isinstance(param.default, list) else param.default
+        problem = _literal_problem(param.type, default)
+        if problem:
+            raise ProgramError(loc, f"default of parameter {param.name!r}: {problem}")
+
+
+def _check_behavior(spec: CustomOpSpec, signature: Signature, loc: tuple) -> None:
+    """PRG-7, PRG-8: a known behaviour and a schema of the shape it allows."""
+    behavior = BEHAVIORS.get(spec.behavior)
+    if behavior is None:
+        known = ", ".join(BEHAVIORS)
+        raise ProgramError(loc + ("behavior",), f"unknown behaviour {spec.behavior!r} ({known})")
+    where = loc + ("schema",)
+    if signature.returns != behavior.returns:
+        raise ProgramError(
+            where,
+            f"behaviour {behavior.name!r} needs returns {_rets(behavior.returns)}, "
+            f"the schema returns {_rets(signature.returns)}",
+        )
+    first = signature.params[0] if signature.params else None
+    if behavior.tensor_first and (first is None or first.kwarg_only or first.type != "Tensor"):
+        raise ProgramError(where, f"behaviour {behavior.name!r} needs a first Tensor parameter")
+    if behavior.no_tensors and any(p.type.startswith("Tensor") for p in signature.params):
+        raise ProgramError(where, f"behaviour {behavior.name!r} takes no tensor parameter")
+
+
+def _rets(types: tuple[str, ...]) -> str:
+    if len(types) == 1:
+        return types[0]
+    return "(" + ", ".join(types) + ")"
+
+
+# -- register_effects and inputs (PRG-10, PRG-11) ------------------------------------------------
+
+
+def _check_register_effects(register: dict, custom: dict[str, _CustomOp]) -> None:
+    for key in register:
+        if key not in KNOWN_ATEN_OPS and key not in custom:
+            raise ProgramError(("register_effects", key), f"unknown op overload {key!r}")
+
+
+def _check_inputs(inputs: tuple[InputSpec, ...]) -> dict[str, _Value]:
+    env: dict[str, _Value] = {}
+    for i, spec in enumerate(inputs):
+        loc = ("inputs", i)
+        _bind(env, spec.name, _Value(TENSOR, where=json_path(loc + ("name",))), loc + ("name",))
+        if math.prod(spec.shape) > MAX_INPUT_ELEMENTS:
+            raise ProgramError(
+                loc + ("shape",),
+                f"input has {math.prod(spec.shape)} elements (at most {MAX_INPUT_ELEMENTS})",
+            )
+    return env
+
+
+def _bind(env: dict[str, _Value], name: str, value: _Value, loc: tuple) -> None:
+    """PRG-18: every value name is bound once."""
+    if name in env:
+        raise ProgramError(
+            loc, f"duplicate value name {name!r} (already bound at {env[name].where})"
+        )
+    env[name] = value
+
+
+# -- statements (PRG-12 to PRG-17) ---------------------------------------------------------------
+
+
+def _check_statement(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) -> None:
+    call_loc = loc + ("with_effects",) if stmt.kind == "with_effects" else loc
+    signature = _signature_of(stmt.op, custom, call_loc + ("op",))
+    _check_call_args(stmt, signature, call_loc, env)
+    results = _result_values(stmt, signature, custom)
+    _check_outs(stmt, results, signature, loc)
+    for k, name in enumerate(stmt.outs):
+        where = loc + ("outs", k)
+        _bind(env, name, _Value(results[k].kind, results[k].length, json_path(where)), where)
+
+
+def _signature_of(op: str, custom: dict[str, _CustomOp], loc: tuple) -> Signature:
+    """PRG-12: a modelled aten op or the `.default` overload of a declared custom op."""
+    if op in custom:
+        return custom[op].signature
+    if op in KNOWN_ATEN_OPS:
+        return op_signature(op)
+    raise ProgramError(loc, f"unknown op {op!r} (not a modelled aten op nor a declared custom op)")
+
+
+def _check_call_args(stmt: Stmt, signature: Signature, loc: tuple, env: dict) -> None:
+    """PRG-13: arity and names; PRG-14: each value against its parameter's type."""
+    positional = signature.positional
+    if len(stmt.args) > len(positional):
+        raise ProgramError(
+            loc + ("args", len(positional)),
+            f"too many positional arguments for {stmt.op}: "
+            f"at most {len(positional)}, got {len(stmt.args)}",
+        )
+    for j, (param, value) in enumerate(zip(positional, stmt.args)):
+        _check_arg(param, value, loc + ("args", j), env, stmt.op)
+    by_name = {p.name: k for k, p in enumerate(signature.params)}
+    for key, value in stmt.kwargs.items():
+        if key not in by_name:
+            raise ProgramError(
+                loc + ("kwargs", key), f"unknown keyword argument {key!r} for {stmt.op}"
+            )
+        if by_name[key] < len(stmt.args):
+            raise ProgramError(
+                loc + ("kwargs", key), f"argument {key!r} given both by position and by keyword"
+            )
+        _check_arg(signature.params[by_name[key]], value, loc + ("kwargs", key), env, stmt.op)
+    for param in signature.params[len(stmt.args) :]:
+        if not param.has_default and param.name not in stmt.kwargs:
+            raise ProgramError(loc, f"missing argument {param.name!r} ({param.type}) of {stmt.op}")
+
+
+def _check_arg(param: Any, value: Any, loc: tuple, env: dict, op: str) -> None:
+    what = f"parameter {param.name!r} ({param.type}) of {op}"
+    if isinstance(value, Ref):
+        _check_ref_arg(param.type, value, loc, env, what)
+    elif isinstance(value, tuple):
+        _check_list_arg(param.type, value, loc, env, what)
+    else:
+        problem = _literal_problem(param.type, value)
+        if problem:
+            raise ProgramError(loc, f"{what}: {problem}")
+
+
+def _check_ref_arg(type_: str, ref: Ref, loc: tuple, env: dict, what: str) -> None:
+    value = _resolve(ref, loc, env, "not defined before this statement")
+    wanted = LIST if type_ == "Tensor[]" else TENSOR
+    if type_ not in ("Tensor", "Tensor?", "Tensor[]"):
+        raise ProgramError(loc, f"{what} takes a literal, got a ref to {ref.name!r}")
+    if value.kind != wanted:
+        hint = " (select an element with index)" if value.kind == LIST else ""
+        raise ProgramError(
+            loc,
+            f"{what} needs {_Value(wanted).describe()}, {ref.name!r} is {value.describe()}{hint}",
+        )
+
+
+def _check_list_arg(type_: str, items: tuple, loc: tuple, env: dict, what: str) -> None:
+    if type_ == "Tensor[]":
+        for k, item in enumerate(items):
+            if not isinstance(item, Ref):
+                raise ProgramError(
+                    loc + (k,), f"{what}: list items must be refs to tensors, got {item!r}"
+                )
+            _check_ref_arg("Tensor", item, loc + (k,), env, what)
+        return
+    problem = _literal_problem(type_, items)
+    if problem:
+        raise ProgramError(loc, f"{what}: {problem}")
+
+
+def _resolve(ref: Ref, loc: tuple, env: dict, missing: str) -> _Value:
+    """PRG-15 (defined before use) and PRG-16 (index only on a list, within its length)."""
+    value = env.get(ref.name)
+    if value is None:
+        raise ProgramError(loc + ("ref",), f"dangling ref {ref.name!r} ({missing})")
+    if ref.index is None:
+        return value
+    if value.kind != LIST:
+        raise ProgramError(
+            loc + ("index",), f"index on non-list value {ref.name!r} ({value.describe()})"
+        )
+    if value.length is not None and ref.index >= value.length:
+        raise ProgramError(
+            loc + ("index",),
+            f"index {ref.index} out of range for {ref.name!r} ({value.describe()})",
+        )
+    return _Value(TENSOR)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_LITERAL_CHECKS = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "int": (_is_int, "an integer"),
+    "SymInt": (_is_int, "an integer"),
+    "float": (_is_number, "a number"),
+    "bool": (lambda v: isinstance(v, bool), "a boolean"),
+    "Scalar": (lambda v: isinstance(v, (bool, int, float)), "a number or boolean"),
+}
+
+
+def _literal_problem(type_: str, value: Any) -> str | None:
+    """PRG-14: why `value` (a literal or a tuple of literals) does not fit `type_`, or None."""
+    base = type_.removesuffix("?")
+    if value is None:
+        return None if type_.endswith("?") else "is not optional, got null"
+    if base.startswith("Tensor"):
+        return f"needs a ref to {'tensors' if base.endswith('[]') else 'a tensor'}, got {value!r}"
+    if base.endswith("[]"):
+        check, noun = _LITERAL_CHECKS.get(base[:-2], (None, ""))
+        if check is None or not isinstance(value, tuple):
+            return (
+                f"needs a list, got {value!r}" if check else "takes only null in effects-program/1"
+            )
+        bad = [v for v in value if not check(v)]
+        return f"list items must each be {noun}, got {bad[0]!r}" if bad else None
+    check, noun = _LITERAL_CHECKS.get(base, (None, ""))
+    if check is None:
+        return "takes only null in effects-program/1"
+    return (
+        None if (not isinstance(value, tuple) and check(value)) else f"needs {noun}, got {value!r}"
+    )
+
+
+def _result_values(stmt: Stmt, signature: Signature, custom: dict[str, _CustomOp]) -> list[_Value]:
+    """The values a statement can bind: the op's returns, after the token for `with_effects`."""
+    length = None
+    if stmt.op in custom:
+        length = BEHAVIORS[custom[stmt.op].spec.behavior].list_length
+    kinds = {"Tensor": TENSOR, "Tensor[]": LIST}
+    values = [
+        _Value(kinds.get(t, OTHER), length if t == "Tensor[]" else None) for t in signature.returns
+    ]
+    if stmt.kind == "with_effects":
+        return [_Value(TENSOR)] + (values or [_Value(NONE)])
+    return values
+
+
+def _check_outs(stmt: Stmt, results: list[_Value], signature: Signature, loc: tuple) -> None:
+    """PRG-17: bind no result (unused) or every result."""
+    count = len(stmt.outs)
+    if count in (0, len(results)):
+        return
+    what = (
+        f"with_effects({stmt.op}) returns (token, ...)" if stmt.kind == "with_effects" else stmt.op
+    )
+    if not results:
+        message = f"{what} returns nothing (-> ()); outs must be empty, got {count} name(s)"
+    else:
+        message = (
+            f"{what} returns {len(results)} value(s) ({_rets(signature.returns) or '()'}); "
+            f"outs must name 0 or {len(results)}, got {count}"
+        )
+    raise ProgramError(loc + ("outs",), message)
+
+
+# -- outputs and expect_error (PRG-19, PRG-20) ---------------------------------------------------
+
+
+def _check_outputs(outputs: tuple, env: dict) -> None:
+    for k, output in enumerate(outputs):
+        ref = Ref(output) if isinstance(output, str) else output
+        loc = ("outputs", k)
+        if isinstance(output, str) and output not in env:
+            raise ProgramError(loc, f"output {output!r} is not a defined value")
+        value = _resolve(ref, loc, env, "not defined by the program")
+        if value.kind != TENSOR:
+            hint = " (select an element with index)" if value.kind == LIST else ""
+            raise ProgramError(
+                loc, f"output {ref.name!r} is {value.describe()}, not a tensor{hint}"
+            )
+
+
+def _check_expect_error(expect: ExpectedError | None) -> None:
+    if expect is None:
+        return
+    try:
+        re.compile(expect.match)
+    except re.error as exc:
+        raise ProgramError(
+            ("expect_error", "match"), f"match is not a regular expression: {exc}"
+        ) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Back to JSON
+# ---------------------------------------------------------------------------------------------
+
+
+def _arg_to_json(value: Any) -> Any:
+    if isinstance(value, Ref):
+        return (
+            {"ref": value.name}
+            if value.index is None
+            else {"ref": value.name, "index": value.index}
+        )
+    if isinstance(value, tuple):
+        return [_arg_to_json(v) for v in value]
+    return value
+
+
+def _stmt_to_json(stmt: Stmt) -> dict:
+    call: dict[str, Any] = {"op": stmt.op}
+    if stmt.args:
+        call["args"] = [_arg_to_json(a) for a in stmt.args]
+    if stmt.kwargs:
+        call["kwargs"] = {k: _arg_to_json(v) for k, v in stmt.kwargs.items()}
+    doc = {"with_effects": call} if stmt.kind == "with_effects" else call
+    if stmt.outs:
+        doc["outs"] = list(stmt.outs)
+    return doc
+
+
+def _input_to_json(spec: InputSpec) -> dict:
+    doc = {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}
+    if spec.fill != "arange":
+        doc["fill"] = _copy_fill(spec.fill)
+    return doc
+
+
+def program_to_json(program: Program) -> dict:
+    """The program as a JSON document; fields equal to their default are left out."""
+    doc: dict[str, Any] = {"format": FORMAT, "name": program.name}
+    if program.description:
+        doc["description"] = program.description
+    if program.custom_ops:
+        doc["custom_ops"] = [
+            {"name": c.name, "schema": c.schema, "behavior": c.behavior, "effect": c.effect}
+            for c in program.custom_ops
+        ]
+    if program.register_effects:
+        doc["register_effects"] = dict(program.register_effects)
+    if program.inputs:
+        doc["inputs"] = [_input_to_json(i) for i in program.inputs]
+    doc["body"] = [_stmt_to_json(s) for s in program.body]
+    if program.outputs:
+        doc["outputs"] = [o if isinstance(o, str) else _arg_to_json(o) for o in program.outputs]
+    if program.expect_error is not None:
+        expect = {"type": program.expect_error.type}
+        if program.expect_error.match:
+            expect["match"] = program.expect_error.match
+        doc["expect_error"] = expect
+    return doc
+
+
+def dump_program(program: Program) -> str:
+    """The canonical text of a program: `program_to_json`, one list element per line.
+
+    Catalog files and findings are written in this form.
+    """
+    doc = program_to_json(program)
+    lines = ["{"]
+    for n, (key, value) in enumerate(doc.items()):
+        comma = "," if n < len(doc) - 1 else ""
+        if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            items = [f"    {json.dumps(v)}" for v in value]
+            lines.append(f'  "{key}": [\n' + ",\n".join(items) + f"\n  ]{comma}")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,69 @@
+"""Record the torch schemas of the aten ops the oracle models into `oracle/aten_schemas.json`.
+
+Models: `torch._ops.OpOverload._schema` (its `str()`), torch 2.13.0.
+Spec: specs/program.md, section "Known ops" (PRG-12).
+
+Run from the repository root with the pinned torch installed:
+
+    python3 -m oracle.tools.record_aten_schemas          # rewrite oracle/aten_schemas.json
+    python3 -m oracle.tools.record_aten_schemas --check  # exit 1 if the file is out of date
+
+The op list is `oracle.behaviors.ATEN_OP_NAMES`; an op this torch lacks is reported and left
+out (torch 2.13.0 has no `aten::_async_error`).
+
+Simplifications:
+1. Only the schema text is recorded, not the effect registered on the op at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from oracle.behaviors import ATEN_OP_NAMES, ATEN_SCHEMAS_PATH
+
+
+def _overload(name: str):
+    """`aten::add.Tensor` -> `torch.ops.aten.add.Tensor`."""
+    namespace, rest = name.split("::")
+    packet_name, overload = rest.split(".")
+    return getattr(getattr(getattr(torch.ops, namespace), packet_name), overload)
+
+
+def record() -> dict:
+    """The document written to `aten_schemas.json`."""
+    schemas = {}
+    for name in ATEN_OP_NAMES:
+        try:
+            schemas[name] = str(_overload(name)._schema)
+        except AttributeError:
+            print(f"torch {torch.__version__} has no {name}; left out", file=sys.stderr)
+    return {
+        "format": "aten-schemas/1",
+        "torch_version": torch.__version__,
+        "recorded_by": "python3 -m oracle.tools.record_aten_schemas",
+        "schemas": schemas,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    options = parser.parse_args(argv)
+    text = json.dumps(record(), indent=2) + "\n"
+    if options.check:
+        current = ATEN_SCHEMAS_PATH.read_text(encoding="utf-8")
+        if current != text:
+            print(f"{ATEN_SCHEMAS_PATH} is out of date; rerun without --check", file=sys.stderr)
+            return 1
+        return 0
+    ATEN_SCHEMAS_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {len(json.loads(text)['schemas'])} schemas to {ATEN_SCHEMAS_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

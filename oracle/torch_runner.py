@@ -1,0 +1,627 @@
+"""The torch side of the oracle: one effect program, one path, one `Observation`.
+
+Models: how torch 2.13.0 (CPU) runs a program on each of the seven paths:
+`eager`; `fake` (`torch._subclasses.fake_tensor.FakeTensorMode`); `make_fx`
+(`torch.fx.experimental.proxy_tensor.make_fx`); `functional`
+(`torch._functorch.aot_autograd.aot_export_module(trace_joint=False)`); `export`
+(`torch.export.export`); `compile:aot_eager` and `compile:inductor` (`torch.compile(fullgraph=True)`).
+Custom ops are `torch.library.custom_op` ops with effects registered through
+`torch._higher_order_ops.effects._register_effectful_op`, as in the reference scenarios.
+Spec: the oracle contract (program format, behaviours, events, Observation, paths);
+docs/architecture.md (effect log).
+
+How each path is observed ([NOTE: what each path records]):
+- `eager`: the body on real tensors; outputs and log.
+- `fake`: the body under `FakeTensorMode` on `mode.from_tensor` inputs; outputs as shape and dtype
+  only (`values=None`); fake impls never log and `aten::_print` prints nothing there.
+- `make_fx`: traced with `tracing_mode="fake"`, so that tracing runs no side effect (real tracing
+  would run every kernel and print, reference 04); `code` and `graph` are the traced module's;
+  then the graph module runs on fresh real inputs, and the log is what that run did.
+- `functional`: `aot_export_module(module, inputs, trace_joint=False)`; `code`/`graph` are the
+  exported graph (tokens present, reference 05a-05k); `signature` holds the graph signature's
+  fields; then the graph runs on one fresh `torch.tensor([])` per input token followed by the
+  inputs; `outputs` are the user outputs (tokens and mutated inputs are dropped, their names are
+  in `signature`).
+- `export`: `torch.export.export(module, inputs)`; `code`/`graph` are the plain
+  `ep.graph_module`, which has no tokens (reference 08; `run_decompositions()` is not run);
+  `signature` lists the input/output spec kinds; outputs and log come from `ep.module()(*inputs)`.
+- `compile:aot_eager`, `compile:inductor`: `torch._dynamo.reset()`, then
+  `torch.compile(fn, backend=..., fullgraph=True)(*inputs)`; outputs and log. For aot_eager the
+  backend is torch's own `aot_eager` function with a forward compiler that records the forward
+  graph before handing it to torch's `boxed_nop`, so `code`/`graph` are that forward graph.
+
+Simplifications:
+1. Custom ops live in a namespace unique to the run (`fz` -> `fz_r7`) and every registration is
+   undone afterwards ([NOTE: registrations are undone]); `code` and `graph` map the namespace back.
+2. `aten::_print` output is read from file descriptor 1, which is redirected to a temporary file
+   during the run ([NOTE: capturing aten::_print]); each printed line is one event, so a message
+   containing a newline shows up as several events.
+3. Any `Exception` becomes `Observation.error`; errors that torch._dynamo / torch._inductor wrap
+   are unwrapped to the innermost cause ([NOTE: unwrapping compile errors]).
+4. A custom op's schema name must be the op's name without overload (`rec(...)`), since
+   `torch.library.custom_op` defines default overloads only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import itertools
+import keyword
+import linecache
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch._dynamo.backends.debugging import aot_eager, boxed_nop
+from torch._functorch.aot_autograd import aot_export_module
+from torch._higher_order_ops.effects import _get_effect, _register_effectful_op
+from torch._library.custom_ops import OPDEF_TO_LIB
+from torch._library.effects import EffectType
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from oracle import behaviors
+from oracle.canonical import CanonicalGraph
+from oracle.observation import ErrorObs, Observation, ValueObs, freeze
+
+PATHS = (
+    "eager",
+    "fake",
+    "make_fx",
+    "functional",
+    "export",
+    "compile:aot_eager",
+    "compile:inductor",
+)
+
+EFFECTS = {"ORDERED": EffectType.ORDERED, None: None}
+
+SIGNATURE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "user_inputs",
+    "user_outputs",
+    "inputs_to_buffers",
+    "buffers_to_mutate",
+    "user_inputs_to_mutate",
+)
+
+# One counter per process: a namespace is never handed out twice (Simplification 1).
+_NAMESPACE_COUNTER = itertools.count()
+
+
+# --------------------------------------------------------------------------------------------
+# Capturing aten::_print
+# --------------------------------------------------------------------------------------------
+
+
+def _flush_c_stdout() -> None:
+    """Flush C stdio (where C++ `std::cout` writes while it is synced with stdio)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).fflush(None)
+
+
+class PrintCapture:
+    """[NOTE: capturing aten::_print]
+
+    torch's `aten::_print` kernel writes `s` and a newline to C++ `std::cout`, which Python's
+    `sys.stdout` never sees. While the capture is active, file descriptor 1 points at a temporary
+    file, and `sys.stdout` at a throw-away buffer (so that no Python `print` can pass for an
+    `aten::_print`). `drain()` flushes C stdio and turns every new complete line into an event
+    `("aten::_print", (line,), ())`. The custom-op kernels call `drain()` before they log, which
+    keeps prints and custom-op events in the order they happened. Leaving restores fd 1, so the
+    caller's own stdout is never written to.
+    """
+
+    def __init__(self, log: list) -> None:
+        self.log = log
+        self._file = None
+        self._saved_fd: int | None = None
+        self._offset = 0
+        self._partial = b""
+        self._stdout = contextlib.redirect_stdout(io.StringIO())
+
+    def __enter__(self) -> PrintCapture:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        _flush_c_stdout()
+        self._file = tempfile.TemporaryFile()
+        self._saved_fd = os.dup(1)
+        os.dup2(self._file.fileno(), 1)
+        self._stdout.__enter__()
+        return self
+
+    def drain(self) -> None:
+        """Append an event for each line printed since the last drain."""
+        _flush_c_stdout()
+        self._file.seek(self._offset)
+        data = self._file.read()
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            self.log.append(("aten::_print", (line.decode("utf-8", "replace"),), ()))
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.drain()
+            if self._partial:
+                self.log.append(("aten::_print", (self._partial.decode("utf-8", "replace"),), ()))
+        finally:
+            self._stdout.__exit__(None, None, None)
+            os.dup2(self._saved_fd, 1)
+            os.close(self._saved_fd)
+            self._file.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Registrations: custom ops and effects, all undone on exit
+# --------------------------------------------------------------------------------------------
+
+
+class _TorchOps:
+    """The ops adaptor `behaviors.apply_behavior` computes custom-op results with."""
+
+    @staticmethod
+    def add_scalar(x: torch.Tensor, c: Any) -> torch.Tensor:
+        return torch.ops.aten.add.Tensor(x, c)
+
+    @staticmethod
+    def mul_scalar(x: torch.Tensor, c: Any) -> torch.Tensor:
+        return torch.ops.aten.mul.Tensor(x, c)
+
+    @staticmethod
+    def empty_like(x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.empty_like.default(x)
+
+
+@dataclass
+class RunContext:
+    """What one run needs: the namespace map, the log, the print capture, the program's ops."""
+
+    program: Any
+    log: list
+    capture: PrintCapture
+    namespaces: dict[str, str] = field(default_factory=dict)  # program ns -> run ns
+    effectful_targets: set[str] = field(default_factory=set)
+
+    @property
+    def namespace_map(self) -> dict[str, str]:
+        """Run namespace -> program namespace (for code and graph text)."""
+        return {run: prog for prog, run in self.namespaces.items()}
+
+    def resolve(self, qualname: str) -> Any:
+        """`ns::name.overload` (program names) -> the torch operator object."""
+        ns, rest = qualname.split("::", 1)
+        namespace = getattr(torch.ops, self.namespaces.get(ns, ns))
+        if ns == "higher_order":
+            return getattr(namespace, rest)
+        name, _, overload = rest.partition(".")
+        packet = getattr(namespace, name)
+        return getattr(packet, overload) if overload else packet
+
+    def unmap_code(self, code: str) -> str:
+        for run, prog in self.namespace_map.items():
+            code = code.replace(f"torch.ops.{run}.", f"torch.ops.{prog}.")
+        return code
+
+    def canonical(self, gm: Any) -> CanonicalGraph:
+        return CanonicalGraph.from_graph_module(
+            gm, namespace_map=self.namespace_map, effectful_targets=self.effectful_targets
+        )
+
+
+def _assign_namespaces(program: Any, namespace: str | None) -> dict[str, str]:
+    """Program namespace -> a namespace unique to this run (Simplification 1)."""
+    names = sorted({spec.name.split("::", 1)[0] for spec in program.custom_ops})
+    if namespace is None:
+        suffix = f"r{next(_NAMESPACE_COUNTER)}"
+        return {ns: f"{ns}_{suffix}" for ns in names}
+    if len(names) == 1:
+        return {names[0]: namespace}
+    return {ns: f"{namespace}_{ns}" for ns in names}
+
+
+def _nameless_schema(spec: Any) -> str:
+    """`rec(Tensor x) -> Tensor` -> `(Tensor x) -> Tensor` (Simplification 4)."""
+    name = spec.name.split("::", 1)[1]
+    head, paren, tail = spec.schema.partition("(")
+    head = head.strip().split("::")[-1]
+    if head != name:
+        raise NotImplementedError(
+            f"custom op {spec.name}: schema name {head!r} must be {name!r} (default overload only)"
+        )
+    return paren + tail
+
+
+def _custom_op_kernels(spec: Any, ctx: RunContext) -> tuple[Callable, Callable]:
+    """The real kernel (logs, then computes the behaviour) and the fake impl (never logs)."""
+    sig = behaviors.parse_signature(spec.schema)
+
+    def kernel(*args: Any, **kwargs: Any) -> Any:
+        ctx.capture.drain()
+        values = behaviors.bind_arguments(sig, args, kwargs)
+        ctx.log.append(behaviors.make_event(spec.name, sig.params, values))
+        return behaviors.apply_behavior(spec.behavior, _TorchOps, values)
+
+    def fake(*args: Any, **kwargs: Any) -> Any:
+        values = behaviors.bind_arguments(sig, args, kwargs)
+        return behaviors.apply_behavior(spec.behavior, _TorchOps, values, fake=True)
+
+    return kernel, fake
+
+
+def _define_custom_op(spec: Any, ctx: RunContext, stack: contextlib.ExitStack) -> None:
+    """`torch.library.custom_op` + fake impl + effect, each undone through `stack`."""
+    ns, name = spec.name.split("::", 1)
+    qualname = f"{ctx.namespaces[ns]}::{name}"
+    sig = behaviors.parse_signature(spec.schema)
+    mutated = [p.name for p in sig.params if p.alias and p.alias.endswith("!")]
+    kernel, fake = _custom_op_kernels(spec, ctx)
+    opdef = torch.library.custom_op(
+        qualname, kernel, mutates_args=mutated, schema=_nameless_schema(spec)
+    )
+    stack.callback(_destroy_custom_op, qualname, opdef)
+    opdef.register_fake(fake)
+    handle = _register_effectful_op(opdef, EFFECTS[spec.effect])
+    stack.callback(handle.destroy)
+    if spec.effect is not None:
+        ctx.effectful_targets.add(f"{spec.name}.default")
+
+
+def _destroy_custom_op(qualname: str, opdef: Any) -> None:
+    lib = OPDEF_TO_LIB.pop(qualname, None) or opdef._lib
+    lib._destroy()
+
+
+def _register_effect(name: str, effect: str | None, ctx: RunContext, stack: Any) -> None:
+    """[NOTE: registrations are undone]
+
+    A `RegistrationHandle.destroy()` resets an op to its schema-derived default effect, not to
+    what it had before (reference 03: registering None on `aten::_print` and destroying leaves
+    None). So the previous effect is remembered and registered again when `destroy()` did not
+    bring it back; that re-registration's handle is dropped on purpose.
+    """
+    op = ctx.resolve(name)
+    previous = _get_effect(op)
+    handle = _register_effectful_op(op, EFFECTS[effect])
+
+    def undo() -> None:
+        handle.destroy()
+        if _get_effect(op) is not previous:
+            _register_effectful_op(op, previous)
+
+    stack.callback(undo)
+    if effect is not None:
+        ctx.effectful_targets.add(name)
+
+
+@contextlib.contextmanager
+def registrations(ctx: RunContext) -> Iterator[RunContext]:
+    """Define the program's custom ops and register its effects; undo all of it on exit."""
+    with contextlib.ExitStack() as stack:
+        stack.callback(torch._dynamo.reset)
+        for spec in ctx.program.custom_ops:
+            _define_custom_op(spec, ctx, stack)
+        for name, effect in dict(ctx.program.register_effects).items():
+            _register_effect(name, effect, ctx, stack)
+        yield ctx
+
+
+# --------------------------------------------------------------------------------------------
+# The program as a Python function
+# --------------------------------------------------------------------------------------------
+
+_RESERVED = {"torch", "_with_effects", "program", "forward", "self"}
+
+
+def _param_names(program: Any) -> list[str]:
+    """Input names as Python parameters (a name that cannot be one becomes `in<i>`)."""
+    names = []
+    for i, spec in enumerate(program.inputs):
+        name = spec.name
+        ok = name.isidentifier() and not keyword.iskeyword(name) and name not in _RESERVED
+        ok = ok and not name.startswith(("_op", "_v"))
+        names.append(name if ok else f"in{i}")
+    return names
+
+
+def _ref_parts(value: Any) -> tuple[str, int | None] | None:
+    """(name, index) of a `{"ref": ...}` dict or a `Ref`-like object; None for a literal."""
+    if isinstance(value, dict) and "ref" in value:
+        return value["ref"], value.get("index")
+    if hasattr(value, "name") and hasattr(value, "index") and not isinstance(value, (str, tuple)):
+        return value.name, value.index
+    return None
+
+
+class _SourceWriter:
+    """Writes the body of a program as Python source (see `build_function`)."""
+
+    def __init__(self, program: Any, ctx: RunContext) -> None:
+        self.program = program
+        self.ctx = ctx
+        self.env = dict(zip((s.name for s in program.inputs), _param_names(program)))
+        self.globals: dict[str, Any] = {
+            "torch": torch,
+            "_with_effects": torch.ops.higher_order.with_effects,
+        }
+        self.ops: dict[str, str] = {}
+        self.lines: list[str] = []
+
+    def op(self, qualname: str) -> str:
+        if qualname not in self.ops:
+            self.ops[qualname] = f"_op{len(self.ops)}"
+            self.globals[self.ops[qualname]] = self.ctx.resolve(qualname)
+        return self.ops[qualname]
+
+    def expr(self, value: Any) -> str:
+        ref = _ref_parts(value)
+        if ref is not None:
+            name, index = ref
+            return self.env[name] if index is None else f"{self.env[name]}[{int(index)}]"
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(self.expr(v) for v in value) + "]"
+        if isinstance(value, float) and (value != value or value in (float("inf"), -float("inf"))):
+            return f"float({str(value)!r})"
+        if isinstance(value, (str, int, float, bool, type(None))):
+            return repr(value)
+        raise TypeError(f"unsupported literal {value!r} in a program body")
+
+    def statement(self, stmt: Any) -> None:
+        args = [self.expr(a) for a in stmt.args]
+        args += [f"{k}={self.expr(v)}" for k, v in dict(stmt.kwargs or {}).items()]
+        if getattr(stmt, "kind", "call") == "with_effects":
+            call = f"_with_effects(torch.tensor([]), {self.op(stmt.op)}, {', '.join(args)})"
+        else:
+            call = f"{self.op(stmt.op)}({', '.join(args)})"
+        outs = list(stmt.outs or ())
+        targets = []
+        for out in outs:
+            self.env[out] = f"_v{len(self.env)}"
+            targets.append(self.env[out])
+        if not targets:
+            self.lines.append(f"    {call}")
+        elif len(targets) == 1:
+            self.lines.append(f"    {targets[0]} = {call}")
+        else:
+            self.lines.append(f"    {', '.join(targets)} = {call}")
+
+    def source(self) -> str:
+        params = ", ".join(_param_names(self.program))
+        for stmt in self.program.body:
+            self.statement(stmt)
+        outputs = [self.expr(o if _ref_parts(o) else {"ref": o}) for o in self.program.outputs]
+        returned = "(" + "".join(f"{o}, " for o in outputs) + ")"
+        head = [f"def program({params}):"]
+        tail = [f"    return {returned}", "", "", f"def forward(self, {params}):"]
+        tail.append(f"    return program({params})")
+        return "\n".join(head + self.lines + tail) + "\n"
+
+
+@dataclass
+class ProgramFunction:
+    """The program as `fn(*inputs) -> tuple`, its source text, and an `nn.Module` around it."""
+
+    fn: Callable
+    source: str
+    module_type: type
+
+    def module(self) -> torch.nn.Module:
+        return self.module_type()
+
+
+def build_function(program: Any, ctx: RunContext) -> ProgramFunction:
+    """[NOTE: programs become Python source]
+
+    The body is written out as a plain Python function (`def program(x): _v1 = _op0(x, 'a')
+    ...; return (_v1,)`, operators bound as globals) and compiled with `exec`. Each path then
+    sees ordinary Python: make_fx and export name placeholders after the parameters (`x_1`,
+    `x`), and dynamo traces straight-line code instead of an interpreter loop. Only literals
+    (`repr` of str/int/float/bool/None) and program names are written into the text.
+    """
+    writer = _SourceWriter(program, ctx)
+    source = writer.source()
+    filename = f"<effects-program {program.name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = dict(writer.globals)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - generated, see NOTE
+    module_type = type("ProgramModule", (torch.nn.Module,), {"forward": namespace["forward"]})
+    return ProgramFunction(namespace["program"], source, module_type)
+
+
+def make_inputs(program: Any) -> list[torch.Tensor]:
+    """Fresh real input tensors from `behaviors.fill_values` (numpy), copied into torch."""
+    return [
+        torch.from_numpy(behaviors.fill_values(s.fill, s.shape, s.dtype)).clone()
+        for s in program.inputs
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def value_obs(value: Any, *, with_values: bool = True) -> list[ValueObs]:
+    """Outputs flattened in order (observation.py, Simplification 1)."""
+    if isinstance(value, (list, tuple)):
+        return [obs for v in value for obs in value_obs(v, with_values=with_values)]
+    if value is None:
+        return [ValueObs((), "None", None)]
+    if isinstance(value, torch.Tensor):
+        values = value.detach().reshape(-1).tolist() if with_values else None
+        return [ValueObs(tuple(value.shape), _dtype_name(value.dtype), values)]
+    return [ValueObs((), type(value).__name__, [value])]
+
+
+# --------------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Case:
+    """One run in progress: the program function, the context, and the observation."""
+
+    program: Any
+    ctx: RunContext
+    fn: ProgramFunction
+    obs: Observation
+
+    def inputs(self) -> list[torch.Tensor]:
+        return make_inputs(self.program)
+
+    def record_graph(self, gm: Any) -> None:
+        self.obs.code = self.ctx.unmap_code(gm.code.strip())
+        self.obs.graph = self.ctx.canonical(gm)
+
+
+def _run_eager(case: _Case) -> None:
+    case.obs.outputs = value_obs(case.fn.fn(*case.inputs()))
+
+
+def _run_fake(case: _Case) -> None:
+    real = case.inputs()
+    with FakeTensorMode() as mode:
+        fake = [mode.from_tensor(t) for t in real]
+        out = case.fn.fn(*fake)
+        case.obs.outputs = value_obs(out, with_values=False)
+
+
+def _run_make_fx(case: _Case) -> None:
+    gm = make_fx(case.fn.fn, tracing_mode="fake")(*case.inputs())
+    case.record_graph(gm)
+    case.obs.outputs = value_obs(gm(*case.inputs()))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def _run_functional(case: _Case) -> None:
+    gm, sig = aot_export_module(case.fn.module(), tuple(case.inputs()), trace_joint=False)
+    case.record_graph(gm)
+    case.obs.signature = {k: _jsonable(getattr(sig, k)) for k in SIGNATURE_FIELDS}
+    tokens = [torch.tensor([]) for _ in sig.input_tokens]
+    flat = gm(*tokens, *case.inputs())
+    skip = len(sig.output_tokens) + len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
+    case.obs.outputs = value_obs(tuple(flat)[skip:])
+
+
+def _run_export(case: _Case) -> None:
+    ep = torch.export.export(case.fn.module(), tuple(case.inputs()))
+    case.record_graph(ep.graph_module)
+    sig = ep.graph_signature
+    case.obs.signature = {
+        "input_specs": [[s.kind.name, s.arg.name] for s in sig.input_specs],
+        "output_specs": [[s.kind.name, s.arg.name] for s in sig.output_specs],
+        "input_tokens": list(sig.input_tokens),
+        "output_tokens": list(sig.output_tokens),
+    }
+    case.obs.outputs = value_obs(ep.module()(*case.inputs()))
+
+
+def _capturing_aot_eager(case: _Case) -> Callable:
+    """torch's `aot_eager` backend with a forward compiler that records the graph first."""
+
+    def fw_compiler(gm: torch.fx.GraphModule, example_inputs: list) -> Callable:
+        case.record_graph(gm)
+        return boxed_nop(gm, example_inputs)
+
+    def backend(gm: torch.fx.GraphModule, example_inputs: list) -> Callable:
+        return aot_eager(gm, example_inputs, fw_compiler=fw_compiler)
+
+    return backend
+
+
+def _run_compile(case: _Case, backend: Any) -> None:
+    torch._dynamo.reset()
+    compiled = torch.compile(case.fn.fn, backend=backend, fullgraph=True)
+    case.obs.outputs = value_obs(compiled(*case.inputs()))
+
+
+def _run_aot_eager(case: _Case) -> None:
+    _run_compile(case, _capturing_aot_eager(case))
+
+
+def _run_inductor(case: _Case) -> None:
+    import torch._inductor.config as inductor_config  # loads inductor only for this path
+
+    with inductor_config.patch(compile_threads=1):
+        _run_compile(case, "inductor")
+
+
+PATH_RUNNERS: dict[str, Callable[[_Case], None]] = {
+    "eager": _run_eager,
+    "fake": _run_fake,
+    "make_fx": _run_make_fx,
+    "functional": _run_functional,
+    "export": _run_export,
+    "compile:aot_eager": _run_aot_eager,
+    "compile:inductor": _run_inductor,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and the entry point
+# --------------------------------------------------------------------------------------------
+
+
+def error_obs(exc: BaseException) -> ErrorObs:
+    """[NOTE: unwrapping compile errors]
+
+    torch._dynamo re-raises what a traced op raised inside its own exception types
+    (`TorchRuntimeError`, `BackendCompilerFailed`, ...) chained with `from`. The observation
+    records the innermost cause, the error the program itself raised, and names the wrappers
+    in a last message line, so that an `expect_error` type compares the same on every path.
+    """
+    wrappers = []
+    while type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+        cause = exc.__cause__ or getattr(exc, "inner_exception", None)
+        if not isinstance(cause, BaseException):
+            break
+        wrappers.append(f"{type(exc).__module__}.{type(exc).__name__}")
+        exc = cause
+    err = ErrorObs.from_exception(exc)
+    if wrappers:
+        err = ErrorObs(err.type, f"{err.message}\n(raised through {', '.join(wrappers)})")
+    return err
+
+
+def run_torch(program: Any, path: str, *, namespace: str | None = None) -> Observation:
+    """Run `program` on `path` with real torch; never raises for a program's own errors.
+
+    `namespace`: the torch namespace for the program's custom ops in this run (for a program with
+    several namespaces, a prefix: `<namespace>_<ns>`); default a fresh `<ns>_r<n>`.
+    """
+    start = time.perf_counter()
+    obs = Observation(path=path, side="torch")
+    log: list = []
+    try:
+        if path not in PATH_RUNNERS:
+            raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
+        with PrintCapture(log) as capture:
+            ctx = RunContext(program, log, capture, _assign_namespaces(program, namespace))
+            with registrations(ctx):
+                case = _Case(program, ctx, build_function(program, ctx), obs)
+                PATH_RUNNERS[path](case)
+    except Exception as exc:  # the observation records it (Simplification 3)
+        obs.error = error_obs(exc)
+    obs.effect_log = [freeze(e) for e in log]
+    obs.seconds = time.perf_counter() - start
+    return obs

@@ -1,0 +1,28 @@
+"""refimpl: a torch-free reference interpreter of PyTorch's effect tokens.
+
+Reading order and one line per module: ``refimpl/README.md``. The public surface mirrors torch:
+``refimpl.ops.aten._print.default``, ``refimpl.tensor``, ``refimpl.FakeTensorMode``,
+``refimpl.make_fx``, ``refimpl.effects.with_effects`` ...
+"""
+
+from refimpl import effects, fx, library
+from refimpl.aten import arange, empty, full, ones, rand, randn, tensor, zeros
+from refimpl.backend import available_backends, get_backend, set_backend
+from refimpl.dispatch_key import DispatchKey, DispatchKeySet
+from refimpl.dtype import bool_, float32, float64, int64
+from refimpl.effect_log import record_effects
+from refimpl.fake_tensor import FakeTensor, FakeTensorMode
+from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
+from refimpl.operator import HigherOrderOperator, OpOverload, OpOverloadPacket, ops
+from refimpl.profiles import get_profile, set_profile
+from refimpl.proxy_tensor import make_fx
+from refimpl.tensor import Tensor
+from refimpl.torchbind import classes
+
+__all__ = [
+    "DispatchKey", "DispatchKeySet", "FakeTensor", "FakeTensorMode", "FunctionalTensor",
+    "FunctionalTensorMode", "HigherOrderOperator", "OpOverload", "OpOverloadPacket", "Tensor",
+    "arange", "available_backends", "bool_", "classes", "effects", "empty", "float32", "float64",
+    "full", "fx", "get_backend", "get_profile", "int64", "library", "make_fx", "ones", "ops",
+    "rand", "randn", "record_effects", "set_backend", "set_profile", "tensor", "zeros",
+]

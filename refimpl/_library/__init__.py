@@ -1,0 +1,1 @@
+"""The "simple" library registry and custom ops (models ``torch/_library/``)."""

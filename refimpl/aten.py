@@ -1,0 +1,685 @@
+"""The modelled aten/prims/profiler operators, with their dense and meta kernels.
+
+Models: the native functions of torch 2.13.0 that effect tokens meet: their schemas (as
+``str(op._schema)`` prints them), their CPU results and their meta (shape/dtype) rules; also the
+tensor methods and factories of ``torch/_tensor.py`` and ``torch/__init__.py`` that call them.
+Spec: DSP-13, DSP-20, DSP-21, EFF-8 (the effectful ops exist before they are registered).
+
+Simplifications:
+1. No aliasing: ``view`` returns a new tensor; in-place ops replace the array their ``self`` holds.
+2. ``empty``/``empty_like`` fill with zeros (torch leaves memory uninitialised).
+3. ``rand``/``randn`` take an explicit ``seed`` and draw with numpy's ``default_rng`` on the host.
+4. Kernels use only the array API standard (checked by running the dense tests on
+   array-api-strict), so the same code runs on numpy and CuPy.
+5. ``aten::_async_error`` (in the seed, gone from torch 2.13) is defined as ``(str msg) -> ()`` and
+   raises ``RuntimeError(msg)`` when run.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Callable
+
+import numpy as np
+
+from refimpl import dtype as dtypes
+from refimpl.backend import get_backend
+from refimpl.dispatch_key import DispatchKey
+from refimpl.effect_log import log_effect
+from refimpl.mode_stack import _len_torch_dispatch_stack
+from refimpl.operator import OpOverload, define_schema
+from refimpl.tensor import Tensor
+
+__all__ = [
+    "arange", "empty", "full", "ones", "rand", "randn", "tensor", "zeros",
+]
+
+K = DispatchKey
+
+# [NOTE: schemas as torch prints them] Each string is ``str(op._schema)`` from torch 2.13.0.
+SCHEMAS = (
+    "aten::_print(str s) -> ()",
+    "aten::_async_error(str msg) -> ()",
+    "aten::_linalg_check_errors(Tensor info, str api_name, *, bool is_matrix) -> ()",
+    "prims::_make_token() -> Tensor",
+    "prims::_sink_tokens(Tensor[] tokens) -> ()",
+    "profiler::_record_function_exit._RecordFunction("
+    "__torch__.torch.classes.profiler._RecordFunction record) -> ()",
+    "aten::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
+    "aten::add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
+    "aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
+    "aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
+    "aten::mul.Tensor(Tensor self, Tensor other) -> Tensor",
+    "aten::mul.Scalar(Tensor self, Scalar other) -> Tensor",
+    "aten::sin(Tensor self) -> Tensor",
+    "aten::cos(Tensor self) -> Tensor",
+    "aten::neg(Tensor self) -> Tensor",
+    "aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor",
+    "aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)",
+    "aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor",
+    "aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, "
+    "Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
+    "aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, "
+    "Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
+    "aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)",
+    "aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)",
+    "aten::absolute_(Tensor(a!) self) -> Tensor(a!)",
+    "aten::absolute(Tensor self) -> Tensor",
+    "aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor",
+    "aten::lift_fresh(Tensor(a) self) -> Tensor(a)",
+    "aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
+    "Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
+    "aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
+    "Device? device=None, bool? pin_memory=None) -> Tensor",
+    "aten::ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
+    "Device? device=None, bool? pin_memory=None) -> Tensor",
+    "aten::full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, "
+    "Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor",
+    "aten::arange(Scalar end, *, ScalarType? dtype=None, Layout? layout=None, "
+    "Device? device=None, bool? pin_memory=None) -> Tensor",
+)
+
+OPS: dict[str, OpOverload] = {}
+for _text in SCHEMAS:
+    _op = define_schema(_text)
+    OPS[_op._name] = _op
+
+dense_kernels: dict[OpOverload, Callable[..., Any]] = {}
+meta_kernels: dict[OpOverload, Callable[..., Any]] = {}
+
+
+def _register(name: str, dense: Callable, meta: Callable) -> None:
+    op = OPS[name]
+    dense_kernels[op] = dense
+    meta_kernels[op] = meta
+    op.py_impl(K.CompositeExplicitAutograd)(dense)
+    op.py_impl(K.Meta)(meta)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+
+
+def _wrap(data: Any, dt: dtypes.dtype, device: str) -> Tensor:
+    return Tensor._make(data, tuple(data.shape), dt, device)
+
+
+def _meta(shape: tuple[int, ...], dt: dtypes.dtype) -> Tensor:
+    return Tensor._make(None, tuple(shape), dt, "meta")
+
+
+def _check_tensor(value: Any, op: str, arg: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"{op}(): argument '{arg}' must be Tensor, not {type(value).__name__}"
+        )
+    return value
+
+
+def _check_scalar(value: Any, op: str, arg: str) -> Any:
+    if isinstance(value, Tensor) or not isinstance(value, (bool, int, float)):
+        raise TypeError(
+            f"{op}(): argument '{arg}' must be Number, not {type(value).__name__}"
+        )
+    return value
+
+
+def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """Torch's broadcasting, with its error message for mismatched sizes."""
+    if a == b:
+        return a
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        da = a[-i] if i <= len(a) else 1
+        db = b[-i] if i <= len(b) else 1
+        if da != db and 1 not in (da, db):
+            dim = max(len(a), len(b)) - i
+            raise RuntimeError(
+                f"The size of tensor a ({da}) must match the size of tensor b ({db}) at "
+                f"non-singleton dimension {dim}"
+            )
+        out.append(da if db == 1 else db)
+    return tuple(reversed(out))
+
+
+def _binary_dtype(self: Tensor, other: Any) -> dtypes.dtype:
+    if isinstance(other, Tensor):
+        if other.dtype is self.dtype:
+            return self.dtype
+        tiers: tuple[list, list] = ([], [])
+        for t in (self, other):
+            tiers[0 if t.shape else 1].append(t.dtype)
+        return dtypes.result_type(tiers[0], tiers[1], [])
+    tier = [self.dtype]
+    return dtypes.result_type(tier if self.shape else [], [] if self.shape else tier, [other])
+
+
+def _operand(x: Any, dt: dtypes.dtype) -> Any:
+    backend = get_backend()
+    target = backend.dtypes[dt.name]
+    if isinstance(x, Tensor):
+        data = x._data
+        return data if x.dtype is dt else backend.xp.astype(data, target)
+    return backend.xp.asarray(x, dtype=target)
+
+
+def _binary(fn: Callable[[Any, Any], Any], opname: str, with_alpha: bool,
+            scalar_other: bool) -> tuple[Callable, Callable]:
+    """Dense and meta kernels of an elementwise binary op (``add.Tensor`` & co.)."""
+
+    def check(self: Any, other: Any) -> None:
+        _check_tensor(self, opname, "self")
+        if scalar_other or not isinstance(other, Tensor):
+            # A Tensor overload also takes a Python number (torch's "wrapped number").
+            _check_scalar(other, opname, "other")
+
+    def dense(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+        check(self, other)
+        dt = _binary_dtype(self, other)
+        shape = broadcast_shapes(self.shape, other.shape) if isinstance(other, Tensor) \
+            else self.shape
+        b = _operand(other, dt)
+        if with_alpha and alpha != 1:
+            b = b * _operand(alpha, dt)
+        out = fn(_operand(self, dt), b)
+        return Tensor._make(out, shape, dt, self.device)
+
+    def meta(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+        check(self, other)
+        shape = broadcast_shapes(self.shape, other.shape) if isinstance(other, Tensor) \
+            else self.shape
+        return _meta(shape, _binary_dtype(self, other))
+
+    if with_alpha and not scalar_other:
+        def dense_kw(self, other, *, alpha=1):
+            return dense(self, other, alpha)
+
+        def meta_kw(self, other, *, alpha=1):
+            return meta(self, other, alpha)
+
+        return dense_kw, meta_kw
+    return dense, meta
+
+
+for _name, _fn, _alpha, _scalar in (
+    ("aten::add.Tensor", lambda a, b: a + b, True, False),
+    ("aten::add.Scalar", lambda a, b: a + b, True, True),
+    ("aten::sub.Tensor", lambda a, b: a - b, True, False),
+    ("aten::sub.Scalar", lambda a, b: a - b, True, True),
+    ("aten::mul.Tensor", lambda a, b: a * b, False, False),
+    ("aten::mul.Scalar", lambda a, b: a * b, False, True),
+):
+    _register(_name, *_binary(_fn, _name.split("::")[1].split(".")[0], _alpha, _scalar))
+
+
+def _unary(xp_name: str, opname: str, floating: bool) -> tuple[Callable, Callable]:
+    """Dense and meta kernels of an elementwise unary op; ``floating`` ops promote ints."""
+
+    def out_dtype(self: Tensor) -> dtypes.dtype:
+        if floating and not self.dtype.is_floating_point:
+            return dtypes.DEFAULT_FLOAT
+        return self.dtype
+
+    def dense(self: Tensor) -> Tensor:
+        _check_tensor(self, opname, "self")
+        dt = out_dtype(self)
+        return Tensor._make(getattr(get_backend().xp, xp_name)(_operand(self, dt)),
+                            self.shape, dt, self.device)
+
+    def meta(self: Tensor) -> Tensor:
+        _check_tensor(self, opname, "self")
+        return _meta(self.shape, out_dtype(self))
+
+    return dense, meta
+
+
+_register("aten::sin", *_unary("sin", "sin", True))
+_register("aten::cos", *_unary("cos", "cos", True))
+_register("aten::neg", *_unary("negative", "neg", False))
+
+
+def clone_dense(self: Tensor, *, memory_format: Any = None) -> Tensor:
+    _check_tensor(self, "clone", "self")
+    return Tensor._make(get_backend().xp.asarray(self._data, copy=True), self.shape, self.dtype,
+                        self.device)
+
+
+def clone_meta(self: Tensor, *, memory_format: Any = None) -> Tensor:
+    return _meta(self.shape, self.dtype)
+
+
+_register("aten::clone", clone_dense, clone_meta)
+
+
+def _view_shape(self: Tensor, size: Any) -> tuple[int, ...]:
+    if not isinstance(size, (list, tuple)) or not all(isinstance(s, int) for s in size):
+        raise TypeError(f"view(): argument 'size' must be tuple of ints, not {size!r}")
+    size = list(size)
+    numel = self.numel()
+    if size.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if -1 in size:
+        known = 1
+        for s in size:
+            known *= s if s != -1 else 1
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{size}' is invalid for input of size {numel}")
+        size[size.index(-1)] = numel // known
+    total = 1
+    for s in size:
+        total *= s
+    if total != numel:
+        raise RuntimeError(f"shape '{list(size)}' is invalid for input of size {numel}")
+    return tuple(size)
+
+
+def view_dense(self: Tensor, size: Any) -> Tensor:
+    _check_tensor(self, "view", "self")
+    shape = _view_shape(self, size)
+    return Tensor._make(get_backend().xp.reshape(self._data, shape), shape, self.dtype,
+                        self.device)
+
+
+def view_meta(self: Tensor, size: Any) -> Tensor:
+    return _meta(_view_shape(self, size), self.dtype)
+
+
+_register("aten::view", view_dense, view_meta)
+
+
+def _sum_dtype(self: Tensor, dtype: Any) -> dtypes.dtype:
+    if dtype is not None:
+        return dtypes.get_dtype(dtype)
+    return self.dtype if self.dtype.is_floating_point else dtypes.int64
+
+
+def sum_dense(self: Tensor, *, dtype: Any = None) -> Tensor:
+    _check_tensor(self, "sum", "self")
+    dt = _sum_dtype(self, dtype)
+    xp = get_backend().xp
+    return Tensor._make(xp.sum(_operand(self, dt)), (), dt, self.device)
+
+
+def sum_meta(self: Tensor, *, dtype: Any = None) -> Tensor:
+    return _meta((), _sum_dtype(self, dtype))
+
+
+_register("aten::sum", sum_dense, sum_meta)
+
+
+def _like(fill: int) -> tuple[Callable, Callable]:
+    def dense(self: Tensor, *, dtype=None, layout=None, device=None, pin_memory=None,
+              memory_format=None) -> Tensor:
+        _check_tensor(self, "zeros_like" if fill == 0 else "empty_like", "self")
+        dt = dtypes.get_dtype(dtype) if dtype is not None else self.dtype
+        backend = get_backend()
+        data = backend.xp.zeros(self.shape, dtype=backend.dtypes[dt.name])
+        return Tensor._make(data, self.shape, dt, self.device)
+
+    def meta(self: Tensor, *, dtype=None, layout=None, device=None, pin_memory=None,
+             memory_format=None) -> Tensor:
+        return _meta(self.shape, dtypes.get_dtype(dtype) if dtype is not None else self.dtype)
+
+    return dense, meta
+
+
+_register("aten::empty_like", *_like(0))
+_register("aten::zeros_like", *_like(0))
+
+
+def _check_inplace_dtype(self: Tensor, result: dtypes.dtype) -> None:
+    if result.category > self.dtype.category:
+        raise RuntimeError(
+            f"result type {_TORCH_NAMES[result.name]} can't be cast to the desired output type "
+            f"{_TORCH_NAMES[self.dtype.name]}"
+        )
+
+
+def copy__dense(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
+    _check_tensor(self, "copy_", "self")
+    _check_tensor(src, "copy_", "src")
+    if broadcast_shapes(self.shape, src.shape) != self.shape:
+        raise RuntimeError(
+            f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+            f"{list(broadcast_shapes(self.shape, src.shape))}"
+        )
+    xp = get_backend().xp
+    self._data = xp.broadcast_to(_operand(src, self.dtype), self.shape)
+    self._data = xp.asarray(self._data, copy=True)
+    return self
+
+
+def inplace_meta(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    return self
+
+
+_register("aten::copy_", copy__dense, inplace_meta)
+
+
+def add__dense(self: Tensor, other: Tensor, *, alpha: Any = 1) -> Tensor:
+    result = dense_kernels[OPS["aten::add.Tensor"]](self, other, alpha=alpha)
+    _check_inplace_dtype(self, result.dtype)
+    if result.shape != self.shape:
+        raise RuntimeError(
+            f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+            f"{list(result.shape)}"
+        )
+    self._data = _operand(result, self.dtype)
+    return self
+
+
+def add__meta(self: Tensor, other: Tensor, *, alpha: Any = 1) -> Tensor:
+    result = meta_kernels[OPS["aten::add.Tensor"]](self, other, alpha=alpha)
+    _check_inplace_dtype(self, result.dtype)
+    return self
+
+
+_register("aten::add_.Tensor", add__dense, add__meta)
+
+
+def absolute__dense(self: Tensor) -> Tensor:
+    _check_tensor(self, "absolute_", "self")
+    self._data = get_backend().xp.abs(self._data)
+    return self
+
+
+_register("aten::absolute_", absolute__dense, inplace_meta)
+
+
+def absolute_dense(self: Tensor) -> Tensor:
+    _check_tensor(self, "absolute", "self")
+    return Tensor._make(get_backend().xp.abs(self._data), self.shape, self.dtype, self.device)
+
+
+_register("aten::absolute", absolute_dense, lambda self: _meta(self.shape, self.dtype))
+
+
+def copy_dense(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
+    """The functional form of ``copy_``: a new tensor shaped like ``self`` holding ``src``."""
+    out = clone_dense(self)
+    return copy__dense(out, src)
+
+
+_register("aten::copy", copy_dense, lambda self, src, non_blocking=False:
+          _meta(self.shape, self.dtype))
+
+
+def lift_fresh_dense(self: Tensor) -> Tensor:
+    return self
+
+
+_register("aten::lift_fresh", lift_fresh_dense, lambda self: _meta(self.shape, self.dtype))
+
+
+# --------------------------------------------------------------------------------------------
+# effectful ops
+# --------------------------------------------------------------------------------------------
+def _print_dense(s: str) -> None:
+    if not isinstance(s, str):
+        raise TypeError(f"_print(): argument 's' must be str, not {type(s).__name__}")
+    builtins.print(s, flush=True)
+    log_effect(("aten::_print", (s,), ()))
+
+
+def _no_output_meta(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+_register("aten::_print", _print_dense, _no_output_meta)
+
+
+def _async_error_dense(msg: str) -> None:
+    log_effect(("aten::_async_error", (msg,), ()))
+    raise RuntimeError(msg)
+
+
+_register("aten::_async_error", _async_error_dense, _no_output_meta)
+
+
+def _linalg_check_errors_dense(info: Tensor, api_name: str, *, is_matrix: bool) -> None:
+    log_effect(("aten::_linalg_check_errors", (api_name, is_matrix), (info.shape,)))
+    values = info.numpy()
+    if values.size and bool((values != 0).any()):
+        raise RuntimeError(f"{api_name}: The factorization could not be completed because the "
+                           f"input is not invertible (info={values.tolist()}).")
+
+
+_register("aten::_linalg_check_errors", _linalg_check_errors_dense, _no_output_meta)
+
+
+def _make_token_dense() -> Tensor:
+    return _new_empty_float()
+
+
+def _make_token_meta() -> Tensor:
+    return _meta((0,), dtypes.float32)
+
+
+_register("prims::_make_token", _make_token_dense, _make_token_meta)
+
+
+def _sink_tokens_dense(tokens: list) -> None:
+    return None
+
+
+_register("prims::_sink_tokens", _sink_tokens_dense, _no_output_meta)
+
+
+def _record_function_exit_dense(record: Any) -> None:
+    exit_fn = getattr(record, "exit", None)
+    if callable(exit_fn):
+        exit_fn()
+
+
+_register("profiler::_record_function_exit._RecordFunction", _record_function_exit_dense,
+          _no_output_meta)
+
+
+# --------------------------------------------------------------------------------------------
+# factories
+# --------------------------------------------------------------------------------------------
+def _size(size: Any) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (list, tuple)):
+        size = size[0]
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in size):
+        raise TypeError(f"size must be a sequence of non-negative ints, got {list(size)!r}")
+    return tuple(size)
+
+
+def _factory(fill: Callable[[Any, tuple, Any], Any]) -> tuple[Callable, Callable]:
+    def dense(size, *, dtype=None, layout=None, device=None, pin_memory=None,
+              memory_format=None) -> Tensor:
+        shape = _size(size)
+        dt = dtypes.get_dtype(dtype) if dtype is not None else dtypes.DEFAULT_FLOAT
+        backend = get_backend()
+        data = fill(backend.xp, shape, backend.dtypes[dt.name])
+        return Tensor._make(data, shape, dt, device or backend.device)
+
+    def meta(size, *, dtype=None, layout=None, device=None, pin_memory=None,
+             memory_format=None) -> Tensor:
+        return _meta(_size(size), dtypes.get_dtype(dtype) if dtype is not None
+                     else dtypes.DEFAULT_FLOAT)
+
+    return dense, meta
+
+
+_register("aten::empty.memory_format", *_factory(lambda xp, s, d: xp.zeros(s, dtype=d)))
+_register("aten::zeros", *_factory(lambda xp, s, d: xp.zeros(s, dtype=d)))
+_register("aten::ones", *_factory(lambda xp, s, d: xp.ones(s, dtype=d)))
+
+
+def full_dense(size, fill_value, *, dtype=None, layout=None, device=None,
+               pin_memory=None) -> Tensor:
+    dt = dtypes.get_dtype(dtype) if dtype is not None else dtypes.result_type([], [], [fill_value])
+    backend = get_backend()
+    data = backend.xp.full(_size(size), fill_value, dtype=backend.dtypes[dt.name])
+    return Tensor._make(data, _size(size), dt, device or backend.device)
+
+
+def full_meta(size, fill_value, *, dtype=None, layout=None, device=None,
+              pin_memory=None) -> Tensor:
+    dt = dtypes.get_dtype(dtype) if dtype is not None else dtypes.result_type([], [], [fill_value])
+    return _meta(_size(size), dt)
+
+
+_register("aten::full", full_dense, full_meta)
+
+
+def _arange_dtype(end: Any, dtype: Any) -> dtypes.dtype:
+    if dtype is not None:
+        return dtypes.get_dtype(dtype)
+    return dtypes.int64 if isinstance(end, int) else dtypes.DEFAULT_FLOAT
+
+
+def arange_dense(end, *, dtype=None, layout=None, device=None, pin_memory=None) -> Tensor:
+    dt = _arange_dtype(end, dtype)
+    backend = get_backend()
+    data = backend.xp.arange(end, dtype=backend.dtypes[dt.name])
+    return Tensor._make(data, tuple(data.shape), dt, device or backend.device)
+
+
+def arange_meta(end, *, dtype=None, layout=None, device=None, pin_memory=None) -> Tensor:
+    n = max(0, int(np.ceil(end)))
+    return _meta((n,), _arange_dtype(end, dtype))
+
+
+_register("aten::arange", arange_dense, arange_meta)
+
+
+# --------------------------------------------------------------------------------------------
+# Python-level factories (torch.tensor, torch.zeros...)
+# --------------------------------------------------------------------------------------------
+def _new_empty_float() -> Tensor:
+    backend = get_backend()
+    return Tensor._make(backend.xp.zeros((0,), dtype=backend.xp.float32), (0,), dtypes.float32,
+                        backend.device)
+
+
+def _infer_dtype(values: np.ndarray) -> dtypes.dtype:
+    kind = values.dtype.kind
+    if kind == "b":
+        return dtypes.bool_
+    if kind in "iu":
+        return dtypes.int64
+    if kind == "f":
+        return dtypes.DEFAULT_FLOAT
+    raise TypeError(f"tensor(): cannot make a tensor from values of kind {values.dtype}")
+
+
+def tensor(data: Any, *, dtype: Any = None, device: str | None = None) -> Tensor:
+    """``torch.tensor``: a new tensor holding a copy of ``data`` (nested lists, scalars, arrays).
+
+    Under an active mode the new tensor goes through ``aten.lift_fresh`` as in torch, so a
+    FakeTensorMode turns it into a fake tensor.
+    """
+    if isinstance(data, Tensor):
+        data = data.numpy()
+    try:
+        host = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"tensor(): could not build a tensor from {data!r}: {exc}") from None
+    if host.dtype == object:
+        raise TypeError(f"tensor(): could not build a tensor from {data!r}")
+    dt = dtypes.get_dtype(dtype) if dtype is not None else (
+        dtypes.float32 if host.size == 0 and host.dtype.kind == "f" else _infer_dtype(host))
+    backend = get_backend()
+    arr = backend.xp.asarray(host.astype(dt.name if dt.name != "bool" else np.bool_),
+                             dtype=backend.dtypes[dt.name])
+    out = Tensor._make(arr, tuple(host.shape), dt, device or backend.device)
+    if _len_torch_dispatch_stack():
+        return OPS["aten::lift_fresh"](out)
+    return out
+
+
+def empty(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+    return OPS["aten::empty.memory_format"](list(_size(size)), dtype=dtype, device=device)
+
+
+def zeros(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+    return OPS["aten::zeros"](list(_size(size)), dtype=dtype, device=device)
+
+
+def ones(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+    return OPS["aten::ones"](list(_size(size)), dtype=dtype, device=device)
+
+
+def full(size: Any, fill_value: Any, *, dtype: Any = None, device: str | None = None) -> Tensor:
+    return OPS["aten::full"](list(_size((size,) if isinstance(size, int) else tuple(size))),
+                             fill_value, dtype=dtype, device=device)
+
+
+def arange(end: Any, *, dtype: Any = None, device: str | None = None) -> Tensor:
+    return OPS["aten::arange"](end, dtype=dtype, device=device)
+
+
+def _random(draw: str, size: tuple, seed: int, dtype: Any) -> Tensor:
+    if not isinstance(seed, int):
+        raise TypeError(f"{draw}(): argument 'seed' must be int, not {type(seed).__name__}")
+    rng = np.random.default_rng(seed)
+    shape = _size(size)
+    values = rng.standard_normal(shape) if draw == "randn" else rng.random(shape)
+    dt = dtypes.get_dtype(dtype) if dtype is not None else dtypes.DEFAULT_FLOAT
+    return tensor(values.astype(dt.name), dtype=dt)
+
+
+def randn(*size: Any, seed: int, dtype: Any = None) -> Tensor:
+    """Standard-normal values from ``numpy.random.default_rng(seed)``."""
+    return _random("randn", size, seed, dtype)
+
+
+def rand(*size: Any, seed: int, dtype: Any = None) -> Tensor:
+    """Uniform [0, 1) values from ``numpy.random.default_rng(seed)``."""
+    return _random("rand", size, seed, dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Tensor methods (torch binds these in C++; see tensor.py, simplification 3)
+# --------------------------------------------------------------------------------------------
+def _binary_method(tensor_op: str, reverse: bool = False) -> Callable:
+    op = OPS[tensor_op]
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        if not isinstance(other, (Tensor, bool, int, float)):
+            return NotImplemented
+        if reverse and isinstance(other, Tensor):
+            return op(other, self)
+        return op(self, other)
+
+    return method
+
+
+def _size_arg(size: tuple) -> list:
+    if len(size) == 1 and isinstance(size[0], (list, tuple)):
+        size = size[0]
+    return list(size)
+
+
+def _rsub(self: Tensor, other: Any) -> Tensor:
+    return OPS["aten::add.Tensor"](OPS["aten::neg"](self), other)
+
+
+_METHODS: dict[str, Callable] = {
+    "__add__": _binary_method("aten::add.Tensor"),
+    "__radd__": _binary_method("aten::add.Tensor", reverse=True),
+    "__sub__": _binary_method("aten::sub.Tensor"),
+    "__rsub__": _rsub,
+    "__mul__": _binary_method("aten::mul.Tensor"),
+    "__rmul__": _binary_method("aten::mul.Tensor", reverse=True),
+    "__neg__": lambda self: OPS["aten::neg"](self),
+    "add": lambda self, other, *, alpha=1: OPS["aten::add.Tensor"](self, other, alpha=alpha),
+    "sub": lambda self, other: self.__sub__(other),
+    "mul": lambda self, other: self.__mul__(other),
+    "sin": lambda self: OPS["aten::sin"](self),
+    "cos": lambda self: OPS["aten::cos"](self),
+    "neg": lambda self: OPS["aten::neg"](self),
+    "clone": lambda self: OPS["aten::clone"](self),
+    "view": lambda self, *size: OPS["aten::view"](self, _size_arg(size)),
+    "sum": lambda self, *, dtype=None: OPS["aten::sum"](self, dtype=dtype),
+    "add_": lambda self, other, *, alpha=1: OPS["aten::add_.Tensor"](self, other, alpha=alpha),
+    "copy_": lambda self, src: OPS["aten::copy_"](self, src),
+    "absolute_": lambda self: OPS["aten::absolute_"](self),
+}
+for _method_name, _method in _METHODS.items():
+    setattr(Tensor, _method_name, _method)

@@ -1,0 +1,115 @@
+"""Fake tensors: metadata without data, and the mode that computes it.
+
+Models: ``torch/_subclasses/fake_tensor.py`` at torch 2.13.0 (``FakeTensor``, ``FakeTensorMode``,
+``from_tensor``, dispatch to fake impls and meta kernels).
+Spec: DSP-14, DSP-15, EFF-15.
+
+Simplifications:
+1. No shape environment (no symbolic shapes), no dispatch cache, no constant propagation.
+2. A FakeTensor holds no inner meta tensor: it *is* the metadata (shape, dtype, device).
+3. Ops run (a) the custom op's fake impl from the simple registry, else (b) the op's ``Meta``
+   kernel; a real (non-fake) tensor argument is an error unless ``allow_non_fake_inputs``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from refimpl import _pytree as pytree
+from refimpl._library import simple_registry
+from refimpl.aten import OPS
+from refimpl.dispatch_key import DispatchKey
+from refimpl.mode_stack import TorchDispatchMode, _TorchDispatchModeKey
+from refimpl.operator import OpOverload
+from refimpl.tensor import PYTHON_KEYS, Tensor, dense_keys
+
+__all__ = ["FakeTensor", "FakeTensorMode"]
+
+
+class FakeTensor(Tensor):
+    """A tensor with shape, dtype and device and no data; carries ``DispatchKey.Python``."""
+
+    __slots__ = ("fake_mode",)
+
+    @classmethod
+    def _make_fake(cls, mode: FakeTensorMode, shape: tuple[int, ...], dtype_: Any,
+                   device: str) -> FakeTensor:
+        t = object.__new__(cls)
+        t._data = None
+        t.shape = tuple(shape)
+        t.dtype = dtype_
+        t.device = device
+        t._keys = dense_keys(device) | PYTHON_KEYS
+        t.fake_mode = mode
+        return t
+
+    def __repr__(self) -> str:
+        return f"FakeTensor(shape={self.shape}, dtype={self.dtype!r}, device={self.device})"
+
+    @classmethod
+    def __torch_dispatch__(cls, func: Any, types: tuple, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        # A fake tensor used with no mode active: re-enter its own mode (torch does the same).
+        modes = [a.fake_mode for a in pytree.arg_tree_leaves(*args, **(kwargs or {}))
+                 if isinstance(a, FakeTensor)]
+        with modes[0]:
+            return func(*args, **(kwargs or {}))
+
+
+class FakeTensorMode(TorchDispatchMode):
+    """Runs every op on metadata: fake impls for custom ops, meta kernels for the rest."""
+
+    _mode_key = _TorchDispatchModeKey.FAKE
+
+    def __init__(self, *, allow_non_fake_inputs: bool = False) -> None:
+        self.allow_non_fake_inputs = allow_non_fake_inputs
+
+    def from_tensor(self, t: Tensor) -> FakeTensor:
+        """A fake tensor with ``t``'s metadata."""
+        if not isinstance(t, Tensor):
+            raise TypeError(f"from_tensor(): expected a Tensor, got {type(t).__name__}")
+        if isinstance(t, FakeTensor) and t.fake_mode is self:
+            return t
+        device = "cpu" if t.device == "meta" else t.device
+        return FakeTensor._make_fake(self, t.shape, t.dtype, device)
+
+    def __torch_dispatch__(self, func: OpOverload, types: tuple, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        # 1. A freshly made real tensor (torch.tensor under the mode) becomes fake.
+        if func is OPS["aten::lift_fresh"]:
+            return self.from_tensor(args[0])
+        self._check_inputs(func, args, kwargs)
+        # 2. A custom op's fake impl runs with the mode active, so its factories are fake too.
+        fake_impl = simple_registry.singleton.get(func._name)
+        if fake_impl is not None and fake_impl.fake_impl.kernel is not None:
+            with self:
+                return fake_impl.fake_impl.kernel(*args, **kwargs)
+        # 3. Otherwise the op's meta kernel computes the output metadata.
+        out = func.redispatch(DispatchKey.Meta, *args, **kwargs)
+        device = _common_device(args, kwargs)
+        return pytree.tree_map(lambda x: self._fakeify(x, device), out)
+
+    def _fakeify(self, x: Any, device: str) -> Any:
+        if type(x) is Tensor and x.device == "meta":
+            return FakeTensor._make_fake(self, x.shape, x.dtype, device)
+        return x
+
+    def _check_inputs(self, func: OpOverload, args: tuple, kwargs: dict) -> None:
+        if self.allow_non_fake_inputs:
+            return
+        for leaf in pytree.arg_tree_leaves(*args, **kwargs):
+            if isinstance(leaf, Tensor) and not isinstance(leaf, FakeTensor) \
+                    and leaf.device != "meta":
+                raise AssertionError(
+                    f"Please convert all Tensors to FakeTensors first or instantiate "
+                    f"FakeTensorMode with 'allow_non_fake_inputs'. Found in {func}"
+                )
+
+
+def _common_device(args: tuple, kwargs: dict) -> str:
+    for leaf in pytree.arg_tree_leaves(*args, **kwargs):
+        if isinstance(leaf, Tensor) and leaf.device != "meta":
+            return leaf.device
+    device = kwargs.get("device")
+    return device if isinstance(device, str) else "cpu"

@@ -1,0 +1,181 @@
+"""Functionalization in Python: FunctionalTensor, FunctionalTensorMode, PythonFunctionalizeAPI.
+
+Models: ``torch/_subclasses/functional_tensor.py`` at torch 2.13.0 (``FunctionalTensor``,
+``FunctionalTensorMode`` with ``_tokens`` and ``_allow_token_discovery``,
+``PythonFunctionalizeAPI``, ``dispatch_functionalize``).
+Spec: EFF-19..EFF-24, TRC-4, TRC-10.
+
+Simplifications:
+1. A FunctionalTensor wraps its current inner value directly (``elem``); torch wraps a C++
+   ``FunctionalTensorWrapper`` with an update/sync protocol. An in-place op replaces ``elem`` by
+   the result of the functional op ([NOTE: mutations]).
+2. Views are not tracked: ``view`` is recorded like any functional op, and a mutation of a view
+   does not propagate to its base.
+3. Effectful ops are routed to ``handle_effects`` through ``register_effects_handler`` (called by
+   ``refimpl.effects``), because torch's lazy import of effects.py would be an import cycle here
+   ([NOTE: effects handler]).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any, Callable
+
+from refimpl import _pytree as pytree
+from refimpl.aten import OPS
+from refimpl.mode_stack import TorchDispatchMode, _TorchDispatchModeKey
+from refimpl.operator import OpOverload, _get_operation_overload
+from refimpl.tensor import PYTHON_KEYS, Tensor, dense_keys
+
+__all__ = ["FunctionalTensor", "FunctionalTensorMode", "PythonFunctionalizeAPI",
+           "dispatch_functionalize", "register_effects_handler"]
+
+
+class FunctionalTensor(Tensor):
+    """A wrapper whose ``elem`` is the current (functional) value of a tensor."""
+
+    __slots__ = ("elem", "_mode")
+
+    @classmethod
+    def _wrap(cls, elem: Tensor, mode: FunctionalTensorMode) -> FunctionalTensor:
+        t = object.__new__(cls)
+        t._data = None
+        t.shape = elem.shape
+        t.dtype = elem.dtype
+        t.device = elem.device if elem.device != "meta" else "cpu"
+        t._keys = dense_keys(t.device) | PYTHON_KEYS
+        t.elem = elem
+        t._mode = mode
+        return t
+
+    @staticmethod
+    def to_functional(x: Tensor, mode: FunctionalTensorMode | None = None) -> FunctionalTensor:
+        return FunctionalTensor._wrap(x, mode if mode is not None else FunctionalTensorMode())
+
+    def from_functional(self) -> Tensor:
+        return self.elem
+
+    def _replace(self, new_elem: Tensor) -> None:
+        self.elem = new_elem
+        self.shape = new_elem.shape
+        self.dtype = new_elem.dtype
+
+    def __repr__(self) -> str:
+        return f"FunctionalTensor(_to_functional_tensor({self.elem!r}))"
+
+    @classmethod
+    def __torch_dispatch__(cls, func: Any, types: tuple, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        raise RuntimeError(
+            "Attempting to use FunctionalTensor on its own. Instead, please use it with a "
+            "corresponding FunctionalTensorMode()"
+        )
+
+
+# [NOTE: effects handler] ``(has_effects, handle_effects)`` once refimpl.effects is imported.
+_effects_handler: tuple[Callable[[Any], bool], Callable[..., Any]] | None = None
+
+
+def register_effects_handler(has_effects: Callable[[Any], bool],
+                             handle_effects: Callable[..., Any]) -> None:
+    global _effects_handler
+    _effects_handler = (has_effects, handle_effects)
+
+
+def _unwrap(x: Any) -> Any:
+    return x.elem if isinstance(x, FunctionalTensor) else x
+
+
+def _functional_variant(func: OpOverload) -> OpOverload | None:
+    """``add_.Tensor`` -> ``add.Tensor``; ``copy_`` -> ``copy``; None for functional ops."""
+    args = func._schema.arguments
+    if not args or args[0].alias_info is None or not args[0].alias_info.is_write:
+        return None
+    name = func._schema.name
+    if not name.endswith("_"):
+        return None
+    return _get_operation_overload(name[:-1], func._schema.overload_name)
+
+
+class FunctionalTensorMode(TorchDispatchMode):
+    """Unwraps, runs the functional form of each op one level down, and wraps the results."""
+
+    _mode_key = _TorchDispatchModeKey.FUNCTIONAL
+
+    def __init__(self, pre_dispatch: bool = False, export: bool = False,
+                 _allow_token_discovery: bool = False) -> None:
+        self.export = export
+        self.pre_dispatch = pre_dispatch
+        self._allow_token_discovery = _allow_token_discovery
+        # Effect type -> current token; handle_effects reads and advances it.
+        self._tokens: dict[Any, Any] = {}
+        self._tokens_forward_output: dict[Any, Any] = {}
+
+    def __torch_dispatch__(self, func: Any, types: tuple, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        # 1. Effectful ops thread a token (the seed's handle_effects).
+        if _effects_handler is not None and _effects_handler[0](func):
+            return _effects_handler[1](self._allow_token_discovery, self._tokens, func, args,
+                                       kwargs)
+        # 2. A fresh constant becomes a functional tensor.
+        if func is OPS["aten::lift_fresh"]:
+            return FunctionalTensor._wrap(args[0], self)
+        inner_args = pytree.tree_map(_unwrap, args)
+        inner_kwargs = pytree.tree_map(_unwrap, kwargs)
+        # 3. In-place ops: run the functional variant and record the mutation.
+        variant = _functional_variant(func)
+        if variant is not None:
+            return self._mutate(func, variant, args, inner_args, inner_kwargs)
+        # 4. Everything else: run one level down, wrap tensor outputs.
+        out = func(*inner_args, **inner_kwargs)
+        return pytree.tree_map_only(Tensor, lambda t: FunctionalTensor._wrap(t, self), out)
+
+    def _mutate(self, func: OpOverload, variant: OpOverload, args: tuple, inner_args: tuple,
+                inner_kwargs: dict) -> Any:
+        # [NOTE: mutations] The mutated input keeps its wrapper; its elem now holds the result of
+        # the functional op, so the graph computes the new value and aot_export can return it.
+        target = args[0]
+        if not isinstance(target, FunctionalTensor):
+            raise RuntimeError(f"{func}: in-place op on a non-functional tensor under "
+                               f"FunctionalTensorMode")
+        result = variant(*inner_args, **inner_kwargs)
+        target._replace(result)
+        return target
+
+
+class PythonFunctionalizeAPI:
+    """The functionalize API that higher-order ops' rules use (``ctx``)."""
+
+    def __init__(self, mode: FunctionalTensorMode | None = None,
+                 pre_dispatch: bool = False) -> None:
+        self.mode = mode if mode else FunctionalTensorMode()
+        self.pre_dispatch = pre_dispatch
+
+    def wrap_tensors(self, args: Any) -> Any:
+        return pytree.tree_map_only(Tensor, lambda t: FunctionalTensor._wrap(t, self.mode), args)
+
+    def unwrap_tensors(self, args: Any) -> Any:
+        return pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, args)
+
+    def functionalize(self, inner_f: Callable) -> Callable:
+        return dispatch_functionalize(inner_f, self.mode)
+
+    def redispatch_to_next(self) -> Any:
+        # The FunctionalTensorMode is already popped while its rules run, so "the next key" is
+        # simply whatever is below it: nothing to do (torch returns a nullcontext too).
+        return nullcontext()
+
+
+def dispatch_functionalize(func: Callable, mode: FunctionalTensorMode | None = None) -> Callable:
+    """Run ``func`` on functional wrappers of its inputs under ``mode``; unwrap the outputs."""
+    mode = mode if mode is not None else FunctionalTensorMode()
+
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        wrapped = pytree.tree_map_only(Tensor, lambda t: FunctionalTensor._wrap(t, mode),
+                                       (args, kwargs))
+        with mode:
+            out = func(*wrapped[0], **wrapped[1])
+        return pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out)
+
+    return inner

@@ -1,0 +1,711 @@
+"""FX graphs: an ordered list of nodes, their names, their Python text, lint and DCE.
+
+Models: ``torch/fx/graph.py`` (``_Namespace``, ``CodeGen._gen_python_code``, ``PythonCode``,
+``Graph.create_node``, ``Graph._target_to_str``, ``Graph.python_code``, ``Graph.lint``,
+``Graph.eliminate_dead_code``, ``Graph.__str__``) at torch 2.13.0.
+Spec: FX-1 (naming), FX-2 (codegen), FX-3 (liveness annotations), FX-4 (lint), FX-5 (DCE).
+
+Simplifications:
+1. One ``CodeGen`` (no pytree, boxed or export codegen, no ``verbose``/``colored``/
+   ``expanded_def``/``record_func`` output, no ``# COUNTER`` lines or line-number map, no
+   type annotations: ``type_expr`` is stored but never printed).
+2. The globals torch pre-registers (``torch``, ``device``, ``fx_pytree``, ``pytree``) are
+   sentinel objects here: only their names matter, because they are reserved in every
+   namespace and so shape how nodes are named (``torch`` becomes ``torch_1``).
+3. A call target or argument counts as "from torch" by its ``__module__`` alone, which is
+   how refimpl's operators (``__module__ == "torch._ops.aten"``) print as ``torch.ops....``.
+4. ``lint`` checks more than upstream (each use registered in ``users`` and the reverse,
+   exactly one ``output`` and it is last) and every message ends with the offending node's
+   canonical line (``node_code_line``), e.g. ``add = torch.ops.aten.add.Tensor(x, y)``.
+5. No sub-graph DCE through an owning module's children; no ``TracingContext``: DCE treats
+   random ops as impure (``impure_random=True``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+import keyword
+import math
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from refimpl.fx.node import Node, _get_qualified_name, _is_higher_order, _is_op_overload, map_arg
+
+__all__ = ["CodeGen", "Graph", "PythonCode", "node_code_line"]
+
+_legal_ops = dict.fromkeys(
+    ["call_function", "call_method", "get_attr", "call_module", "placeholder", "output"]
+)
+
+# -- names (FX-1) ------------------------------------------------------------------------------
+
+
+class _Sentinel:
+    """Stands in for a torch object that generated code may name (``torch``, ``device``)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"<refimpl stand-in for {self._name}>"
+
+
+# A name may not shadow a keyword, a builtin, or one of the globals every FX module carries.
+_custom_builtins: dict[str, object] = {
+    "inf": math.inf,
+    "nan": math.nan,
+    "NoneType": type(None),
+    "torch": _Sentinel("torch"),
+    "device": _Sentinel("torch.device"),
+    "fx_pytree": _Sentinel("torch.fx._pytree"),
+    "pytree": _Sentinel("torch.utils._pytree"),
+}
+_illegal_names: dict[str, object] = {k: object() for k in keyword.kwlist}
+_illegal_names.update(builtins.__dict__)
+_illegal_names.update(_custom_builtins)
+
+_snake_case_sub = re.compile(r"(?<=[a-z])([A-Z])").sub
+_illegal_char_regex = re.compile("[^0-9a-zA-Z_]+")
+# base name, lazily, then an optional "_<digits>" suffix
+_name_regex = re.compile(r"^([a-zA-Z_][0-9a-zA-Z_]*?)(?:_(\d+))?$")
+_torch_module_regex = re.compile(r"^torch(?:\.(?!_dynamo\.|_inductor\.)[^.]+)*$")
+
+
+def _snake_case(s: str) -> str:
+    """``pascalCase`` -> ``pascal_case``; dots and underscores are kept."""
+    return _snake_case_sub(r"_\1", s).lower()
+
+
+def _is_magic(x: str) -> bool:
+    return x.startswith("__") and x.endswith("__")
+
+
+def _is_from_torch(obj: object) -> bool:
+    module = getattr(obj, "__module__", None)
+    return isinstance(module, str) and _torch_module_regex.fullmatch(module) is not None
+
+
+def _legal_candidate(candidate: str) -> re.Match[str]:
+    """Rewrite ``candidate`` into an identifier: illegal runs -> ``_``, no leading digit."""
+    match = _name_regex.match(candidate)
+    if match is not None:
+        return match
+    candidate = _illegal_char_regex.sub("_", candidate) or "_unnamed"
+    if candidate[0].isdigit():
+        candidate = f"_{candidate}"
+    match = _name_regex.match(candidate)
+    assert match is not None, f"Name regex failed to match candidate: {candidate}"
+    return match
+
+
+class _Namespace:
+    """Unique names for objects (FX-1).
+
+    Invariants: each object gets one name; each name is used once; a name never shadows a
+    keyword, builtin or FX global unless the object *is* that builtin. A clash is resolved
+    with the suffix ``_<n>``, counting on from the last suffix handed out for that base.
+    """
+
+    def __init__(self) -> None:
+        self._obj_to_name: dict[object, str] = {}
+        self._used_names: set[str] = set()
+        self._base_count: dict[str, int] = {}
+
+    def create_name(self, candidate: str, obj: object | None) -> str:
+        if obj is not None and obj in self._obj_to_name:
+            return self._obj_to_name[obj]
+        match = _legal_candidate(candidate)
+        candidate = match.group(0)
+        base, num_text = match.group(1, 2)
+        if num_text is None or candidate in self._used_names:
+            num = self._base_count.get(base, 0)
+            if _illegal_names.get(candidate, obj) is not obj:
+                num += 1
+                candidate = f"{base}_{num}"
+        else:
+            num = int(num_text)
+        while candidate in self._used_names:
+            num += 1
+            candidate = f"{base}_{num}"
+        self._used_names.add(candidate)
+        self._base_count[base] = num
+        if obj is not None:
+            self._obj_to_name[obj] = candidate
+        return candidate
+
+    def associate_name_with_obj(self, name: str, obj: object) -> None:
+        existing = self._obj_to_name.setdefault(obj, name)
+        assert existing is name, "obj is already associated"
+
+    def _rename_object(self, obj: object, name: str) -> None:
+        assert obj in self._obj_to_name, f"Object {obj} is not in _obj_to_name"
+        self._obj_to_name[obj] = name
+        self._used_names.add(name)
+
+
+# -- code generation (FX-2, FX-3) --------------------------------------------------------------
+
+_reflectable_magic_methods = {
+    "add": "{} + {}",
+    "sub": "{} - {}",
+    "mul": "{} * {}",
+    "floordiv": "{} // {}",
+    "truediv": "{} / {}",
+    "div": "{} / {}",
+    "mod": "{} % {}",
+    "pow": "{} ** {}",
+    "lshift": "{} << {}",
+    "rshift": "{} >> {}",
+    "and_": "{} & {}",
+    "or_": "{} | {}",
+    "xor": "{} ^ {}",
+    "getitem": "{}[{}]",
+    "matmul": "{} @ {}",
+}
+_magic_methods = {
+    "eq": "{} == {}",
+    "ne": "{} != {}",
+    "lt": "{} < {}",
+    "gt": "{} > {}",
+    "le": "{} <= {}",
+    "ge": "{} >= {}",
+    "pos": "+{}",
+    "neg": "-{}",
+    "invert": "~{}",
+    **_reflectable_magic_methods,
+}
+_inplace_methods = {
+    "iadd": "{} += {}",
+    "iand": "{} &= {}",
+    "ifloordiv": "{} //= {}",
+    "ilshift": "{} <<= {}",
+    "imod": "{} %= {}",
+    "imul": "{} *= {}",
+    "imatmul": "{} @= {}",
+    "ior": "{} |= {}",
+    "ipow": "{} **= {}",
+    "irshift": "{} >>= {}",
+    "isub": "{} -= {}",
+    "itruediv": "{} /= {}",
+    "ixor": "{} ^= {}",
+    "setitem": "{}[{}] = {}",
+}
+
+
+@dataclass
+class PythonCode:
+    """The source of ``forward`` and the globals it reads."""
+
+    src: str
+    globals: dict[str, Any]
+
+
+def _format_target(base: str, target: str) -> str:
+    """``self`` + ``a.b`` -> ``self.a.b``; a non-identifier atom goes through ``getattr``."""
+    out = base
+    for atom in target.split("."):
+        out = f"{out}.{atom}" if atom.isidentifier() else f'getattr({out}, "{atom}")'
+    return out
+
+
+def _is_tensor_like(arg: object) -> bool:
+    names = {c.__name__ for c in type(arg).__mro__}
+    return "Tensor" in names and hasattr(arg, "shape") and hasattr(arg, "dtype")
+
+
+class _Emitter:
+    """Turns nodes into statements inside one namespace: the state of one codegen run."""
+
+    def __init__(self, namespace: _Namespace, root_module: str) -> None:
+        self.namespace = namespace
+        self.root_module = root_module
+        self.globals: dict[str, Any] = {}
+        for name, obj in _custom_builtins.items():
+            self.add_global(name, obj)
+
+    def add_global(self, name_hint: str, obj: Any) -> str:
+        """The name generated code uses for ``obj``; torch objects keep their dotted name."""
+        if _is_from_torch(obj):
+            return _get_qualified_name(obj)
+        name = self.namespace.create_name(name_hint, obj)
+        if name in self.globals:
+            assert self.globals[name] is obj, f"Global name {name} already assigned"
+            return name
+        self.globals[name] = obj
+        return name
+
+    def repr_arg(self, arg: object) -> str:
+        """Python text for an argument leaf or container, as torch's ``_get_repr``."""
+        if isinstance(arg, Node):
+            return repr(arg)
+        if isinstance(arg, tuple) and hasattr(arg, "_fields"):
+            cls = type(arg)
+            return f"{self.add_global(_get_qualified_name(cls), cls)}{tuple(arg)!r}"
+        if _is_op_overload(arg) or _is_higher_order(arg):
+            return self.add_global(_get_qualified_name(arg), arg)  # type: ignore[arg-type]
+        if isinstance(arg, enum.Enum):
+            cls = arg.__class__
+            return f"{self.add_global(cls.__name__, cls)}.{arg.name}"
+        if _is_tensor_like(arg):
+            dtype = str(arg.dtype).split(".")[-1]  # type: ignore[attr-defined]
+            return f"torch.Tensor(size={list(arg.shape)}, dtype={dtype})"  # type: ignore[attr-defined]
+        if isinstance(arg, tuple):
+            if len(arg) == 1:
+                return f"({self.repr_arg(arg[0])},)"
+            return "(" + ", ".join(self.repr_arg(a) for a in arg) + ")"
+        if isinstance(arg, list):
+            return "[" + ", ".join(self.repr_arg(a) for a in arg) + "]"
+        if isinstance(arg, slice):
+            parts = (self.repr_arg(arg.start), self.repr_arg(arg.stop), self.repr_arg(arg.step))
+            return "slice({}, {}, {})".format(*parts)
+        return repr(arg)
+
+    def format_args(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        parts = [self.repr_arg(a) for a in args]
+        parts.extend(f"{k} = {self.repr_arg(v)}" for k, v in kwargs.items())
+        return ", ".join(parts)
+
+    def statement(self, node: Node) -> str:
+        """The statement for one node without its newline or liveness tail (FX-2)."""
+        if node.op == "call_function":
+            return self._call_function(node)
+        # Each f-string below names the node first, then its arguments, as torch does: the
+        # order in which names are handed out decides who gets a ``_1`` suffix.
+        if node.op == "call_method":
+            receiver = f"{node!r} = {_format_target(self.repr_arg(node.args[0]), node.target)}"
+            return f"{receiver}({self.format_args(node.args[1:], node.kwargs)})"
+        if node.op == "call_module":
+            callee = f"{node!r} = {_format_target(self.root_module, node.target)}"
+            return f"{callee}({self.format_args(node.args, node.kwargs)})"
+        if node.op == "get_attr":
+            return f"{node!r} = {_format_target(self.root_module, node.target)}"
+        if node.op == "output":
+            return f"return {self.repr_arg(node.args[0])}"
+        raise NotImplementedError(f"node: {node.op} {node.target}")
+
+    def _call_function(self, node: Node) -> str:
+        target = node.target
+        name = getattr(target, "__name__", "")
+        if getattr(target, "__module__", "") == "_operator":
+            if name in _magic_methods:
+                lhs = f"{node!r} = "
+                return lhs + _magic_methods[name].format(*(self.repr_arg(a) for a in node.args))
+            if name in _inplace_methods:
+                text = _inplace_methods[name].format(*(self.repr_arg(a) for a in node.args))
+                return f"{text};  {node!r} = {self.repr_arg(node.args[0])}"
+        global_name = self.add_global(_get_qualified_name(target), target)
+        args = node.args
+        if (
+            global_name == "getattr"
+            and len(args) == 2
+            and isinstance(args[1], str)
+            and args[1].isidentifier()
+        ):
+            return f"{node!r} = {_format_target(self.repr_arg(args[0]), args[1])}"
+        return f"{node!r} = {global_name}({self.format_args(args, node.kwargs)})"
+
+
+def _last_uses(nodes: list[Node]) -> dict[Node, list[Node]]:
+    """For each node, the values whose last use it is, in ``_input_nodes`` order (FX-3).
+
+    Walking backwards, the first user met of a value is its last use in program order.
+    """
+    seen: set[Node] = set()
+    user_to_last_uses: dict[Node, list[Node]] = {}
+    for user in reversed(nodes):
+        for value in user._input_nodes:
+            if value not in seen:
+                seen.add(value)
+                user_to_last_uses.setdefault(user, []).append(value)
+    return user_to_last_uses
+
+
+def _liveness_tail(node: Node, last_uses: dict[Node, list[Node]]) -> str:
+    """``;  a = b = None`` after a statement: values dead after it, then the node itself if
+    nothing reads it. Placeholders get nothing, the output only a newline (FX-3)."""
+    if node.op == "output":
+        return "\n"
+    dead = list(last_uses.get(node, []))
+    if not node.users:
+        dead.append(node)
+    if not dead:
+        return "\n"
+    return ";  " + " = ".join([repr(n) for n in dead] + ["None"]) + "\n"
+
+
+class CodeGen:
+    """Writes ``def forward(self, ...):`` for a node list (torch's ``CodeGen``)."""
+
+    def __init__(self) -> None:
+        self._func_name = "forward"
+
+    def gen_fn_def(self, free_vars: list[str]) -> str:
+        if not free_vars or free_vars[0] != "self":
+            free_vars.insert(0, "self")
+        return f"def {self._func_name}({', '.join(free_vars)}):"
+
+    def _gen_python_code(
+        self, nodes: list[Node], root_module: str, namespace: _Namespace
+    ) -> PythonCode:
+        emitter = _Emitter(namespace, root_module)
+        last_uses = _last_uses(nodes)
+        free_vars: list[str] = []
+        body: list[str] = []
+        for node in nodes:
+            if node.op == "placeholder":
+                body.extend(self._placeholder(node, emitter, free_vars))
+                continue
+            body.append(emitter.statement(node))
+            body.append(_liveness_tail(node, last_uses))
+        if not body:
+            body.append("pass\n")
+        code = "".join(body).lstrip("\n")
+        code = "\n".join("    " + line for line in code.split("\n"))
+        src = f"\n\n\n{self.gen_fn_def(free_vars)}\n{code}"
+        return PythonCode(src, emitter.globals)
+
+    @staticmethod
+    def _placeholder(node: Node, emitter: _Emitter, free_vars: list[str]) -> list[str]:
+        """A parameter of ``forward``; a renamed one is rebound in the body."""
+        default = f" = {emitter.repr_arg(node.args[0])}" if node.args else ""
+        free_vars.append(f"{node.target}{default}")
+        raw_name = node.target.replace("*", "")
+        if raw_name != repr(node):
+            return [f"{node!r} = {raw_name}\n"]
+        return []
+
+
+def node_code_line(node: Node) -> str:
+    """The canonical one-line text of ``node``: its ``.code`` statement with plain node names
+    and no liveness tail (``add = torch.ops.aten.add.Tensor(x, y)``); a placeholder reads
+    ``x = placeholder[target=x]``. Used in error messages (STYLE 9)."""
+    if node.op == "placeholder":
+        return f"{node.name} = placeholder[target={node.target}]"
+    if node.op not in _legal_ops:
+        return f"{node.name} = {node.op}[target={node.target}]"
+    return _Emitter(_Namespace(), "self").statement(node)
+
+
+# -- the graph ---------------------------------------------------------------------------------
+
+
+class _InsertPoint:
+    """Swaps the graph's insert function now and restores it on ``__exit__``."""
+
+    def __init__(self, graph: Graph, new_insert: Callable[[Node], None]) -> None:
+        self.graph = graph
+        self.orig_insert, graph._insert = graph._insert, new_insert
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        self.graph._insert = self.orig_insert
+
+
+class _node_list:  # noqa: N801 - upstream name
+    """A live view of the linked list; erasing the current node while iterating is safe."""
+
+    def __init__(self, graph: Graph, direction: str = "_next") -> None:
+        self.graph = graph
+        self.direction = direction
+
+    def __len__(self) -> int:
+        return self.graph._len
+
+    def __iter__(self) -> Iterator[Node]:
+        return _walk(self.graph._root, self.direction)
+
+    def __reversed__(self) -> Iterator[Node]:
+        return _walk(self.graph._root, "_prev" if self.direction == "_next" else "_next")
+
+
+def _walk(root: Node, direction: str) -> Iterator[Node]:
+    cur = getattr(root, direction)
+    while cur is not root:
+        if not cur._erased:
+            yield cur
+        cur = getattr(cur, direction)
+
+
+_NO_DEFAULT = object()
+
+
+class Graph:
+    """The FX graph: nodes in program order between a sentinel ``root`` node's links."""
+
+    def __init__(self, owning_module: Any = None) -> None:
+        self._root = Node(self, "", "root", "", (), {})
+        self._insert: Callable[[Node], None] = self._root.prepend
+        self._len = 0
+        self._graph_namespace = _Namespace()
+        self._owning_module = owning_module
+        self._codegen = CodeGen()
+
+    @property
+    def owning_module(self) -> Any:
+        return self._owning_module
+
+    @owning_module.setter
+    def owning_module(self, mod: Any) -> None:
+        self._owning_module = mod
+
+    @property
+    def nodes(self) -> _node_list:
+        return _node_list(self)
+
+    def output_node(self) -> Node:
+        node = next(iter(reversed(self.nodes)))
+        assert node.op == "output", f"Expected output node, got op={node.op}"
+        return node
+
+    def find_nodes(self, *, op: str, target: Any = None) -> list[Node]:
+        """Nodes with ``op`` (and ``target``, when given), in graph order."""
+        return [n for n in self.nodes if n.op == op and (target is None or n.target == target)]
+
+    # -- creating and removing nodes (FX-1) -------------------------------------------------------
+    def _target_to_str(self, target: Any) -> str:
+        """The default name of a node: ``__name__`` of a callable, snake-cased (FX-1)."""
+        if callable(target):
+            op = target.__name__
+        else:
+            assert isinstance(target, str), f"Expected target to be str, got {type(target)}"
+            op = target[2:-2] if _is_magic(target) else target
+        return _snake_case(op)
+
+    def create_node(
+        self,
+        op: str,
+        target: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        name: str | None = None,
+        type_expr: Any | None = None,
+    ) -> Node:
+        """Create a node at the insert point; ``name`` defaults to ``_target_to_str(target)``."""
+        args = args if args else ()
+        kwargs = kwargs if kwargs else {}
+        assert isinstance(args, tuple), f"args must be a tuple, got {type(args)}"
+        assert isinstance(kwargs, dict), f"kwargs must be a dict, got {type(kwargs)}"
+        candidate = name if name is not None else self._target_to_str(target)
+        unique = self._graph_namespace.create_name(candidate, None)
+        node = Node(self, unique, op, target, args, kwargs, type_expr)
+        self._graph_namespace.associate_name_with_obj(unique, node)
+        self._insert(node)
+        self._len += 1
+        return node
+
+    def placeholder(
+        self, name: str, type_expr: Any | None = None, default_value: Any = _NO_DEFAULT
+    ) -> Node:
+        args = () if default_value is _NO_DEFAULT else (default_value,)
+        return self.create_node("placeholder", name, args=args, type_expr=type_expr)
+
+    def get_attr(self, qualified_name: str, type_expr: Any | None = None) -> Node:
+        return self.create_node("get_attr", qualified_name, type_expr=type_expr)
+
+    def call_function(
+        self,
+        the_function: Callable[..., Any],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        type_expr: Any | None = None,
+        name: str | None = None,
+    ) -> Node:
+        return self.create_node(
+            "call_function", the_function, args, kwargs, name=name, type_expr=type_expr
+        )
+
+    def call_method(
+        self,
+        method_name: str,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        type_expr: Any | None = None,
+    ) -> Node:
+        return self.create_node("call_method", method_name, args, kwargs, type_expr=type_expr)
+
+    def call_module(
+        self,
+        module_name: str,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        type_expr: Any | None = None,
+    ) -> Node:
+        return self.create_node("call_module", module_name, args, kwargs, type_expr=type_expr)
+
+    def output(self, result: Any, type_expr: Any | None = None) -> Node:
+        return self.create_node("output", "output", args=(result,), type_expr=type_expr)
+
+    def node_copy(self, node: Node, arg_transform: Callable[[Node], Any] = lambda x: x) -> Node:
+        args = map_arg(node.args, arg_transform)
+        kwargs = map_arg(node.kwargs, arg_transform)
+        copied = self.create_node(node.op, node.target, args, kwargs, node.name, node.type)
+        copied.meta = dict(node.meta)
+        return copied
+
+    def graph_copy(self, g: Graph, val_map: dict[Node, Node]) -> Any:
+        """Copy ``g``'s nodes into ``self``; returns the copied output value, if any."""
+        for node in g.nodes:
+            if node in val_map:
+                continue
+            if node.op == "output":
+                return map_arg(node.args[0], lambda n: val_map[n])
+            val_map[node] = self.node_copy(node, lambda n: val_map[n])
+        return None
+
+    def erase_node(self, to_erase: Node) -> None:
+        if to_erase.users:
+            raise RuntimeError(
+                f"Tried to erase Node {to_erase} but it still had {len(to_erase.users)} "
+                f"users in the graph: {to_erase.users}!"
+            )
+        if to_erase.graph is not self:
+            raise RuntimeError(f"Attempting to remove {to_erase} from wrong graph!")
+        if to_erase._erased:
+            return
+        to_erase._remove_from_list()
+        to_erase._erased = True
+        self._len -= 1
+        to_erase._update_args_kwargs(
+            map_arg(to_erase.args, lambda n: None), map_arg(to_erase.kwargs, lambda n: None)
+        )
+
+    def inserting_before(self, n: Node | None = None) -> _InsertPoint:
+        if n is None:
+            return self.inserting_after(self._root)
+        assert n.graph is self, "Node to insert before is not in graph."
+        return _InsertPoint(self, n.prepend)
+
+    def inserting_after(self, n: Node | None = None) -> _InsertPoint:
+        """Note: each new node goes right after ``n``, so several land in reverse order."""
+        if n is None:
+            return self.inserting_before(self._root)
+        assert n.graph is self, "Node to insert after is not in graph."
+        return _InsertPoint(self, n.append)
+
+    # -- text (FX-2, FX-3) -----------------------------------------------------------------------
+    def python_code(self, root_module: str = "self") -> PythonCode:
+        """The source of ``forward``. Names come from a fresh namespace that also holds the
+        globals, so a node never shadows a global (torch's [NOTE: Graph Namespaces])."""
+        namespace = _Namespace()
+        with _override_node_repr(self, lambda n: namespace.create_name(n.name, n)):
+            return self._codegen._gen_python_code(list(self.nodes), root_module, namespace)
+
+    def __str__(self) -> str:
+        placeholder_names: list[str] = []
+        lines = [node.format_node(placeholder_names) for node in self.nodes]
+        text = f"graph({', '.join(placeholder_names)}):"
+        for line in lines:
+            if line:
+                text += "\n    " + line
+        return text
+
+    # -- checks (FX-4) -------------------------------------------------------------------------
+    def lint(self) -> None:
+        """Raise ``RuntimeError`` naming the first ill-formed node (see ``_lint_node``)."""
+        seen_values: set[Node] = set()
+        seen_names: set[str] = set()
+        for node in self.nodes:
+            self._lint_node(node, seen_values, seen_names)
+            seen_values.add(node)
+            seen_names.add(node.name)
+        self._lint_output()
+
+    def _lint_node(self, node: Node, seen_values: set[Node], seen_names: set[str]) -> None:
+        """Steps: 1. legal op and owner; 2. each input owned and defined earlier; 3. both
+        directions of each use registered; 4. a name not used before; 5. a sound target."""
+        if node.op not in _legal_ops:
+            self._lint_error(node, f"Node {node} had unknown opcode {node.op}!")
+        if node.graph is not self:
+            self._lint_error(node, f"Node '{node}' does not belong to this Graph!")
+        for arg in node._input_nodes:
+            self._lint_input(arg, node, seen_values)
+        for user in node.users:
+            if user._erased or node not in user._input_nodes:
+                self._lint_error(
+                    node, f"Node '{node}' lists '{user}' as a user, but '{user}' does not use it!"
+                )
+        if node.name in seen_names:
+            self._lint_error(node, f"Node redefined name {node.name}!")
+        self._lint_target(node)
+
+    def _lint_input(self, arg: Node, node: Node, seen_values: set[Node]) -> None:
+        if arg.graph is not self:
+            self._lint_error(
+                node,
+                f"Argument '{arg}' of Node '{node}' does not belong to this Graph, but was used "
+                "as an argument! If you are copying nodes from another graph, make sure to use "
+                "``arg_transform`` on node_copy() to remap values",
+            )
+        if arg not in seen_values:
+            self._lint_error(
+                node,
+                f"Argument '{arg}' of Node '{node}' was used before it has been defined! "
+                "Please check that Nodes in the graph are topologically ordered",
+            )
+        if node not in arg.users:
+            self._lint_error(
+                node, f"Node '{node}' uses '{arg}', but is not registered in '{arg}'.users!"
+            )
+
+    def _lint_target(self, node: Node) -> None:
+        if node.op == "call_function" and not callable(node.target):
+            self._lint_error(node, f"Node {node} target {node.target} is not callable")
+        if node.op != "call_function" and not isinstance(node.target, str):
+            self._lint_error(node, f"Node {node} target {node.target} is not a str")
+        if self.owning_module is not None and node.op in ("get_attr", "call_module"):
+            obj = self.owning_module
+            for i, atom in enumerate(node.target.split(".")):
+                if not hasattr(obj, atom):
+                    seen = ".".join(node.target.split(".")[:i])
+                    self._lint_error(
+                        node,
+                        f"Node {node} target {node.target} references nonexistent attribute "
+                        f"{atom} of {seen}",
+                    )
+                obj = getattr(obj, atom)
+
+    def _lint_output(self) -> None:
+        outputs = [n for n in self.nodes if n.op == "output"]
+        if len(outputs) != 1:
+            last = outputs[-1] if outputs else next(iter(reversed(self.nodes)), None)
+            msg = f"Graph must have exactly one output node, found {len(outputs)}"
+            self._lint_error(last, msg)
+        last = next(iter(reversed(self.nodes)))
+        if last is not outputs[0]:
+            self._lint_error(last, f"Node '{last}' comes after the output node")
+
+    def _lint_error(self, node: Node | None, message: str) -> None:
+        where = f"\n  offending node: {node_code_line(node)}" if node is not None else ""
+        raise RuntimeError(f"{message}{where}\n{self}")
+
+    # -- dead code (FX-5) ------------------------------------------------------------------------
+    def eliminate_dead_code(self, is_impure_node: Callable[[Node], bool] | None = None) -> bool:
+        """Erase unused pure nodes, last to first, so that erasing a node can make its inputs
+        dead in the same sweep. Returns whether anything was erased."""
+        self.lint()
+        impure = is_impure_node if is_impure_node is not None else Node.is_impure
+        changed = False
+        for node in list(reversed(self.nodes)):
+            if not impure(node) and not node.users:
+                self.erase_node(node)
+                changed = True
+        return changed
+
+
+@contextmanager
+def _override_node_repr(graph: Graph, repr_fn: Callable[[Node], str]) -> Iterator[None]:
+    nodes = list(graph.nodes)
+    saved = [n._repr_fn for n in nodes]
+    for n in nodes:
+        n._repr_fn = repr_fn
+    try:
+        yield
+    finally:
+        for n, fn in zip(nodes, saved):
+            n._repr_fn = fn

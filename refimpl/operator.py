@@ -1,0 +1,579 @@
+"""Operators: OpOverload, OpOverloadPacket, HigherOrderOperator, and the ``ops`` namespace.
+
+Models: ``torch/_ops.py`` at torch 2.13.0 (``OperatorBase``, ``resolve_key``,
+``HigherOrderOperator.dispatch``, ``OpOverload``, ``OpOverloadPacket``, ``_OpNamespace``,
+``_compute_keyset``) and the C++ operator registry behind ``torch._C._get_schema``.
+Spec: DSP-5, DSP-6, DSP-7, DSP-8, DSP-9, DSP-10, DSP-12, DSP-13.
+
+Simplifications:
+1. One kernel table per operator: ``py_kernels`` holds both what torch keeps in C++ (aten
+   kernels, ``Library.impl``) and Python overrides (``py_impl``).
+2. ``OpOverload`` falls through every key except Python, PreDispatch and the backend keys: no
+   autograd, autocast or C++ functionalization is modelled (see [NOTE: op fallthrough keys]).
+3. Ops with no tensor argument (factories) dispatch to the backend key of their ``device``
+   argument, standing in for torch's ``BackendSelect`` kernels.
+4. Overload resolution of a packet call (``ops.aten.add(x, y)``) binds arguments against each
+   overload's schema in definition order and takes the first that fits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from refimpl import _pytree as pytree
+from refimpl.backend import get_backend
+from refimpl.dispatch_key import (
+    AUTOGRAD_FOR_BACKEND,
+    BACKEND_KEYS,
+    DispatchKey,
+    DispatchKeySet,
+    _tls,
+    highest_key_of_mask,
+    is_included_in_alias,
+    key_bit,
+    key_extractor,
+)
+from refimpl.mode_stack import _get_current_dispatch_mode, _pop_mode_temporarily
+from refimpl.schema import FunctionSchema, parse_schema
+from refimpl.tensor import Tensor
+
+__all__ = [
+    "HigherOrderOperator", "OpOverload", "OpOverloadPacket", "OperatorBase", "_higher_order_ops",
+    "_get_operation_overload", "_get_schema", "define_schema", "ops", "resolve_key",
+    "undefine_schema",
+]
+
+K = DispatchKey
+
+
+class OperatorBase:
+    """Kernel tables shared by ``OpOverload`` and ``HigherOrderOperator``."""
+
+    def __init__(self) -> None:
+        self._dispatch_cache: dict[DispatchKey, Any] = {}
+        self.py_kernels: dict[DispatchKey, Any] = {}
+        self.python_key_table: dict[type, Any] = {}
+
+    def has_kernel_for_dispatch_key(self, k: DispatchKey) -> bool:
+        return k in self.py_kernels
+
+    def has_kernel_for_any_dispatch_key(self, ks: DispatchKeySet) -> bool:
+        return any(ks.has(k) for k in self.py_kernels if not _is_alias(k))
+
+    def py_impl(self, k: Any):
+        """Register ``fn`` for a dispatch key, a mode class or a tensor subclass."""
+
+        def inner(fn):
+            if isinstance(k, type):
+                if k in self.python_key_table:
+                    raise AssertionError(f"{k} already registered in python_key_table")
+                self.python_key_table[k] = fn
+                self._dispatch_cache.clear()
+                return fn
+            if not isinstance(k, DispatchKey):
+                raise AssertionError(f"expected DispatchKey, got {type(k)}")
+            if k == K.Python:
+                raise AssertionError(
+                    "Please register a mode for the DispatchKey.Python key instead."
+                )
+            if k in self.py_kernels:
+                raise RuntimeError(
+                    f"Trying to override a python impl for {k} on operator {self.name()}"
+                )
+            self.py_kernels[k] = fn
+            self._dispatch_cache.clear()
+            return fn
+
+        return inner
+
+    def name(self) -> str:
+        raise NotImplementedError
+
+
+def _is_alias(k: DispatchKey) -> bool:
+    return k in (K.CompositeExplicitAutograd, K.CompositeImplicitAutograd, K.Autograd,
+                 K.CompositeExplicitAutogradNonFunctional)
+
+
+def resolve_key(op: OperatorBase, k: DispatchKey) -> DispatchKey:
+    """Which registered key serves runtime key ``k`` (torch's computeDispatchTableEntry)."""
+    # 1. Direct registration.
+    if op.has_kernel_for_dispatch_key(k):
+        return k
+    # 2. CompositeExplicitAutograd serves the backend keys (and Undefined).
+    for cand in (K.CompositeExplicitAutogradNonFunctional, K.CompositeExplicitAutograd):
+        if (k == K.Undefined or is_included_in_alias(k, cand)) \
+                and op.has_kernel_for_dispatch_key(cand):
+            return cand
+    # 3. CompositeImplicitAutograd serves backend and autograd keys when no backend kernel exists.
+    cand = K.CompositeImplicitAutograd
+    has_backend_kernel = op.has_kernel_for_any_dispatch_key(
+        DispatchKeySet(BACKEND_KEYS)
+    ) or op.has_kernel_for_dispatch_key(K.CompositeExplicitAutograd)
+    if (k == K.Undefined or is_included_in_alias(k, cand)) \
+            and op.has_kernel_for_dispatch_key(cand) and not has_backend_kernel:
+        return cand
+    # 4. The Autograd alias serves the per-backend autograd keys.
+    if is_included_in_alias(k, K.Autograd) and op.has_kernel_for_dispatch_key(K.Autograd):
+        return K.Autograd
+    raise NotImplementedError(f"could not find kernel for {op} at dispatch key {k}")
+
+
+# --------------------------------------------------------------------------------------------
+# Higher-order operators
+# --------------------------------------------------------------------------------------------
+_higher_order_ops: dict[str, HigherOrderOperator] = {}
+
+_HIGHER_ORDER_OP_DEFAULT_FALLTHROUGH_DISPATCH_KEYS = (
+    K.PythonDispatcher, K.PythonTLSSnapshot, K.ADInplaceOrView, K.BackendSelect,
+    K.AutocastCPU, K.AutocastCUDA,
+)
+
+
+class HigherOrderOperator(OperatorBase):
+    """An operator written in Python, dispatched by Python (``torch.ops.higher_order.<name>``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        if type(self) is HigherOrderOperator:
+            raise RuntimeError(
+                "Direct instantiation of HigherOrderOperator is not allowed. Please subclass it."
+            )
+        self._name = name
+        self.__name__ = name
+        _higher_order_ops[name] = self
+        self._ns = "higher_order"
+        self.__module__ = "torch.ops.higher_order"
+        self.non_fallthrough_keys = DispatchKeySet.full()
+        for dispatch_key in _HIGHER_ORDER_OP_DEFAULT_FALLTHROUGH_DISPATCH_KEYS:
+            self.fallthrough(dispatch_key)
+
+    def py_impl(self, k: Any):
+        if isinstance(k, DispatchKey) and not _is_alias(k) \
+                and not self.non_fallthrough_keys.has(k):
+            self.non_fallthrough_keys = self.non_fallthrough_keys.add(k)
+        return super().py_impl(k)
+
+    @property
+    def namespace(self) -> str:
+        return self._ns
+
+    def fallthrough(self, dispatch_key: DispatchKey) -> None:
+        self.non_fallthrough_keys = self.non_fallthrough_keys.remove(dispatch_key)
+
+    def name(self) -> str:
+        return self._name
+
+    def __str__(self) -> str:
+        return self.name()
+
+    def __deepcopy__(self, memo=None) -> HigherOrderOperator:
+        return self
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        tensors = [t for t in pytree.arg_tree_leaves(*args, **kwargs) if isinstance(t, Tensor)]
+        dispatch_key_set = key_extractor(tensors, self.non_fallthrough_keys)
+        return self.dispatch(dispatch_key_set.highestPriorityTypeId(), *args, **kwargs)
+
+    def dispatch(self, /, dispatch_key: DispatchKey, *args: Any, **kwargs: Any) -> Any:
+        """Run the kernel for ``dispatch_key``: a cached kernel, a Python-key rule, or resolve."""
+        if dispatch_key in self._dispatch_cache:
+            return self._dispatch_cache[dispatch_key](*args, **kwargs)
+        if dispatch_key == K.Python:
+            return self._dispatch_python(args, kwargs)
+        final_key = resolve_key(self, dispatch_key)
+        if final_key not in self.py_kernels:
+            raise NotImplementedError(
+                f"could not find kernel for HigherOrderOperator {self._name} "
+                f"at dispatch key {final_key} (resolved from {dispatch_key})"
+            )
+        kernel = self.py_kernels[final_key]
+        self._dispatch_cache[dispatch_key] = kernel
+        return kernel(*args, **kwargs)
+
+    def _get_overloaded_args(self, args: tuple, kwargs: dict) -> tuple[Tensor, ...]:
+        python = key_bit(K.Python)
+        found = []
+        for arg in (*args, *kwargs.values()):
+            for a in (arg if isinstance(arg, (list, tuple)) else (arg,)):
+                if isinstance(a, Tensor) and a._keys & python:
+                    found.append(a)
+        return tuple(found)
+
+    def _dispatch_python(self, args: tuple, kwargs: dict) -> Any:
+        # Step 1: the current mode's rule, called with the mode popped: (mode, *args, **kwargs).
+        curr_mode = _get_current_dispatch_mode()
+        if curr_mode is not None:
+            result = self._dispatch_mode(curr_mode, args, kwargs)
+            if result is not NotImplemented:
+                return result
+        # Step 2: the rule of the first tensor subclass that has one.
+        overloaded_args = self._get_overloaded_args(args, kwargs)
+        for arg in overloaded_args:
+            result = self._dispatch_subclass(arg, args, kwargs)
+            if result is not NotImplemented:
+                return result
+        raise TypeError(
+            f"HigherOrderOperator '{self._name}' is not supported for the given input types. "
+            f"This typically happens when using custom tensor types or dispatch modes that don't "
+            f"have implementations for this operation.\n\n"
+            f"Current mode: {curr_mode}\n"
+            f"Input types: {[type(a).__name__ for a in overloaded_args]}\n\n"
+            f"To fix this, can add support for '{self._name}' in {curr_mode}'s "
+            f"__torch_dispatch__\n"
+        )
+
+    def _dispatch_mode(self, curr_mode: Any, args: tuple, kwargs: dict) -> Any:
+        handler = self.python_key_table.get(type(curr_mode))
+        if handler is not None:
+            with _pop_mode_temporarily() as mode:
+                return handler(mode, *args, **kwargs)
+        if curr_mode.supports_higher_order_operators:
+            with _pop_mode_temporarily():
+                return curr_mode.__torch_dispatch__(self, [], args, kwargs)
+        raise NotImplementedError(
+            f"There was no rule registered for HigherOrderOperator {self._name} and mode "
+            f"{curr_mode}.Hint: set {curr_mode}'s supports_higher_order_operators to True."
+            f" This causes all higher order operators to pass through {curr_mode}'s "
+            f"__torch_dispatch__, so handle them accordingly by adding support for "
+            f"HigerOrderOperators (in this case, {self._name}) in "
+            f"{curr_mode}.__torch_dispatch__ or returning NotImplemented when not supported."
+        )
+
+    def _dispatch_subclass(self, arg: Tensor, args: tuple, kwargs: dict) -> Any:
+        subclass_type = type(arg)
+        # A FakeTensor without an active FakeTensorMode uses the mode's rule with its own mode.
+        fake_mode = getattr(arg, "fake_mode", None)
+        if fake_mode is not None and type(fake_mode) in self.python_key_table:
+            return self.python_key_table[type(fake_mode)](fake_mode, *args, **kwargs)
+        if subclass_type in self.python_key_table:
+            return self.python_key_table[subclass_type](*args, **kwargs)
+        raise NotImplementedError(
+            f"There was no rule registered for HOP {self._name} and subclass {subclass_type}. "
+            f"We recommend filing an issue."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The operator registry (torch keeps it in C++: torch._C._get_schema & co.)
+# --------------------------------------------------------------------------------------------
+# qualified op name ("aten::add") -> its packet; a packet holds its OpOverload objects, which
+# keep their identity for as long as the overload is defined (kernels hang off them).
+_packets: dict[str, OpOverloadPacket] = {}
+
+
+def define_schema(schema: str | FunctionSchema) -> OpOverload:
+    """Add an operator overload to the registry (what ``Library.define`` does in C++)."""
+    parsed = parse_schema(schema) if isinstance(schema, str) else schema
+    packet = _packets.get(parsed.name)
+    if packet is None:
+        packet = _packets[parsed.name] = OpOverloadPacket(parsed.name,
+                                                           parsed.name.split("::")[1])
+    key = parsed.overload_name or "default"
+    if key in packet._overloads:
+        shown = parsed.name + (f".{parsed.overload_name}" if parsed.overload_name else "")
+        raise RuntimeError(
+            f"Tried to register an operator ({parsed}) with the same name and overload name "
+            f"multiple times. Each overload's schema should only be registered with a single "
+            f"call to def(). Duplicate registration: {shown}"
+        )
+    op = packet._overloads[key] = OpOverload(packet, parsed)
+    return op
+
+
+def undefine_schema(name: str, overload_name: str) -> None:
+    """Remove an overload (a scoped library's teardown)."""
+    packet = _packets.get(name)
+    if packet is None:
+        return
+    packet._overloads.pop(overload_name or "default", None)
+    if not packet._overloads:
+        del _packets[name]
+        ops._invalidate(name)
+
+
+def _get_operation_overload(name: str, overload_name: str) -> OpOverload | None:
+    """``torch._C._get_operation_overload``: the overload object, or None.
+
+    As in C++, the default overload is named ``""``; ``"default"`` finds nothing.
+    """
+    packet = _packets.get(name)
+    if packet is None or overload_name == "default":
+        return None
+    return packet._overloads.get(overload_name or "default")
+
+
+def _get_schema(name: str, overload_name: str) -> FunctionSchema | None:
+    """``torch._C._get_schema`` (None instead of an error when absent)."""
+    op = _get_operation_overload(name, overload_name)
+    return None if op is None else op._schema
+
+
+# --------------------------------------------------------------------------------------------
+# OpOverload
+# --------------------------------------------------------------------------------------------
+# [NOTE: op fallthrough keys] Without autograd, autocast or C++ functionalization in the model,
+# an OpOverload's only non-fallthrough keys are Python (modes and subclasses), PreDispatch and
+# the backends. Masking the extracted key set with them makes the highest key the one torch
+# would reach after falling through AutogradCPU, ADInplaceOrView and the rest.
+_OP_NON_FALLTHROUGH = DispatchKeySet(
+    [K.Python, K.PreDispatch, K.CPU, K.CUDA, K.Meta]
+).repr_
+_PYTHON_BIT = key_bit(K.Python)
+_BACKEND_OF_DEVICE = {"cpu": key_bit(K.CPU), "cuda": key_bit(K.CUDA), "meta": key_bit(K.Meta)}
+
+
+class OpOverload(OperatorBase):
+    """One overload of an operator: ``ops.aten.add.Tensor``."""
+
+    def __init__(self, overloadpacket: OpOverloadPacket, schema: FunctionSchema) -> None:
+        super().__init__()
+        self._schema = schema
+        self.overloadpacket = overloadpacket
+        self._overloadname = schema.overload_name or "default"
+        self._name = schema.name + (f".{schema.overload_name}" if schema.overload_name else "")
+        self.__name__ = f"{schema.name.split('::')[1]}.{self._overloadname}"
+        self.__module__ = overloadpacket.__module__
+        self.__qualname__ = self._name
+        self._is_factory = not any(a.type.is_tensor_like() for a in schema.arguments)
+
+    @property
+    def namespace(self) -> str:
+        return self._schema.name.split("::")[0]
+
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<OpOverload(op='{self.overloadpacket._qualified_op_name.replace('::', '.')}', " \
+               f"overload='{self._overloadname}')>"
+
+    def __str__(self) -> str:
+        return "{}.{}.{}".format(*self._schema.name.split("::"), self._overloadname)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __deepcopy__(self, memo=None) -> OpOverload:
+        return self
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        mask = _tls.included
+        for a in args:
+            if isinstance(a, Tensor):
+                mask |= a._keys
+            elif type(a) is list or type(a) is tuple:
+                for b in a:
+                    if isinstance(b, Tensor):
+                        mask |= b._keys
+        for a in kwargs.values():
+            if isinstance(a, Tensor):
+                mask |= a._keys
+        mask &= _OP_NON_FALLTHROUGH & ~_tls.excluded
+        if not mask & ~_PYTHON_BIT and self._is_factory:
+            mask |= _BACKEND_OF_DEVICE.get(kwargs.get("device") or _default_device(), 0)
+        key = highest_key_of_mask(mask)
+        kernel = self._dispatch_cache.get(key)
+        if kernel is None:
+            kernel = self._resolve(key)
+        return kernel(*args, **kwargs)
+
+    def redispatch(self, key: DispatchKey, /, *args: Any, **kwargs: Any) -> Any:
+        """Call the kernel for ``key`` directly (refimpl's ``redispatch``)."""
+        kernel = self._dispatch_cache.get(key) or self._resolve(key)
+        return kernel(*args, **kwargs)
+
+    def _resolve(self, key: DispatchKey) -> Any:
+        if key == K.Python:
+            kernel = self._dispatch_python
+        elif key == K.Undefined:
+            raise RuntimeError(
+                f"There were no tensor arguments to this function (e.g., you passed an empty "
+                f"list of Tensors), but no fallback function is registered for schema "
+                f"{self._name}.  This usually means that this function requires a non-empty "
+                f"list of Tensors, or that you (the operator writer) forgot to register a "
+                f"fallback function."
+            )
+        else:
+            try:
+                kernel = self.py_kernels[resolve_key(self, key)]
+            except NotImplementedError:
+                raise NotImplementedError(
+                    f"Could not run '{self._schema.name}' with arguments from the "
+                    f"'{key.name}' backend. '{self._schema.name}' is only available for these "
+                    f"backends: [{', '.join(sorted(k.name for k in self.py_kernels))}]."
+                ) from None
+        self._dispatch_cache[key] = kernel
+        return kernel
+
+    def _dispatch_python(self, *args: Any, **kwargs: Any) -> Any:
+        """The Python key: the current mode's ``__torch_dispatch__``, then tensor subclasses."""
+        overloaded = _overloaded_args(args, kwargs)
+        types = tuple(dict.fromkeys(type(t) for t in overloaded))
+        mode = _get_current_dispatch_mode()
+        if mode is not None:
+            rule = self.python_key_table.get(type(mode))
+            with _pop_mode_temporarily() as m:
+                if rule is not None:
+                    result = rule(m, *args, **kwargs)
+                else:
+                    result = m.__torch_dispatch__(self, types, args, kwargs)
+            if result is not NotImplemented:
+                return result
+        for arg in overloaded:
+            result = type(arg).__torch_dispatch__(self, types, args, kwargs)
+            if result is not NotImplemented:
+                return result
+        handlers = ([f"mode object {mode}"] if mode is not None else []) + [
+            f"tensor subclass {t}" for t in types
+        ]
+        raise TypeError(
+            f"Multiple dispatch failed for '{self}'; all __torch_dispatch__ handlers returned "
+            f"NotImplemented:\n\n" + "".join(f"  - {h}\n" for h in handlers)
+        )
+
+    def _invalidate_kernels(self) -> None:
+        self._dispatch_cache.clear()
+
+
+def _default_device() -> str:
+    return get_backend().device
+
+
+def _overloaded_args(args: tuple, kwargs: dict) -> list[Tensor]:
+    out = []
+    for leaf in pytree.arg_tree_leaves(*args, **kwargs):
+        if isinstance(leaf, Tensor) and leaf._keys & _PYTHON_BIT and leaf not in out:
+            out.append(leaf)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Packets and namespaces
+# --------------------------------------------------------------------------------------------
+class OpOverloadPacket:
+    """All overloads of one operator name: ``ops.aten.add``."""
+
+    def __init__(self, qualified_op_name: str, op_name: str) -> None:
+        self._qualified_op_name = qualified_op_name
+        self.__name__ = op_name
+        self.__module__ = f"torch._ops.{qualified_op_name.split('::')[0]}"
+        self._overloads: dict[str, OpOverload] = {}
+
+    def __repr__(self) -> str:
+        return "<OpOverloadPacket(op='{}.{}')>".format(*self._qualified_op_name.split("::"))
+
+    def __str__(self) -> str:
+        return "{}.{}".format(*self._qualified_op_name.split("::"))
+
+    def overloads(self) -> list[str]:
+        return list(self._overloads)
+
+    def __getattr__(self, key: str) -> OpOverload:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self._overloads[key]
+        except KeyError:
+            raise AttributeError(
+                f"The underlying op of '{self}' has no overload name '{key}'"
+            ) from None
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        for name in self.overloads():
+            op = getattr(self, name)
+            if _binds(op._schema, args, kwargs):
+                return op(*args, **kwargs)
+        raise RuntimeError(
+            f"{self._qualified_op_name}() Expected a value of type matching one of the "
+            f"overloads {self.overloads()} for the arguments given"
+        )
+
+
+def _binds(schema: FunctionSchema, args: tuple, kwargs: dict) -> bool:
+    positional = [a for a in schema.arguments if not a.kwarg_only]
+    if len(args) > len(positional):
+        return False
+    names = {a.name for a in schema.arguments}
+    if any(k not in names for k in kwargs):
+        return False
+    for arg, value in zip(positional, args):
+        if not _value_fits(str(arg.type), value):
+            return False
+    for arg in schema.arguments[len(args):]:
+        if arg.name not in kwargs and not arg.has_default_value() \
+                and not str(arg.type).endswith("?"):
+            return False
+    return True
+
+
+def _value_fits(type_text: str, value: Any) -> bool:
+    base = type_text.rstrip("?")
+    if value is None:
+        return type_text.endswith("?")
+    if base == "Tensor":
+        return isinstance(value, Tensor)
+    if base in ("Scalar", "float"):
+        return isinstance(value, (int, float)) and not isinstance(value, Tensor)
+    if base in ("int", "SymInt"):
+        return isinstance(value, int)
+    if base == "bool":
+        return isinstance(value, bool)
+    if base == "str":
+        return isinstance(value, str)
+    if base.endswith("[]") or "[" in base:
+        return isinstance(value, (list, tuple))
+    return True
+
+
+class _OpNamespace:
+    """``ops.<ns>``: packets by name, created on first access."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, op_name: str) -> OpOverloadPacket:
+        if op_name.startswith("__"):
+            raise AttributeError(op_name)
+        packet = _packets.get(f"{self.name}::{op_name}")
+        if packet is None:
+            raise AttributeError(f"'_OpNamespace' '{self.name}' object has no attribute "
+                                 f"'{op_name}'")
+        setattr(self, op_name, packet)
+        return packet
+
+
+class _HigherOrderNamespace:
+    """``ops.higher_order``."""
+
+    def __getattr__(self, name: str) -> HigherOrderOperator:
+        if name in _higher_order_ops:
+            return _higher_order_ops[name]
+        raise AttributeError(
+            f"'_PyOpNamespace' 'torch.ops.higher_order' object has no attribute '{name}'"
+        )
+
+
+class _Ops:
+    """``refimpl.ops``: mirrors ``torch.ops``."""
+
+    def __init__(self) -> None:
+        self.higher_order = _HigherOrderNamespace()
+        self._namespaces: dict[str, _OpNamespace] = {}
+
+    def __getattr__(self, name: str) -> _OpNamespace:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        ns = self._namespaces.get(name)
+        if ns is None:
+            ns = self._namespaces[name] = _OpNamespace(name)
+        return ns
+
+    def _invalidate(self, qualified_op_name: str) -> None:
+        ns_name, op_name = qualified_op_name.split("::")
+        ns = self._namespaces.get(ns_name)
+        if ns is not None:
+            ns.__dict__.pop(op_name, None)
+
+
+ops = _Ops()

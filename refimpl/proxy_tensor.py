@@ -1,0 +1,209 @@
+"""Tracing by dispatch: ProxyTorchDispatchMode records every op it sees into an fx Graph.
+
+Models: ``torch/fx/experimental/proxy_tensor.py`` at torch 2.13.0 (``make_fx``,
+``ProxyTorchDispatchMode``, ``PythonKeyTracer``, ``track_tensor_tree``,
+``disable_proxy_modes_tracing``, ``proxy_call``) and ``torch/fx/proxy.py`` (``Proxy``).
+Spec: TRC-9, EFF-16.
+
+Simplifications:
+1. ``tracing_mode`` is ``"real"`` or ``"fake"`` (no ``"symbolic"``); no pre-dispatch tracing.
+2. Tensor -> proxy association is a ``WeakKeyDictionary`` on the tracer (torch uses
+   ``_ProxyTensor`` slots with thunks); no SymInt tracking.
+3. A real tensor that was not an input and is not tracked becomes a ``_tensor_constant<n>``
+   attribute read with ``get_attr``, as in torch; ``lift_fresh`` itself records nothing.
+4. Placeholders are named as torch names them: ``<param>_1`` for each parameter, or
+   ``arg<i>_1`` when the function takes ``*args`` ([NOTE: placeholder names]).
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any, Callable
+
+from refimpl import _pytree as pytree
+from refimpl.aten import OPS
+from refimpl.fake_tensor import FakeTensorMode
+from refimpl.fx import Graph, GraphModule
+from refimpl.mode_stack import TorchDispatchMode, _TorchDispatchModeKey, _unset_dispatch_mode
+from refimpl.tensor import Tensor
+
+__all__ = ["ProxyTorchDispatchMode", "PythonKeyTracer", "Proxy", "disable_proxy_modes_tracing",
+           "make_fx", "track_tensor_tree"]
+
+
+class Proxy:
+    """A value being traced: a node of the graph under construction."""
+
+    def __init__(self, node: Any, tracer: PythonKeyTracer) -> None:
+        self.node = node
+        self.tracer = tracer
+
+    def __getitem__(self, idx: Any) -> Proxy:
+        return self.tracer.create_proxy("call_function", operator.getitem, (self, idx), {})
+
+    def __repr__(self) -> str:
+        return f"Proxy({self.node.name})"
+
+
+class PythonKeyTracer:
+    """Owns the graph and the tensor -> proxy map of one trace."""
+
+    def __init__(self) -> None:
+        self.graph = Graph()
+        self.root = _Root()
+        self.tensor_tracker: weakref.WeakKeyDictionary[Any, Proxy] = weakref.WeakKeyDictionary()
+        self._constant_count = 0
+
+    def create_proxy(self, kind: str, target: Any, args: tuple, kwargs: dict,
+                     name: str | None = None) -> Proxy:
+        node_args = pytree.tree_map(_to_node, args)
+        node_kwargs = pytree.tree_map(_to_node, kwargs)
+        node = self.graph.create_node(kind, target, node_args, node_kwargs, name=name)
+        return Proxy(node, self)
+
+    def unwrap_proxy(self, e: Any) -> Any:
+        """The proxy tracking ``e``, or ``e`` itself when it is not tracked."""
+        if isinstance(e, Tensor) or hasattr(e, "_cls"):
+            proxy = self.tensor_tracker.get(e)
+            if proxy is not None:
+                return proxy
+        return e
+
+    def unwrap_or_constant(self, e: Any) -> Any:
+        """Like ``unwrap_proxy``, but an untracked tensor becomes a ``get_attr`` constant."""
+        out = self.unwrap_proxy(e)
+        if out is e and isinstance(e, Tensor):
+            name = f"_tensor_constant{self._constant_count}"
+            self._constant_count += 1
+            setattr(self.root, name, e)
+            out = self.create_proxy("get_attr", name, (), {})
+            self.tensor_tracker[e] = out
+        return out
+
+
+class _Root:
+    """The object a GraphModule's ``get_attr`` nodes read from."""
+
+
+def _to_node(a: Any) -> Any:
+    return a.node if isinstance(a, Proxy) else a
+
+
+def track_tensor_tree(inner_res: Any, proxy_res: Any, *, constant: Any,
+                      tracer: PythonKeyTracer) -> Any:
+    """Associate each tensor of ``inner_res`` with the matching proxy (getitem per index)."""
+
+    def wrap_with_proxy(e: Any, proxy: Any) -> None:
+        if isinstance(e, Tensor):
+            tracer.tensor_tracker[e] = proxy
+            proxy.node.meta["val"] = e
+        elif isinstance(e, (tuple, list)):
+            if isinstance(proxy, Proxy):
+                proxy.node.meta["val"] = e
+            for idx, ee in enumerate(e):
+                # Indexing a Proxy records a getitem node, even for None elements.
+                wrap_with_proxy(ee, proxy[idx])
+        elif isinstance(proxy, Proxy):
+            proxy.node.meta["val"] = e
+
+    wrap_with_proxy(inner_res, proxy_res)
+    return inner_res
+
+
+class ProxyTorchDispatchMode(TorchDispatchMode):
+    """Runs each op for real (or fake) and records it as a ``call_function`` node."""
+
+    _mode_key = _TorchDispatchModeKey.PROXY
+
+    def __init__(self, tracer: PythonKeyTracer, tracing_mode: str = "real") -> None:
+        self.tracer = tracer
+        self.tracing_mode = tracing_mode
+
+    def __torch_dispatch__(self, func: Any, types: tuple, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        return proxy_call(self, func, args, kwargs or {})
+
+
+def proxy_call(mode: ProxyTorchDispatchMode, func: Any, args: tuple, kwargs: dict) -> Any:
+    """1. run the op; 2. record it on the unwrapped proxies; 3. track its outputs."""
+    if func is OPS["aten::lift_fresh"]:
+        return func(*args, **kwargs)
+    out = func(*args, **kwargs)
+    tracer = mode.tracer
+    proxy_args = pytree.tree_map(tracer.unwrap_or_constant, args)
+    proxy_kwargs = pytree.tree_map(tracer.unwrap_or_constant, kwargs)
+    # torch names the node after the packet (``_print``, ``add``), not the overload.
+    name = tracer.graph._target_to_str(func.overloadpacket.__name__)
+    proxy_out = tracer.create_proxy("call_function", func, proxy_args, proxy_kwargs, name=name)
+    return track_tensor_tree(out, proxy_out, constant=None, tracer=tracer)
+
+
+@contextmanager
+def disable_proxy_modes_tracing() -> Iterator[None]:
+    """Take the proxy mode off the stack for the block (ops run without being recorded)."""
+    with _unset_dispatch_mode(_TorchDispatchModeKey.PROXY):
+        yield
+
+
+# [NOTE: placeholder names] torch's make_fx names a placeholder ``<param>_1`` after each
+# parameter of the traced function, or ``arg<i>_1`` for every input when the function has a
+# ``*args`` parameter; the graph namespace then makes names unique (``x_1_1`` for a parameter
+# called ``x_1`` next to one called ``x``).
+def placeholder_names(fn: Callable, n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    if len(params) < n or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return [f"arg{i}_1" for i in range(n)]
+    return [f"{p.name}_1" for p in params[:n]]
+
+
+def make_fx(fn: Callable, tracing_mode: str = "real",
+            decomposition_table: Any = None, pre_dispatch: bool = False) -> Callable:
+    """``make_fx(fn, tracing_mode)(*args)`` traces ``fn`` into a GraphModule."""
+    if tracing_mode not in ("real", "fake"):
+        raise ValueError(f"Unrecognized tracing mode: {tracing_mode} (refimpl models 'real' and "
+                         f"'fake')")
+    if pre_dispatch:
+        raise NotImplementedError("refimpl does not model pre_dispatch tracing")
+
+    def wrapped(*args: Any) -> GraphModule:
+        fake_mode = FakeTensorMode(allow_non_fake_inputs=True) if tracing_mode == "fake" else None
+        inputs = [fake_mode.from_tensor(a) if fake_mode and isinstance(a, Tensor) else a
+                  for a in args]
+        return trace(fn, inputs, placeholder_names(fn, len(args)), fake_mode=fake_mode,
+                     tracing_mode=tracing_mode)
+
+    return wrapped
+
+
+def trace(fn: Callable, inputs: list[Any], names: list[str], *,
+          fake_mode: FakeTensorMode | None = None, tracing_mode: str = "real",
+          inner: Callable[[Callable], Callable] | None = None) -> GraphModule:
+    """Trace ``fn(*inputs)`` with placeholders ``names``; ``inner`` may wrap ``fn`` first."""
+    tracer = PythonKeyTracer()
+    for value, name in zip(inputs, names):
+        proxy = tracer.create_proxy("placeholder", name, (), {})
+        track_tensor_tree(value, proxy, constant=None, tracer=tracer)
+    body = inner(fn) if inner is not None else fn
+    with fake_mode if fake_mode is not None else nullcontext():
+        with ProxyTorchDispatchMode(tracer, tracing_mode):
+            out = body(*inputs)
+    check_traced_output(out)
+    tracer.graph.output(pytree.tree_map(lambda e: _to_node(tracer.unwrap_proxy(e)), out))
+    return GraphModule(tracer.root, tracer.graph)
+
+
+def check_traced_output(out: Any) -> None:
+    """A traced function returns tensors, None, numbers, or containers of them."""
+    for leaf in pytree.tree_leaves(out):
+        if not isinstance(leaf, (Tensor, type(None), bool, int, float, str)):
+            raise TypeError(
+                f"make_fx: the traced function returned a {type(leaf).__name__}; expected "
+                f"tensors, None or numbers (possibly in tuples, lists and dicts)"
+            )
