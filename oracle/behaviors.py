@@ -4,8 +4,9 @@ Models: what torch 2.13.0 does when a `torch.library.custom_op` kernel runs (the
 receives every schema argument, defaults filled in) and the schemas of the aten ops the project
 models (`OpOverload._schema`, recorded into `aten_schemas.json` by
 `python3 -m oracle.tools.record_aten_schemas`).
-Spec: specs/program.md (effects-program/1), sections "Behaviours", "Events" and "Inputs";
-clauses PRG-8, PRG-9, PRG-16.
+Spec: specs/program.md (effects-program/1), sections "Statements", "Running a program" and
+"Behaviours";
+clauses PRG-9, PRG-14, PRG-26, PRG-27, PRG-28.
 
 This module is world-neutral: it imports neither torch nor refimpl's tensors. A runner hands
 `apply_behavior` an *ops adaptor* (`add_scalar(x, c)`, `mul_scalar(x, c)`, `empty_like(x)`) for
@@ -294,7 +295,7 @@ def op_signature(overload_name: str) -> Signature:
 def bind_arguments(sig: Signature, args: tuple | list, kwargs: dict) -> tuple:
     """All argument values in schema order, defaults filled in: what a custom op kernel receives.
 
-    The program loader has already checked arity and names (PRG-13), so this only binds.
+    The program loader has already checked arity and names (PRG-15), so this only binds.
     """
     values = list(args)
     for param in sig.params[len(values) :]:

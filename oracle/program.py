@@ -3,18 +3,18 @@
 Models: nothing upstream directly. A program is the JSON form of a small torch function: calls of
 `torch.ops.<ns>.<name>.<overload>`, custom ops made with `torch.library.custom_op` and
 `_register_effectful_op` (torch 2.13.0), and direct `torch.ops.higher_order.with_effects` calls.
-Spec: specs/program.md, PRG-1 to PRG-20.
+Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string).
 
 Loading evaluates nothing. It runs two checks and stops at the first fault, which it reports as a
 `ProgramError` naming the JSON path of the fault (`$.body[2].args[0].ref`):
 1. the structure, with `jsonschema` against `program.schema.json` (PRG-1, PRG-2);
-2. the semantics the schema cannot express, on the built `Program` (PRG-4 to PRG-20), walking it
+2. the semantics the schema cannot express, on the built `Program` (PRG-5 to PRG-22), walking it
    in document order with an environment of the values defined so far.
 
 Simplifications:
-1. Values are bound once (single assignment, PRG-18): a program never rebinds a name, so a ref
+1. Values are bound once (single assignment, PRG-20): a program never rebinds a name, so a ref
    means one value wherever it appears.
-2. Only parameter types that have a JSON literal form take literals (PRG-14); `MemoryFormat?`,
+2. Only parameter types that have a JSON literal form take literals (PRG-16); `MemoryFormat?`,
    `ScalarType?`, `Layout?` and `Device?` parameters take only `null`.
 3. Custom ops have one overload, `.default`, as `torch.library.custom_op` makes them.
 """
@@ -60,7 +60,7 @@ CATALOG_DIR = Path(__file__).with_name("catalog")
 
 RESERVED_NAMESPACES = frozenset({"aten", "prims", "prim", "profiler", "torch", "higher_order"})
 MAX_INPUT_ELEMENTS = 1 << 20
-# Parameter types a custom-op schema may use (PRG-6).
+# Parameter types a custom-op schema may use (PRG-7).
 CUSTOM_PARAM_TYPES = frozenset(
     {"Tensor", "Tensor[]", "str", "int", "float", "bool", "Scalar", "int[]"}
     | {"str?", "int?", "float?", "bool?", "Scalar?"}
@@ -284,7 +284,7 @@ def load_catalog() -> list[Program]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Semantic checks (PRG-4 to PRG-20)
+# Semantic checks (PRG-4 to PRG-22)
 # ---------------------------------------------------------------------------------------------
 
 TENSOR, LIST, NONE, OTHER = "tensor", "list", "none", "other"
@@ -322,7 +322,7 @@ def check_program(program: Program) -> None:
     _check_expect_error(program.expect_error)
 
 
-# -- custom ops (PRG-4 to PRG-8) ---------------------------------------------------------------
+# -- custom ops (PRG-5 to PRG-9) ---------------------------------------------------------------
 
 _SCHEMA_SHAPE = re.compile(r"^\s*(?P<name>[^\s(]+)\s*\(.*\)\s*->\s*\S.*$", re.S)
 
@@ -343,7 +343,7 @@ def _check_custom_ops(specs: tuple[CustomOpSpec, ...]) -> dict[str, _CustomOp]:
 
 
 def _check_custom_schema(spec: CustomOpSpec, short: str, loc: tuple) -> Signature:
-    """PRG-5, PRG-6: `name(args) -> rets`, the op's own name, parseable, allowed types only."""
+    """PRG-6, PRG-7: `name(args) -> rets`, the op's own name, parseable, allowed types only."""
     shape = _SCHEMA_SHAPE.match(spec.schema)
     if not shape:
         raise ProgramError(loc, f"schema {spec.schema!r} is not of the form 'name(args) -> rets'")
@@ -382,7 +382,7 @@ def _check_custom_param(param: Any, seen: set, loc: tuple) -> None:
 
 
 def _check_behavior(spec: CustomOpSpec, signature: Signature, loc: tuple) -> None:
-    """PRG-7, PRG-8: a known behaviour and a schema of the shape it allows."""
+    """PRG-8, PRG-9: a known behaviour and a schema of the shape it allows."""
     behavior = BEHAVIORS.get(spec.behavior)
     if behavior is None:
         known = ", ".join(BEHAVIORS)
@@ -407,7 +407,7 @@ def _rets(types: tuple[str, ...]) -> str:
     return "(" + ", ".join(types) + ")"
 
 
-# -- register_effects and inputs (PRG-10, PRG-11) ------------------------------------------------
+# -- register_effects and inputs (PRG-11, PRG-13) ------------------------------------------------
 
 
 def _check_register_effects(register: dict, custom: dict[str, _CustomOp]) -> None:
@@ -430,7 +430,7 @@ def _check_inputs(inputs: tuple[InputSpec, ...]) -> dict[str, _Value]:
 
 
 def _bind(env: dict[str, _Value], name: str, value: _Value, loc: tuple) -> None:
-    """PRG-18: every value name is bound once."""
+    """PRG-20: every value name is bound once."""
     if name in env:
         raise ProgramError(
             loc, f"duplicate value name {name!r} (already bound at {env[name].where})"
@@ -438,7 +438,7 @@ def _bind(env: dict[str, _Value], name: str, value: _Value, loc: tuple) -> None:
     env[name] = value
 
 
-# -- statements (PRG-12 to PRG-17) ---------------------------------------------------------------
+# -- statements (PRG-14 to PRG-19) ---------------------------------------------------------------
 
 
 def _check_statement(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) -> None:
@@ -453,7 +453,7 @@ def _check_statement(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: 
 
 
 def _signature_of(op: str, custom: dict[str, _CustomOp], loc: tuple) -> Signature:
-    """PRG-12: a modelled aten op or the `.default` overload of a declared custom op."""
+    """PRG-14: a modelled aten op or the `.default` overload of a declared custom op."""
     if op in custom:
         return custom[op].signature
     if op in KNOWN_ATEN_OPS:
@@ -462,7 +462,7 @@ def _signature_of(op: str, custom: dict[str, _CustomOp], loc: tuple) -> Signatur
 
 
 def _check_call_args(stmt: Stmt, signature: Signature, loc: tuple, env: dict) -> None:
-    """PRG-13: arity and names; PRG-14: each value against its parameter's type."""
+    """PRG-15: arity and names; PRG-16: each value against its parameter's type."""
     positional = signature.positional
     if len(stmt.args) > len(positional):
         raise ProgramError(
@@ -528,7 +528,7 @@ def _check_list_arg(type_: str, items: tuple, loc: tuple, env: dict, what: str) 
 
 
 def _resolve(ref: Ref, loc: tuple, env: dict, missing: str) -> _Value:
-    """PRG-15 (defined before use) and PRG-16 (index only on a list, within its length)."""
+    """PRG-17 (defined before use) and PRG-18 (index only on a list, within its length)."""
     value = env.get(ref.name)
     if value is None:
         raise ProgramError(loc + ("ref",), f"dangling ref {ref.name!r} ({missing})")
@@ -565,7 +565,7 @@ _LITERAL_CHECKS = {
 
 
 def _literal_problem(type_: str, value: Any) -> str | None:
-    """PRG-14: why `value` (a literal or a tuple of literals) does not fit `type_`, or None."""
+    """PRG-16: why `value` (a literal or a tuple of literals) does not fit `type_`, or None."""
     base = type_.removesuffix("?")
     if value is None:
         return None if type_.endswith("?") else "is not optional, got null"
@@ -602,7 +602,7 @@ def _result_values(stmt: Stmt, signature: Signature, custom: dict[str, _CustomOp
 
 
 def _check_outs(stmt: Stmt, results: list[_Value], signature: Signature, loc: tuple) -> None:
-    """PRG-17: bind no result (unused) or every result."""
+    """PRG-19: bind no result (unused) or every result."""
     count = len(stmt.outs)
     if count in (0, len(results)):
         return
@@ -619,7 +619,7 @@ def _check_outs(stmt: Stmt, results: list[_Value], signature: Signature, loc: tu
     raise ProgramError(loc + ("outs",), message)
 
 
-# -- outputs and expect_error (PRG-19, PRG-20) ---------------------------------------------------
+# -- outputs and expect_error (PRG-21, PRG-22) ---------------------------------------------------
 
 
 def _check_outputs(outputs: tuple, env: dict) -> None:

@@ -650,6 +650,11 @@ def _binary_method(tensor_op: str, reverse: bool = False) -> Callable:
     return method
 
 
+def _with_alpha(op: OpOverload, self: Tensor, other: Any, alpha: Any) -> Tensor:
+    # torch leaves a default alpha out of the call (and so out of traced graphs).
+    return op(self, other) if alpha == 1 else op(self, other, alpha=alpha)
+
+
 def _size_arg(size: tuple) -> list:
     if len(size) == 1 and isinstance(size[0], (list, tuple)):
         size = size[0]
@@ -668,7 +673,8 @@ _METHODS: dict[str, Callable] = {
     "__mul__": _binary_method("aten::mul.Tensor"),
     "__rmul__": _binary_method("aten::mul.Tensor", reverse=True),
     "__neg__": lambda self: OPS["aten::neg"](self),
-    "add": lambda self, other, *, alpha=1: OPS["aten::add.Tensor"](self, other, alpha=alpha),
+    "add": lambda self, other, *, alpha=1: _with_alpha(OPS["aten::add.Tensor"], self, other,
+                                                       alpha),
     "sub": lambda self, other: self.__sub__(other),
     "mul": lambda self, other: self.__mul__(other),
     "sin": lambda self: OPS["aten::sin"](self),
@@ -677,7 +683,8 @@ _METHODS: dict[str, Callable] = {
     "clone": lambda self: OPS["aten::clone"](self),
     "view": lambda self, *size: OPS["aten::view"](self, _size_arg(size)),
     "sum": lambda self, *, dtype=None: OPS["aten::sum"](self, dtype=dtype),
-    "add_": lambda self, other, *, alpha=1: OPS["aten::add_.Tensor"](self, other, alpha=alpha),
+    "add_": lambda self, other, *, alpha=1: _with_alpha(OPS["aten::add_.Tensor"], self, other,
+                                                        alpha),
     "copy_": lambda self, src: OPS["aten::copy_"](self, src),
     "absolute_": lambda self: OPS["aten::absolute_"](self),
 }

@@ -1,7 +1,7 @@
 """Record the torch schemas of the aten ops the oracle models into `oracle/aten_schemas.json`.
 
 Models: `torch._ops.OpOverload._schema` (its `str()`), torch 2.13.0.
-Spec: specs/program.md, section "Known ops" (PRG-12).
+Spec: specs/program.md, PRG-14 (the modelled aten ops).
 
 Run from the repository root with the pinned torch installed:
 

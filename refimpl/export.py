@@ -1,0 +1,276 @@
+"""aot-style export: a functional, token-threaded graph and its signature.
+
+Models: ``torch/_functorch/aot_autograd.py:aot_export_module(..., trace_joint=False)`` (token
+inputs first, output tokens first, mutated inputs before user outputs, ``unlift_effect_tokens``)
+and ``torch/export/_remove_effect_tokens_pass.py`` at torch 2.13.0.
+Spec: TRC-1 .. TRC-8, TRC-11, TRC-13.
+
+Simplifications:
+1. Two passes, as AOTAutograd does: a metadata pass under FakeTensorMode +
+   FunctionalTensorMode(discovery on) finds the effect types and mutated inputs; the tracing
+   pass then makes one ``arg<i>_1`` token placeholder per effect type, in discovery order.
+2. No autograd: ``aot_export_backward`` traces a given backward function with an empty token
+   map and discovery on, which is what AOTAutograd's backward trace does with effects
+   ([NOTE: backward tokens]).
+3. Modules are duck-typed: anything callable with ``named_buffers()``; ``Module`` below is a
+   minimal base class with ``register_buffer``.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from refimpl import _pytree as pytree
+from refimpl.aten import OPS
+from refimpl.effects import _get_schema, with_effects
+from refimpl.fake_tensor import FakeTensorMode
+from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
+from refimpl.fx import GraphModule
+from refimpl.operator import ops
+from refimpl.passes.effect_tokens import check_effect_tokens
+from refimpl.proxy_tensor import placeholder_names, trace
+from refimpl.tensor import Tensor
+
+__all__ = ["GraphSignature", "Module", "aot_export", "aot_export_backward",
+           "remove_effect_tokens"]
+
+
+class Module:
+    """A minimal module: buffers by name, ``forward`` called by ``__call__``."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, Tensor] = {}
+
+    def register_buffer(self, name: str, value: Tensor) -> None:
+        self._buffers[name] = value
+
+    def named_buffers(self) -> list[tuple[str, Tensor]]:
+        return list(self._buffers.items())
+
+    def __getattr__(self, name: str) -> Any:
+        buffers = self.__dict__.get("_buffers", {})
+        if name in buffers:
+            return buffers[name]
+        raise AttributeError(name)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.forward(*args)
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError
+
+
+@dataclass
+class GraphSignature:
+    """The fields of torch's ``GraphSignature`` that effect tokens touch."""
+
+    input_tokens: list[str] = field(default_factory=list)
+    output_tokens: list[str] = field(default_factory=list)
+    user_inputs: list[str] = field(default_factory=list)
+    user_outputs: list[str] = field(default_factory=list)
+    inputs_to_buffers: dict[str, str] = field(default_factory=dict)
+    buffers_to_mutate: dict[str, str] = field(default_factory=dict)
+    user_inputs_to_mutate: dict[str, str] = field(default_factory=dict)
+
+
+def _buffers_of(fn: Any) -> list[tuple[str, Tensor]]:
+    named = getattr(fn, "named_buffers", None)
+    return list(named()) if callable(named) else []
+
+
+def _flat_fn(fn: Any, buffer_names: list[str]) -> Callable:
+    """``fn`` over (buffers..., user args...): buffers are swapped in for the call."""
+
+    def flat(*flat_args: Any) -> Any:
+        nb = len(buffer_names)
+        store = getattr(fn, "_buffers", None)
+        saved = dict(store) if isinstance(store, dict) else None
+        if saved is not None:
+            store.update(zip(buffer_names, flat_args[:nb]))
+        try:
+            return fn(*flat_args[nb:])
+        finally:
+            if saved is not None:
+                store.update(saved)
+
+    return flat
+
+
+def _as_tuple(out: Any) -> tuple:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _metadata_pass(flat: Callable, inputs: list[Any]) -> tuple[list[Any], list[int]]:
+    """Effect types seen (discovery on) and indices of mutated inputs; nothing really runs."""
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    mode = FunctionalTensorMode(_allow_token_discovery=True)
+    fakes = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in inputs]
+    wrapped = [FunctionalTensor._wrap(x, mode) if isinstance(x, Tensor) else x for x in fakes]
+    with fake_mode, mode:
+        flat(*wrapped)
+    mutated = [i for i, (w, f) in enumerate(zip(wrapped, fakes))
+               if isinstance(w, FunctionalTensor) and w.elem is not f]
+    return list(mode._tokens), mutated
+
+
+def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False,
+               ) -> tuple[GraphModule, GraphSignature]:
+    """Trace ``fn`` (a function or module) into a functional graph with effect tokens."""
+    buffers = _buffers_of(fn)
+    buffer_names = [name for name, _ in buffers]
+    flat = _flat_fn(fn, buffer_names)
+    inputs = [b for _, b in buffers] + list(args)
+    effects, mutated = _metadata_pass(flat, inputs)
+    n_tok = len(effects)
+    names = [f"arg{i}_1" for i in range(n_tok + len(inputs))]
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    token_values = [fake_mode.from_tensor(OPS["aten::empty.memory_format"]([0]))
+                    for _ in effects]
+    fake_inputs = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in inputs]
+    gm = trace(_joint(flat, effects, n_tok, mutated), token_values + fake_inputs, names,
+               fake_mode=fake_mode, tracing_mode="fake")
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    sig = _signature(gm, n_tok, buffer_names, mutated, len(inputs))
+    if unlift_effect_tokens:
+        _unlift_tokens(gm, sig)
+    check_effect_tokens(gm)
+    return gm, sig
+
+
+def _joint(flat: Callable, effects: list, n_tok: int, mutated: list[int]) -> Callable:
+    """The traced function: tokens seed the functional mode; outputs = tokens, mutations, outs."""
+
+    def joint(*all_args: Any) -> tuple:
+        tokens, inputs = all_args[:n_tok], all_args[n_tok:]
+        mode = FunctionalTensorMode(_allow_token_discovery=False)
+        mode._tokens = {eff: FunctionalTensor._wrap(t, mode) for eff, t in zip(effects, tokens)}
+        wrapped = [FunctionalTensor._wrap(x, mode) if isinstance(x, Tensor) else x
+                   for x in inputs]
+        with mode:
+            out = _as_tuple(flat(*wrapped))
+        final_tokens = [mode._tokens[eff].elem for eff in effects]
+        mutations = [wrapped[i].elem for i in mutated]
+        user = pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out)
+        return (*final_tokens, *mutations, *user)
+
+    return joint
+
+
+def _signature(gm: GraphModule, n_tok: int, buffer_names: list[str], mutated: list[int],
+               n_inputs: int) -> GraphSignature:
+    placeholders = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
+    outputs = [getattr(a, "name", a) for a in gm.graph.output_node().args[0]]
+    nb = len(buffer_names)
+    sig = GraphSignature(
+        input_tokens=placeholders[:n_tok],
+        output_tokens=outputs[:n_tok],
+        user_inputs=placeholders[n_tok + nb:],
+        inputs_to_buffers=dict(zip(placeholders[n_tok:n_tok + nb], buffer_names)),
+    )
+    mutation_outs = outputs[n_tok:n_tok + len(mutated)]
+    for out_name, index in zip(mutation_outs, mutated):
+        if index < nb:
+            sig.buffers_to_mutate[out_name] = buffer_names[index]
+        else:
+            sig.user_inputs_to_mutate[out_name] = placeholders[n_tok + index]
+    sig.user_outputs = outputs[n_tok + len(mutated):]
+    return sig
+
+
+def _unlift_tokens(gm: GraphModule, sig: GraphSignature) -> None:
+    """Token placeholders become ``prims._make_token()``; output tokens go to ``_sink_tokens``."""
+    graph = gm.graph
+    placeholders = {n.name: n for n in graph.nodes if n.op == "placeholder"}
+    first_op = next(n for n in graph.nodes if n.op != "placeholder")
+    for name in sig.input_tokens:
+        with graph.inserting_before(first_op):
+            made = graph.call_function(ops.prims._make_token.default, ())
+        placeholders[name].replace_all_uses_with(made)
+        graph.erase_node(placeholders[name])
+    output = graph.output_node()
+    outs = list(output.args[0])
+    token_outs = [o for o in outs if getattr(o, "name", None) in sig.output_tokens]
+    if token_outs:
+        with graph.inserting_before(output):
+            graph.call_function(ops.prims._sink_tokens.default, (token_outs,))
+    output.args = (tuple(o for o in outs if o not in token_outs),)
+    sig.input_tokens, sig.output_tokens = [], []
+    gm.recompile()
+
+
+def remove_effect_tokens(gm: GraphModule) -> GraphModule:
+    """Replace each ``with_effects(token, op, *args)`` by ``op(*args)``; drop the tokens."""
+    graph = gm.graph
+    input_tokens, output_tokens = [], []
+    for node in list(graph.nodes):
+        if node.op == "call_function" and node.target is with_effects:
+            _replace_with_effects_node(gm, node, input_tokens, output_tokens)
+    output = graph.output_node()
+    outs = output.args[0]
+    if isinstance(outs, (tuple, list)):
+        output.args = (tuple(o for o in outs if o not in output_tokens),)
+    for node in reversed(list(graph.nodes)):
+        if node.op == "call_function" and (node.target is with_effects or (
+                node.target is operator.getitem and node.args[0].target is with_effects)):
+            graph.erase_node(node)
+    for token in input_tokens:
+        if not token.users:
+            graph.erase_node(token)
+    graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
+
+
+def _replace_with_effects_node(gm: GraphModule, node: Any, input_tokens: list,
+                               output_tokens: list) -> None:
+    graph = gm.graph
+    token_node, func, *node_args = node.args
+    if token_node.op == "placeholder" and token_node not in input_tokens:
+        input_tokens.append(token_node)
+    schema = _get_schema(func, node_args)
+    with graph.inserting_before(node):
+        new_node = graph.call_function(func, tuple(node_args), dict(node.kwargs))
+    for user in list(node.users):
+        if user.args[1] == 0:
+            output_tokens.extend(u for u in [user] if any(x.op == "output" for x in user.users))
+    for user in list(node.users):
+        index = user.args[1]
+        if index == 0:
+            continue
+        if len(schema.returns) == 1:
+            user.replace_all_uses_with(new_node)
+        else:
+            user.args = (new_node, index - 1)
+
+
+# [NOTE: backward tokens] AOTAutograd traces the backward with a fresh FunctionalTensorMode whose
+# token map is empty and discovery is on; the first effectful op therefore adds a
+# ``tangents_token`` placeholder (after the other inputs), and the final token is returned last.
+def aot_export_backward(bw_fn: Callable, args: tuple | list) -> GraphModule:
+    """Trace a backward function as AOTAutograd's backward pass does with effects."""
+    mode_box: list[FunctionalTensorMode] = []
+
+    def inner(fn: Callable) -> Callable:
+        def run(*inputs: Any) -> tuple:
+            mode = FunctionalTensorMode(_allow_token_discovery=True)
+            mode_box.append(mode)
+            wrapped = [FunctionalTensor._wrap(x, mode) if isinstance(x, Tensor) else x
+                       for x in inputs]
+            with mode:
+                out = _as_tuple(fn(*wrapped))
+            user = pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out)
+            tokens = [pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, t)
+                      for t in mode._tokens.values()]
+            return (*user, *tokens)
+        return run
+
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    fakes = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in args]
+    gm = trace(bw_fn, fakes, placeholder_names(bw_fn, len(args)), fake_mode=fake_mode,
+               tracing_mode="fake", inner=inner)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
