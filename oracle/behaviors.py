@@ -4,26 +4,24 @@ Models: what torch 2.13.0 does when a `torch.library.custom_op` kernel runs (the
 receives every schema argument, defaults filled in) and the schemas of the aten ops the project
 models (`OpOverload._schema`, recorded into `aten_schemas.json` by
 `python3 -m oracle.tools.record_aten_schemas`).
-Spec: specs/program.md (effects-program/1), sections "Statements", "Running a program" and
-"Behaviours";
-clauses PRG-9, PRG-14, PRG-26, PRG-27, PRG-28.
+Spec: specs/program.md (effects-program/1): PRG-9, PRG-14, PRG-26, PRG-27, PRG-28.
 
-This module is world-neutral: it imports neither torch nor refimpl's tensors. A runner hands
+This module is world-neutral: it never imports torch, and from refimpl only the schema parser
+(`refimpl.schema`, itself torch-free). A runner hands
 `apply_behavior` an *ops adaptor* (`add_scalar(x, c)`, `mul_scalar(x, c)`, `empty_like(x)`) for
 its world, so the torch runner and the refimpl runner compute custom-op results with the same code.
 
 Simplifications:
 1. Five behaviours (`record`, `split`, `chunks`, `observe`, `stamp`); each is built only from
    aten ops, so both worlds can model it exactly.
-2. Schema strings are read through `parse_signature`, a flat view (`Signature`, `Param`) with
-   alias annotations stripped from the types. It uses `refimpl.schema.parse_schema` when that
-   module is importable and a small local parser otherwise; see [NOTE: two schema parsers].
+2. Schema strings are parsed by `refimpl.schema.parse_schema` (torch's grammar, torch-free)
+   and read through a flat view (`Signature`, `Param`) whose types have the alias annotation
+   stripped (`Tensor(a!)` -> `Tensor`, kept apart in `Param.alias`).
 3. `aten::_async_error.default` is not modelled: torch 2.13.0 has no such op.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -35,10 +33,7 @@ from typing import Any
 
 import numpy as np
 
-try:  # [NOTE: two schema parsers]
-    from refimpl.schema import parse_schema as _refimpl_parse_schema
-except ImportError:  # refimpl.schema not written yet: the local parser below stands in.
-    _refimpl_parse_schema = None
+from refimpl.schema import SchemaParseError, parse_schema
 
 __all__ = [
     "ATEN_OP_NAMES",
@@ -56,14 +51,6 @@ __all__ = [
     "op_signature",
     "parse_signature",
 ]
-
-# [NOTE: two schema parsers]
-# The oracle reads schema strings in two places: the aten schemas recorded from torch and the
-# custom-op schemas a program declares. The project's parser is `refimpl.schema.parse_schema`;
-# when it is importable it is used, and `_parse_signature_local` (enough of torch's schema
-# grammar for the types effect programs use) is only a stand-in. Both are reduced to the same
-# flat `Signature`, and tests/oracle/test_program.py checks that they agree on every schema of
-# the catalog and of `KNOWN_ATEN_OPS`.
 
 # ---------------------------------------------------------------------------------------------
 # Modelled aten ops (the ONE list; `aten_schemas.json` holds their torch 2.13.0 schemas)
@@ -148,36 +135,6 @@ class Signature:
 
 
 _ALIAS_RE = re.compile(r"\(([^)]*)\)")
-_SCHEMA_RE = re.compile(
-    r"^\s*(?P<name>[A-Za-z_]\w*(?:::[A-Za-z_]\w*)?(?:\.[A-Za-z_]\w*)?)\s*"
-    r"\((?P<args>.*)\)\s*->\s*(?P<rets>.+?)\s*$",
-    re.S,
-)
-_ARG_RE = re.compile(
-    r"^(?P<type>[A-Za-z_][\w.]*(?:\([^)]*\))?(?:\[\d*\])?\??)\s+(?P<name>[A-Za-z_]\w*)"
-    r"(?:\s*=\s*(?P<default>.+))?$",
-    re.S,
-)
-_RET_RE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:\([^)]*\))?(?:\[\d*\])?\??)(?:\s+\w+)?$")
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split at commas outside brackets and quotes."""
-    parts, depth, quote, start = [], 0, None, 0
-    for i, ch in enumerate(text):
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
 
 
 def _normalize_type(text: str) -> tuple[str, str | None]:
@@ -199,91 +156,41 @@ def _typing_to_schema(text: str) -> str:
     return _typing_to_schema(match.group(2)) + ("?" if match.group(1) == "Optional" else "[]")
 
 
-def _parse_default(text: str) -> Any:
-    """Schema default literal -> Python value; unknown names (`contiguous_format`) stay text."""
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text.strip()
+def _alias_text(alias_info: Any) -> str | None:
+    """`AliasInfo('(a!)')` -> `"a!"`; None when there is no annotation."""
+    if alias_info is None:
+        return None
+    return str(alias_info).strip("()") or None
 
 
-def _parse_signature_local(text: str) -> Signature:
-    """Parse `name(args) -> rets` far enough for effect programs; raise ValueError otherwise."""
-    match = _SCHEMA_RE.match(text)
-    if not match:
-        raise ValueError(f"not a schema of the form 'name(args) -> rets': {text!r}")
-    params, kwarg_only = [], False
-    for part in _split_top_level(match.group("args")):
-        if part == "*":
-            kwarg_only = True
-            continue
-        arg = _ARG_RE.match(part)
-        if not arg:
-            raise ValueError(f"cannot parse schema argument {part!r}")
-        type_, alias = _normalize_type(arg.group("type"))
-        has_default = arg.group("default") is not None
-        default = _parse_default(arg.group("default")) if has_default else None
-        params.append(Param(arg.group("name"), type_, kwarg_only, has_default, default, alias))
-    returns = _parse_returns_local(match.group("rets"))
-    return Signature(
-        match.group("name"),
-        tuple(params),
-        tuple(t for t, _ in returns),
-        tuple(a for _, a in returns),
+def _param_from_argument(arg: Any) -> Param:
+    has_default = bool(arg.has_default_value())
+    return Param(
+        name=arg.name,
+        type=_normalize_type(str(arg.type))[0],
+        kwarg_only=bool(arg.kwarg_only),
+        has_default=has_default,
+        default=arg.default_value if has_default else None,
+        alias=_alias_text(arg.alias_info),
     )
 
 
-def _parse_returns_local(text: str) -> list[tuple[str, str | None]]:
-    text = text.strip()
-    if text.startswith("(") and text.endswith(")"):
-        items = _split_top_level(text[1:-1])
-    else:
-        items = [text]
-    out = []
-    for item in items:
-        ret = _RET_RE.match(item)
-        if not ret:
-            raise ValueError(f"cannot parse schema return {item!r}")
-        out.append(_normalize_type(ret.group("type")))
-    return out
-
-
-def _from_refimpl_schema(schema: Any) -> Signature:
-    """Reduce a `refimpl.schema.FunctionSchema` to the flat `Signature`."""
-    params = []
-    for arg in schema.arguments:
-        type_, alias = _normalize_type(str(arg.type))
-        alias = alias or _alias_text(getattr(arg, "alias_info", None))
-        has_default = bool(arg.has_default_value())
-        default = arg.default_value if has_default else None
-        params.append(Param(arg.name, type_, bool(arg.kwarg_only), has_default, default, alias))
-    returns = [_normalize_type(str(r.type)) for r in schema.returns]
-    aliases = [
-        a or _alias_text(getattr(r, "alias_info", None))
-        for r, (_, a) in zip(schema.returns, returns)
-    ]
-    name = str(getattr(schema, "name", ""))
-    overload = str(getattr(schema, "overload_name", "") or "")
-    full = f"{name}.{overload}" if overload else name
-    return Signature(full, tuple(params), tuple(t for t, _ in returns), tuple(aliases))
-
-
-def _alias_text(alias_info: Any) -> str | None:
-    if alias_info is None:
-        return None
-    text = str(alias_info)
-    return text.strip("()") or None
-
-
 def parse_signature(text: str) -> Signature:
-    """Parse a schema string (see [NOTE: two schema parsers]); raise ValueError if it is bad."""
-    if _refimpl_parse_schema is None:
-        return _parse_signature_local(text)
+    """Parse a schema string with `refimpl.schema.parse_schema` (torch's grammar) and flatten it.
+
+    Raises ValueError with the parser's message when the text is not a schema.
+    """
     try:
-        schema = _refimpl_parse_schema(text)
-    except Exception as exc:  # any parser failure is "not a schema" to the program loader
-        raise ValueError(f"cannot parse schema {text!r}: {exc}") from exc
-    return _from_refimpl_schema(schema)
+        schema = parse_schema(text)
+    except SchemaParseError as exc:
+        raise ValueError(str(exc).splitlines()[0]) from exc
+    name = schema.name + (f".{schema.overload_name}" if schema.overload_name else "")
+    return Signature(
+        name=name,
+        params=tuple(_param_from_argument(arg) for arg in schema.arguments),
+        returns=tuple(_normalize_type(str(r.type))[0] for r in schema.returns),
+        return_aliases=tuple(_alias_text(r.alias_info) for r in schema.returns),
+    )
 
 
 @cache

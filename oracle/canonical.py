@@ -197,9 +197,9 @@ def _find_tokens(nodes: list, namespace_map: dict[str, str] | None) -> set[int]:
             tokens.update(id(t) for t in _flat(n.args[0]) if _is_fx_node(t))
         elif target == "getitem" and len(n.args) == 2 and n.args[1] == 0:
             source = n.args[0]
-            if _is_fx_node(source) and source.op == "call_function":
-                if qualified_target(source.target, namespace_map) == WITH_EFFECTS:
-                    tokens.add(id(n))
+            from_effects = _is_fx_node(source) and source.op == "call_function"
+            if from_effects and qualified_target(source.target, namespace_map) == WITH_EFFECTS:
+                tokens.add(id(n))
     return tokens
 
 

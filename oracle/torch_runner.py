@@ -4,7 +4,8 @@ Models: how torch 2.13.0 (CPU) runs a program on each of the seven paths:
 `eager`; `fake` (`torch._subclasses.fake_tensor.FakeTensorMode`); `make_fx`
 (`torch.fx.experimental.proxy_tensor.make_fx`); `functional`
 (`torch._functorch.aot_autograd.aot_export_module(trace_joint=False)`); `export`
-(`torch.export.export`); `compile:aot_eager` and `compile:inductor` (`torch.compile(fullgraph=True)`).
+(`torch.export.export`); `compile:aot_eager` and `compile:inductor`
+(`torch.compile(fullgraph=True)`).
 Custom ops are `torch.library.custom_op` ops with effects registered through
 `torch._higher_order_ops.effects._register_effectful_op`, as in the reference scenarios.
 Spec: the oracle contract (program format, behaviours, events, Observation, paths);
@@ -586,21 +587,26 @@ def error_obs(exc: BaseException) -> ErrorObs:
     """[NOTE: unwrapping compile errors]
 
     torch._dynamo re-raises what a traced op raised inside its own exception types
-    (`TorchRuntimeError`, `BackendCompilerFailed`, ...) chained with `from`. The observation
-    records the innermost cause, the error the program itself raised, and names the wrappers
-    in a last message line, so that an `expect_error` type compares the same on every path.
+    (`TorchRuntimeError`, `BackendCompilerFailed`, ...), chained through `__cause__` or
+    `__context__`. The observation records the first exception along that chain that torch._dynamo
+    / torch._inductor did not define, the error the program itself raised, and names the
+    wrappers in a last message line, so that an `expect_error` type compares the same on every
+    path. When the chain holds only wrappers (a dynamo `Unsupported`), the outermost is kept.
     """
-    wrappers = []
-    while type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
-        cause = exc.__cause__ or getattr(exc, "inner_exception", None)
-        if not isinstance(cause, BaseException):
-            break
-        wrappers.append(f"{type(exc).__module__}.{type(exc).__name__}")
-        exc = cause
-    err = ErrorObs.from_exception(exc)
+    wrappers: list[str] = []
+    inner: BaseException | None = exc
+    while inner is not None and type(inner).__module__.startswith(_WRAPPER_MODULES):
+        wrappers.append(f"{type(inner).__module__}.{type(inner).__name__}")
+        inner = inner.__cause__ or inner.__context__
+    if inner is None:
+        return ErrorObs.from_exception(exc)
+    err = ErrorObs.from_exception(inner)
     if wrappers:
         err = ErrorObs(err.type, f"{err.message}\n(raised through {', '.join(wrappers)})")
     return err
+
+
+_WRAPPER_MODULES = ("torch._dynamo", "torch._inductor")
 
 
 def run_torch(program: Any, path: str, *, namespace: str | None = None) -> Observation:

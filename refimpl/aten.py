@@ -67,6 +67,7 @@ SCHEMAS = (
     "aten::absolute(Tensor self) -> Tensor",
     "aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor",
     "aten::lift_fresh(Tensor(a) self) -> Tensor(a)",
+    "aten::lift_fresh_copy(Tensor self) -> Tensor",
     "aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
     "Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
     "aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
@@ -411,6 +412,7 @@ def lift_fresh_dense(self: Tensor) -> Tensor:
 
 
 _register("aten::lift_fresh", lift_fresh_dense, lambda self: _meta(self.shape, self.dtype))
+_register("aten::lift_fresh_copy", clone_dense, clone_meta)
 
 
 # --------------------------------------------------------------------------------------------

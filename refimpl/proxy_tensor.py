@@ -130,10 +130,15 @@ class ProxyTorchDispatchMode(TorchDispatchMode):
 
 def proxy_call(mode: ProxyTorchDispatchMode, func: Any, args: tuple, kwargs: dict) -> Any:
     """1. run the op; 2. record it on the unwrapped proxies; 3. track its outputs."""
-    if func is OPS["aten::lift_fresh"]:
-        return func(*args, **kwargs)
-    out = func(*args, **kwargs)
     tracer = mode.tracer
+    if func is OPS["aten::lift_fresh"]:
+        # torch records a fresh constant as ``lift_fresh_copy(_tensor_constant<n>)``.
+        out = func(*args, **kwargs)
+        constant = tracer.unwrap_or_constant(args[0])
+        proxy_out = tracer.create_proxy("call_function", OPS["aten::lift_fresh_copy"],
+                                        (constant,), {}, name="lift_fresh_copy")
+        return track_tensor_tree(out, proxy_out, constant=None, tracer=tracer)
+    out = func(*args, **kwargs)
     proxy_args = pytree.tree_map(tracer.unwrap_or_constant, args)
     proxy_kwargs = pytree.tree_map(tracer.unwrap_or_constant, kwargs)
     # torch names the node after the packet (``_print``, ``add``), not the overload.

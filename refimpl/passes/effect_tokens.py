@@ -53,6 +53,9 @@ def check_effect_tokens(gm: GraphModule, *, require_sink: bool = True) -> dict[A
     starts: dict[Any, list] = {}
     for node in nodes:
         token = node.args[0]
+        if not hasattr(token, "op"):
+            _fail(node, f"with_effects takes the constant {token!r} as its token, not a graph "
+                        f"value")
         if token.op == "call_function" and token.target is operator.getitem \
                 and token.args[0].target is with_effects and token.args[1] == 0:
             prev = token.args[0]

@@ -148,9 +148,7 @@ def test_namespace_map_renames_custom_op_targets():
     x = g.add("placeholder", "x")
     r = g.call(REC, x, "a", flag=True)
     g.add("output", "output", (r,))
-    text = CanonicalGraph.from_graph_module(
-        _GraphModule(g), namespace_map={"fz_r9": "fz"}
-    ).text()
+    text = CanonicalGraph.from_graph_module(_GraphModule(g), namespace_map={"fz_r9": "fz"}).text()
     assert "%1 = fz::rec.default(%0, 'a', flag=True)" in text, (
         f"expected the run namespace fz_r9 mapped back to fz, kwargs kept; got\n{text}"
     )

@@ -1,0 +1,122 @@
+"""A program body as Python source, shared by both worlds' runners.
+
+Models: nothing upstream. [NOTE: programs become Python source] Each path must see ordinary
+Python: make_fx and export name placeholders after the function's parameters (``x_1``), and dynamo
+traces straight-line code. So the body is written out as ``def program(x): _v1 = _op0(x, 'a') ...;
+return (_v1,)`` with operators bound as globals and compiled with ``exec``. Only literals (``repr``
+of str/int/float/bool/None) and program names are written into the text, so loading a program
+still evaluates nothing it says.
+Spec: PRG (the program format); docs/architecture.md.
+
+Simplifications:
+1. Input names that are not Python identifiers (or clash with the generated names) become
+   ``in<i>``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import linecache
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ProgramSource", "param_names", "write_program"]
+
+_RESERVED = {"torch", "_with_effects", "_new_token", "program", "forward", "self"}
+
+
+def param_names(program: Any) -> list[str]:
+    """Input names as Python parameters (a name that cannot be one becomes ``in<i>``)."""
+    names = []
+    for i, spec in enumerate(program.inputs):
+        name = spec.name
+        ok = name.isidentifier() and not keyword.iskeyword(name) and name not in _RESERVED
+        ok = ok and not name.startswith(("_op", "_v"))
+        names.append(name if ok else f"in{i}")
+    return names
+
+
+def _ref_parts(value: Any) -> tuple[str, int | None] | None:
+    if isinstance(value, dict) and "ref" in value:
+        return value["ref"], value.get("index")
+    if hasattr(value, "name") and hasattr(value, "index") and not isinstance(value, (str, tuple)):
+        return value.name, value.index
+    return None
+
+
+@dataclass
+class ProgramSource:
+    """``fn(*inputs) -> tuple`` compiled from ``source``; ``forward`` is the method form."""
+
+    fn: Callable
+    forward: Callable
+    source: str
+
+
+class _Writer:
+    def __init__(self, program: Any, resolve: Callable[[str], Any], globals_: dict) -> None:
+        self.program = program
+        self.resolve = resolve
+        self.env = dict(zip((s.name for s in program.inputs), param_names(program)))
+        self.globals = dict(globals_)
+        self.ops: dict[str, str] = {}
+        self.lines: list[str] = []
+
+    def op(self, qualname: str) -> str:
+        if qualname not in self.ops:
+            self.ops[qualname] = f"_op{len(self.ops)}"
+            self.globals[self.ops[qualname]] = self.resolve(qualname)
+        return self.ops[qualname]
+
+    def expr(self, value: Any) -> str:
+        ref = _ref_parts(value)
+        if ref is not None:
+            name, index = ref
+            return self.env[name] if index is None else f"{self.env[name]}[{int(index)}]"
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(self.expr(v) for v in value) + "]"
+        if isinstance(value, float) and (value != value or value in (float("inf"), -float("inf"))):
+            return f"float({str(value)!r})"
+        if isinstance(value, (str, int, float, bool, type(None))):
+            return repr(value)
+        raise TypeError(f"unsupported literal {value!r} in a program body")
+
+    def statement(self, stmt: Any) -> None:
+        args = [self.expr(a) for a in stmt.args]
+        args += [f"{k}={self.expr(v)}" for k, v in dict(stmt.kwargs or {}).items()]
+        if getattr(stmt, "kind", "call") == "with_effects":
+            call = f"_with_effects(_new_token(), {self.op(stmt.op)}, {', '.join(args)})"
+        else:
+            call = f"{self.op(stmt.op)}({', '.join(args)})"
+        targets = []
+        for out in stmt.outs or ():
+            self.env[out] = f"_v{len(self.env)}"
+            targets.append(self.env[out])
+        lhs = f"{', '.join(targets)} = " if targets else ""
+        self.lines.append(f"    {lhs}{call}")
+
+    def source(self) -> str:
+        params = ", ".join(param_names(self.program))
+        for stmt in self.program.body:
+            self.statement(stmt)
+        outputs = [self.expr(o if _ref_parts(o) else {"ref": o}) for o in self.program.outputs]
+        returned = "(" + "".join(f"{o}, " for o in outputs) + ")"
+        head = [f"def program({params}):"]
+        tail = [f"    return {returned}", "", "", f"def forward(self, {params}):",
+                f"    return program({params})"]
+        return "\n".join(head + self.lines + tail) + "\n"
+
+
+def write_program(program: Any, resolve: Callable[[str], Any], *, with_effects: Any,
+                  new_token: Callable[[], Any], extra_globals: dict | None = None
+                  ) -> ProgramSource:
+    """Compile ``program``'s body; ``resolve`` maps ``ns::name.overload`` to an operator."""
+    globals_ = {"_with_effects": with_effects, "_new_token": new_token, **(extra_globals or {})}
+    writer = _Writer(program, resolve, globals_)
+    source = writer.source()
+    filename = f"<effects-program {program.name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = dict(writer.globals)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - see the module NOTE
+    return ProgramSource(namespace["program"], namespace["forward"], source)

@@ -1,0 +1,234 @@
+"""The reference side of the oracle: one effect program, one path, one ``Observation``.
+
+Models: what the seed says each torch path should do, computed by ``refimpl``:
+``eager`` (dense), ``fake`` (``refimpl.FakeTensorMode``), ``make_fx`` (``refimpl.make_fx``, fake
+tracing, then the graph is run), ``functional`` (``refimpl.export.aot_export``, then run with one
+fresh token per input token), ``export`` (``remove_effect_tokens`` of the functional graph, run);
+``compile:aot_eager`` and ``compile:inductor`` have no refimpl counterpart: their expectation is
+the reference's eager values and effect log ([NOTE: compile expectation]).
+Spec: the oracle contract (program format, behaviours, events, Observation, paths).
+
+Simplifications:
+1. Custom ops are defined in a scoped ``refimpl.library.Library`` under the program's own
+   namespace and removed after the run; registrations on aten ops are undone with their handles
+   (restoring the previous effect, as the torch runner does).
+2. Any ``Exception`` becomes ``Observation.error``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import refimpl
+from refimpl.effect_log import record_effects
+from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
+from refimpl.export import Module, aot_export, remove_effect_tokens
+from refimpl.library import EffectType, Library, custom_op
+
+from oracle import behaviors
+from oracle.canonical import CanonicalGraph
+from oracle.observation import ErrorObs, Observation, ValueObs
+from oracle.program_source import ProgramSource, write_program
+
+__all__ = ["PATHS", "run_refimpl"]
+
+PATHS = ("eager", "fake", "make_fx", "functional", "export", "compile:aot_eager",
+         "compile:inductor")
+EFFECTS = {"ORDERED": EffectType.ORDERED, None: None}
+SIGNATURE_FIELDS = ("input_tokens", "output_tokens", "user_inputs", "user_outputs",
+                    "inputs_to_buffers", "buffers_to_mutate", "user_inputs_to_mutate")
+
+
+class _RefimplOps:
+    """The ops adaptor ``behaviors.apply_behavior`` computes custom-op results with."""
+
+    @staticmethod
+    def add_scalar(x: Any, c: Any) -> Any:
+        return refimpl.ops.aten.add.Tensor(x, c)
+
+    @staticmethod
+    def mul_scalar(x: Any, c: Any) -> Any:
+        return refimpl.ops.aten.mul.Tensor(x, c)
+
+    @staticmethod
+    def empty_like(x: Any) -> Any:
+        return refimpl.ops.aten.empty_like.default(x)
+
+
+def resolve(qualname: str) -> Any:
+    """``ns::name.overload`` -> the refimpl operator object."""
+    ns, rest = qualname.split("::", 1)
+    namespace = getattr(refimpl.ops, ns)
+    if ns == "higher_order":
+        return getattr(namespace, rest)
+    name, _, overload = rest.partition(".")
+    packet = getattr(namespace, name)
+    return getattr(packet, overload) if overload else packet
+
+
+def _kernels(spec: Any) -> tuple[Callable, Callable]:
+    sig = behaviors.parse_signature(spec.schema)
+
+    def kernel(*args: Any, **kwargs: Any) -> Any:
+        values = behaviors.bind_arguments(sig, args, kwargs)
+        refimpl.effect_log.log_effect(behaviors.make_event(spec.name, sig.params, values))
+        return behaviors.apply_behavior(spec.behavior, _RefimplOps, values)
+
+    def fake(*args: Any, **kwargs: Any) -> Any:
+        values = behaviors.bind_arguments(sig, args, kwargs)
+        return behaviors.apply_behavior(spec.behavior, _RefimplOps, values, fake=True)
+
+    return kernel, fake
+
+
+@contextlib.contextmanager
+def registrations(program: Any) -> Iterator[set[str]]:
+    """Define the program's custom ops and register its effects; undo all of it on exit."""
+    effectful: set[str] = set()
+    with contextlib.ExitStack() as stack:
+        libs: dict[str, Library] = {}
+        for spec in program.custom_ops:
+            ns, name = spec.name.split("::", 1)
+            if ns not in libs:
+                libs[ns] = Library(ns, "FRAGMENT")
+                stack.callback(libs[ns]._destroy)
+            kernel, fake = _kernels(spec)
+            schema = spec.schema[spec.schema.index("("):]
+            op = custom_op(spec.name, kernel, schema=schema, lib=libs[ns])
+            op.register_fake(fake)
+            op.register_effect(EFFECTS[spec.effect])
+            if spec.effect is not None:
+                effectful.add(f"{spec.name}.default")
+        for name, effect in dict(program.register_effects).items():
+            op = resolve(name)
+            previous = _get_effect(op)
+            handle = _register_effectful_op(op, EFFECTS[effect])
+            stack.callback(_undo, handle, op, previous)
+            if effect is not None:
+                effectful.add(name)
+        yield effectful
+
+
+def _undo(handle: Any, op: Any, previous: Any) -> None:
+    handle.destroy()
+    if _get_effect(op) is not previous:
+        _register_effectful_op(op, previous)
+
+
+def make_inputs(program: Any) -> list[Any]:
+    """Fresh inputs from ``behaviors.fill_values``, identical to the torch side's."""
+    return [refimpl.tensor(behaviors.fill_values(s.fill, s.shape, s.dtype), dtype=s.dtype)
+            for s in program.inputs]
+
+
+def value_obs(value: Any, *, with_values: bool = True) -> list[ValueObs]:
+    """Outputs flattened in order (observation.py, Simplification 1)."""
+    if isinstance(value, (list, tuple)):
+        return [obs for v in value for obs in value_obs(v, with_values=with_values)]
+    if value is None:
+        return [ValueObs((), "None", None)]
+    if isinstance(value, refimpl.Tensor):
+        values = value.numpy().reshape(-1).tolist() if with_values else None
+        return [ValueObs(tuple(value.shape), value.dtype.name, values)]
+    return [ValueObs((), type(value).__name__, [value])]
+
+
+class _Case:
+    def __init__(self, program: Any, src: ProgramSource, obs: Observation,
+                 effectful: set[str]) -> None:
+        self.program = program
+        self.src = src
+        self.obs = obs
+        self.effectful = effectful
+
+    def inputs(self) -> list[Any]:
+        return make_inputs(self.program)
+
+    def module(self) -> Module:
+        module = Module()
+        module.forward = self.src.fn
+        return module
+
+    def record_graph(self, gm: Any) -> None:
+        self.obs.code = gm.code.strip()
+        self.obs.graph = CanonicalGraph.from_graph_module(gm, effectful_targets=self.effectful)
+
+
+def _run_eager(case: _Case) -> None:
+    case.obs.outputs = value_obs(case.src.fn(*case.inputs()))
+
+
+def _run_fake(case: _Case) -> None:
+    real = case.inputs()
+    with refimpl.FakeTensorMode() as mode:
+        out = case.src.fn(*[mode.from_tensor(t) for t in real])
+        case.obs.outputs = value_obs(out, with_values=False)
+
+
+def _run_make_fx(case: _Case) -> None:
+    gm = refimpl.make_fx(case.src.fn, tracing_mode="fake")(*case.inputs())
+    case.record_graph(gm)
+    case.obs.outputs = value_obs(gm(*case.inputs()))
+
+
+def _run_functional(case: _Case) -> None:
+    gm, sig = aot_export(case.module(), tuple(case.inputs()))
+    case.record_graph(gm)
+    case.obs.signature = {k: getattr(sig, k) for k in SIGNATURE_FIELDS}
+    flat = gm(*[new_token_tensor() for _ in sig.input_tokens], *case.inputs())
+    skip = len(sig.output_tokens) + len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
+    case.obs.outputs = value_obs(tuple(flat)[skip:])
+
+
+def _run_export(case: _Case) -> None:
+    gm, sig = aot_export(case.module(), tuple(case.inputs()))
+    skip = len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
+    gm = remove_effect_tokens(gm)
+    case.record_graph(gm)
+    case.obs.outputs = value_obs(tuple(gm(*case.inputs()))[skip:])
+
+
+# [NOTE: compile expectation] A compiler must not change what a program does: the reference for
+# ``compile:*`` is what refimpl's eager run does, values and effect order alike.
+PATH_RUNNERS: dict[str, Callable[[_Case], None]] = {
+    "eager": _run_eager,
+    "fake": _run_fake,
+    "make_fx": _run_make_fx,
+    "functional": _run_functional,
+    "export": _run_export,
+    "compile:aot_eager": _run_eager,
+    "compile:inductor": _run_eager,
+}
+
+
+def run_refimpl(program: Any, path: str) -> Observation:
+    """Run ``program`` on ``path`` with refimpl; never raises for a program's own errors."""
+    start = time.perf_counter()
+    obs = Observation(path=path, side="refimpl")
+    log: list = []
+    try:
+        if path not in PATH_RUNNERS:
+            raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
+        with record_effects() as log, contextlib.redirect_stdout(_Sink()), \
+                registrations(program) as effectful:
+            src = write_program(program, resolve, with_effects=with_effects,
+                                new_token=new_token_tensor)
+            PATH_RUNNERS[path](_Case(program, src, obs, effectful))
+    except Exception as exc:  # the observation records it (Simplification 2)
+        obs.error = ErrorObs.from_exception(exc)
+    obs.effect_log = list(log)
+    obs.seconds = time.perf_counter() - start
+    return obs
+
+
+class _Sink:
+    """Swallows what ``aten::_print`` writes (its events are in the effect log)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        return None
