@@ -172,8 +172,8 @@ class Program:
 def load_program(source: str | os.PathLike | Mapping) -> Program:
     """Load and check a program from a dict, a JSON text, or a path to a `.json` file.
 
-    A str that starts with `{` is JSON text, any other str a path. Raises `ProgramError` for
-    every invalid document (and `OSError` when a file cannot be read).
+    A str that starts with `{` or `[` is JSON text, any other str a path. Raises `ProgramError`
+    for every invalid document (and `OSError` when a file cannot be read).
     """
     doc, origin = _read_document(source)
     _check_structure(doc)
@@ -183,9 +183,9 @@ def load_program(source: str | os.PathLike | Mapping) -> Program:
 
 
 def _read_document(source: Any) -> tuple[Any, str | None]:
-    if isinstance(source, Mapping):
+    if isinstance(source, (Mapping, list)):
         return source, None
-    if isinstance(source, str) and source.lstrip().startswith("{"):
+    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
         text, origin = source, None
     elif isinstance(source, (str, os.PathLike)):
         text, origin = Path(source).read_text(encoding="utf-8"), str(source)
@@ -246,7 +246,6 @@ def _stmt_from_json(doc: dict) -> Stmt:
 
 
 def _build_program(doc: dict, origin: str | None) -> Program:
-    expect = doc.get("expect_error")
     return Program(
         name=doc["name"],
         description=doc.get("description", ""),
@@ -263,11 +262,13 @@ def _build_program(doc: dict, origin: str | None) -> Program:
         outputs=tuple(
             o if isinstance(o, str) else _arg_from_json(o) for o in doc.get("outputs", [])
         ),
-        expect_error=None
-        if expect is None
-        else ExpectedError(expect["type"], expect.get("match", "")),
+        expect_error=_expected_error(doc.get("expect_error")),
         source=origin,
     )
+
+
+def _expected_error(doc: dict | None) -> ExpectedError | None:
+    return None if doc is None else ExpectedError(doc["type"], doc.get("match", ""))
 
 
 def _copy_fill(fill: str | dict) -> str | dict:
@@ -312,7 +313,11 @@ class _CustomOp:
 
 
 def check_program(program: Program) -> None:
-    """Run the semantic checks on a built program; raise `ProgramError` at the first fault."""
+    """Run the semantic checks on a built program; raise `ProgramError` at the first fault.
+
+    Paths refer to `program_to_json(program)`. A program built in Python rather than loaded
+    skips the structural check; `load_program(program_to_json(program))` runs both.
+    """
     custom = _check_custom_ops(program.custom_ops)
     _check_register_effects(program.register_effects, custom)
     env = _check_inputs(program.inputs)
@@ -653,12 +658,10 @@ def _check_expect_error(expect: ExpectedError | None) -> None:
 
 
 def _arg_to_json(value: Any) -> Any:
+    if isinstance(value, Ref) and value.index is None:
+        return {"ref": value.name}
     if isinstance(value, Ref):
-        return (
-            {"ref": value.name}
-            if value.index is None
-            else {"ref": value.name, "index": value.index}
-        )
+        return {"ref": value.name, "index": value.index}
     if isinstance(value, tuple):
         return [_arg_to_json(v) for v in value]
     return value

@@ -431,6 +431,12 @@ B1, B3, B4, B5 = ("body", 1), ("body", 3), ("body", 4), ("body", 5)
 INVALID = [
     # PRG-1 / PRG-2: structure
     ("PRG-1", _set(("format",), "effects-program/2"), "$.format", "unsupported format"),
+    (
+        "PRG-29",
+        _set(("format",), "effects-program/1.1"),
+        "$.format",
+        "expected 'effects-program/1'",
+    ),
     ("PRG-1", _drop(("format",)), "$", "'format' is a required property"),
     ("PRG-2", _drop(("body",)), "$", "'body' is a required property"),
     ("PRG-2", _set(("extra",), 1), "$", "Additional properties are not allowed"),
@@ -853,13 +859,14 @@ def test_invalid_program_is_rejected_at_its_path(clause, mutate, path, fragment)
     ("source", "path", "fragment"),
     [
         ("{not json", "$", "not JSON"),
-        ("[1, 2]", None, None),
+        ("[1, 2]", "$", "is not of type 'object'"),
         ([1, 2], "$", "is not of type 'object'"),
+        ("no/such/file.json", None, None),
     ],
-    ids=["bad-json-text", "list-text-is-a-path", "list"],
+    ids=["bad-json-text", "list-text", "list", "missing-file"],
 )
 def test_documents_that_are_not_programs(source, path, fragment) -> None:
-    if path is None:  # a str not starting with "{" is a path
+    if path is None:  # a str not starting with "{" or "[" is a path
         with pytest.raises(OSError):
             load_program(source)
         return

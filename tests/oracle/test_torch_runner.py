@@ -11,7 +11,6 @@ import json
 import math
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,12 @@ torch = pytest.importorskip("torch")
 from torch._higher_order_ops.effects import _get_effect  # noqa: E402
 from torch._library.effects import EffectType  # noqa: E402
 
-from oracle.isolate import IsolatedWorker, run_isolated, run_torch_isolated  # noqa: E402
+from oracle.isolate import (  # noqa: E402
+    IsolatedWorker,
+    error_observation,
+    run_isolated,
+    run_torch_isolated,
+)  # noqa: E402
 from oracle.observation import ErrorObs, Observation, ValueObs  # noqa: E402
 from oracle.program import load_program, program_to_json  # noqa: E402
 from oracle.torch_runner import PATHS, run_torch  # noqa: E402
@@ -408,14 +412,6 @@ def test_every_path_is_known():
 # --------------------------------------------------------------------------------------------
 
 
-def _segfault(payload):
-    os.kill(os.getpid(), signal.SIGSEGV)
-
-
-def _hang(payload):
-    time.sleep(payload)
-
-
 def _pid(payload):
     print("stray output from the worker")
     return os.getpid()
@@ -423,6 +419,14 @@ def _pid(payload):
 
 def _qualname(fn) -> str:
     return f"{fn.__module__}:{fn.__name__}"
+
+
+# Standard-library callables keep the light worker free of torch (it starts in ~0.1 s):
+# `signal.raise_signal(SIGSEGV)` is `os.kill(os.getpid(), SIGSEGV)`, `time.sleep(30)` hangs,
+# `os.readlink("/proc/self")` answers the worker's pid.
+RAISE_SIGNAL = "signal:raise_signal"
+HANG = "time:sleep"
+WORKER_PID = "os:readlink"
 
 
 @pytest.fixture
@@ -433,21 +437,34 @@ def light_worker():
 
 
 def test_worker_segfault_becomes_error_observation(light_worker):
-    obs = light_worker.call(_qualname(_segfault), {"path": "eager"}, 60)
+    obs = light_worker.call(RAISE_SIGNAL, signal.SIGSEGV, 60)
     assert isinstance(obs, Observation), f"expected an Observation, got {obs!r}"
     assert obs.error.type == "WorkerCrash", f"expected WorkerCrash, got {obs.error}"
     assert "SIGSEGV" in obs.error.message, f"expected the signal named, got {obs.error}"
-    assert obs.path == "eager", f"expected the payload's path, got {obs.path}"
+    again = light_worker.call(WORKER_PID, "/proc/self", 60)
+    assert again == str(light_worker.pid), f"expected a fresh worker after the crash, got {again}"
+
+
+def test_error_observation_takes_path_and_side_from_payload():
+    obs = error_observation({"path": "export", "side": "torch"}, "Timeout", "slow", 1.5)
+    expected = Observation("export", "torch", error=ErrorObs("Timeout", "slow"), seconds=1.5)
+    assert obs == expected, f"expected {expected}, got {obs}"
 
 
 def test_worker_hang_becomes_timeout_and_worker_restarts(light_worker):
-    obs = light_worker.call(_qualname(_hang), 30, 0.5)
+    obs = light_worker.call(HANG, 30, 0.5)
+    assert isinstance(obs, Observation), f"expected an Observation, got {obs!r}"
     assert obs.error.type == "Timeout", f"expected Timeout, got {obs.error}"
-    first = light_worker.call(_qualname(_pid), None, 60)
-    again = light_worker.call(_qualname(_pid), None, 60)
-    assert isinstance(first, int) and first == again, (
-        f"expected one reused worker: {first}, {again}"
+    first = light_worker.call(WORKER_PID, "/proc/self", 60)
+    again = light_worker.call(WORKER_PID, "/proc/self", 60)
+    assert first == again == str(light_worker.pid), (
+        f"expected one fresh worker answering twice, got {first}, {again}"
     )
+
+
+def test_exception_in_worker_becomes_error_observation(light_worker):
+    obs = light_worker.call("json:loads", "{not json", 60)
+    assert obs.error.type == "JSONDecodeError", f"expected JSONDecodeError, got {obs.error}"
 
 
 def test_run_torch_isolated_matches_in_process(capfd):

@@ -576,13 +576,16 @@ def _argument_types(draw):
 
 
 def _list_type(draw, elem: str, size: int | None):
-    values = st.lists(_SCALAR_DEFAULTS[elem], max_size=3)
+    # A name (`float32`) cannot start a list default: torch reads an identifier there as a
+    # Tensor default and wants `None`.
+    items = st.integers(0, 15).map(str) if elem == "ScalarType" else _SCALAR_DEFAULTS[elem]
+    values = st.lists(items, max_size=3)
     literal = values.map(lambda xs: "[" + ", ".join(xs) + "]")
     if size is None:
         # `int[] x=[4, 4]` prints `x=4`, which does not parse back (in torch too).
         return f"{elem}[]", literal.filter(lambda t: elem != "int" or _not_repeated(t)), True
     sized = literal.filter(lambda t: elem != "int" or _not_repeated(t) or t.count(",") + 1 == size)
-    return f"{elem}[{size}]", sized | _SCALAR_DEFAULTS[elem], True
+    return f"{elem}[{size}]", sized | items, True
 
 
 def _not_repeated(list_text: str) -> bool:

@@ -1,0 +1,124 @@
+"""Run programs through both worlds on each path and compare: the conformance check.
+
+Models: nothing upstream. For each program and path: the torch observation (in-process, or in a
+worker with ``isolate=True``), the reference observation (refimpl), one ``PathResult``.
+Spec: RPT-1 .. RPT-6 (specs/report.md).
+
+Simplifications:
+1. The reference profile is chosen from the torch version (``refimpl.profiles``), unless given.
+2. Known findings (``known_findings.json``) turn a matching divergence into ``known``; an entry
+   that matched nothing in a run that covered its program and path is reported as stale.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import refimpl
+from refimpl.profiles import profile_for_torch_version
+
+from oracle.compare import PathResult, compare_observations
+from oracle.observation import Observation
+from oracle.program import program_to_json
+from oracle.refimpl_runner import PATHS, run_refimpl
+
+__all__ = ["CheckRun", "load_known_findings", "run_check", "select_profile"]
+
+
+@dataclass
+class CheckRun:
+    """Everything a report needs."""
+
+    torch_version: str
+    profile: str
+    paths: list[str]
+    results: list[PathResult] = field(default_factory=list)
+    observations: dict[tuple[str, str], tuple[Observation, Observation]] = field(
+        default_factory=dict)
+    stale_known: list[dict] = field(default_factory=list)
+    torch_seconds: float = 0.0
+    refimpl_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    @property
+    def diverged(self) -> bool:
+        return any(r.status in ("diverge", "error") for r in self.results)
+
+
+def torch_version() -> str:
+    import torch  # noqa: PLC0415 - the oracle only needs torch when it runs the torch side
+
+    return torch.__version__
+
+
+def select_profile(name: str | None, version: str) -> str:
+    """``name``, or the profile matching the torch version; activates it in refimpl."""
+    profile = refimpl.set_profile(name) if name else refimpl.set_profile(
+        profile_for_torch_version(version))
+    return profile.name
+
+
+def load_known_findings() -> list[dict]:
+    text = resources.files("oracle").joinpath("known_findings.json").read_text()
+    return json.loads(text)["findings"]
+
+
+def _matches(entry: dict, result: PathResult) -> bool:
+    if entry.get("program") not in ("*", result.program):
+        return False
+    if entry.get("path") not in ("*", result.path):
+        return False
+    return any(kind.startswith(entry.get("kind", "")) for kind in result.kinds)
+
+
+def _apply_known(run: CheckRun, known: list[dict]) -> None:
+    covered = {(r.program, r.path) for r in run.results}
+    for entry in known:
+        hits = [r for r in run.results if r.status == "diverge" and _matches(entry, r)]
+        for result in hits:
+            result.status = "known"
+            result.known.append(entry)
+        relevant = any(entry.get("program") in ("*", p) and entry.get("path") in ("*", q)
+                       for p, q in covered)
+        if relevant and not hits:
+            run.stale_known.append(entry)
+
+
+def run_torch_side(program: Any, path: str, isolate: bool, timeout: float) -> Observation:
+    if isolate:
+        from oracle.isolate import run_torch_isolated  # noqa: PLC0415 - workers only if asked
+
+        return run_torch_isolated(program_to_json(program), path, timeout)
+    from oracle.torch_runner import run_torch  # noqa: PLC0415 - imports torch
+
+    return run_torch(program, path)
+
+
+def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None = None,
+              isolate: bool = False, timeout: float = 300.0,
+              progress: Callable[[str], None] | None = None) -> CheckRun:
+    """Run every program on every path in both worlds and compare."""
+    for path in paths:
+        if path not in PATHS:
+            raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
+    start = time.perf_counter()
+    version = torch_version()
+    run = CheckRun(version, select_profile(profile, version), list(paths))
+    for program in programs:
+        for path in paths:
+            if progress is not None:
+                progress(f"{program.name} [{path}]")
+            t_obs = run_torch_side(program, path, isolate, timeout)
+            r_obs = run_refimpl(program, path)
+            run.torch_seconds += t_obs.seconds
+            run.refimpl_seconds += r_obs.seconds
+            run.observations[(program.name, path)] = (t_obs, r_obs)
+            run.results.append(compare_observations(program, t_obs, r_obs))
+    _apply_known(run, load_known_findings())
+    run.wall_seconds = time.perf_counter() - start
+    return run

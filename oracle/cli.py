@@ -1,0 +1,122 @@
+"""``python -m oracle``: check a torch build against the reference; show one program.
+
+Models: nothing upstream.
+Spec: RPT-1 (exit codes), RPT-4 (formats).
+
+Simplifications: none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from oracle.program import ProgramError, load_catalog, load_program
+from oracle.refimpl_runner import PATHS
+
+__all__ = ["main"]
+
+EXIT_AGREE, EXIT_DIVERGE, EXIT_USAGE = 0, 1, 2
+
+
+def _paths(text: str) -> list[str]:
+    paths = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in paths if p not in PATHS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown path(s) {', '.join(unknown)}; expected some of {', '.join(PATHS)}")
+    return paths
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m oracle",
+                                     description="Differential oracle for effect tokens.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="run programs (default: the built-in catalog)")
+    check.add_argument("programs", nargs="*", type=Path, help="program files (JSON)")
+    check.add_argument("--paths", type=_paths, default=list(PATHS),
+                       help=f"comma-separated subset of {','.join(PATHS)}")
+    check.add_argument("--format", choices=("table", "json", "junit"), default="table")
+    check.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    check.add_argument("--isolate", action="store_true",
+                       help="run the torch side in a worker process with a timeout")
+    check.add_argument("--timeout", type=float, default=300.0, help="seconds per torch case")
+    check.add_argument("--profile", help="refimpl profile (default: from the torch version)")
+    show = sub.add_parser("show", help="print both sides' graph and log for one program")
+    show.add_argument("program", type=Path)
+    show.add_argument("--path", choices=PATHS, default="functional")
+    show.add_argument("--profile")
+    fuzz = sub.add_parser("fuzz", help="fuzz effect orderings against torch")
+    fuzz.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _load(paths: list[Path]) -> list:
+    return [load_program(p) for p in paths] if paths else load_catalog()
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    from oracle import report  # noqa: PLC0415 - keeps `--help` fast
+    from oracle.check import run_check  # noqa: PLC0415
+
+    programs = _load(args.programs)
+    total = len(programs) * len(args.paths)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("checking", total=total)
+
+        def tick(label: str) -> None:
+            progress.update(task, advance=1, description=label)
+
+        run = run_check(programs, args.paths, profile=args.profile, isolate=args.isolate,
+                        timeout=args.timeout, progress=tick)
+    if args.format == "table":
+        out = Console(file=open(args.output, "w"), width=160) if args.output else console
+        report.print_table(run, out)
+    else:
+        import json  # noqa: PLC0415
+
+        text = json.dumps(report.to_json(run), indent=1, default=str) \
+            if args.format == "json" else report.to_junit(run)
+        if args.output:
+            args.output.write_text(text)
+        else:
+            sys.stdout.write(text + "\n")
+    return EXIT_DIVERGE if run.diverged else EXIT_AGREE
+
+
+def _show(args: argparse.Namespace, console: Console) -> int:
+    from oracle import report  # noqa: PLC0415
+    from oracle.check import run_check  # noqa: PLC0415
+
+    run = run_check([load_program(args.program)], [args.path], profile=args.profile)
+    result = run.results[0]
+    console.print(f"{result.program} [{result.path}]: {result.status}")
+    for detail in result.details:
+        console.print(detail)
+    t_obs, r_obs = run.observations[(result.program, result.path)]
+    report.show_sides(t_obs, r_obs, console)
+    return EXIT_DIVERGE if run.diverged else EXIT_AGREE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    console = Console()
+    try:
+        if args.command == "check":
+            return _check(args, console)
+        if args.command == "show":
+            return _show(args, console)
+        from oracle.fuzz import main as fuzz_main  # noqa: PLC0415
+
+        return fuzz_main(args.rest)
+    except ProgramError as exc:
+        Console(stderr=True).print(f"[red]invalid program: {exc}")
+        return EXIT_USAGE
+    except (OSError, ValueError) as exc:
+        Console(stderr=True).print(f"[red]error: {exc}")
+        return EXIT_USAGE

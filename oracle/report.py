@@ -1,0 +1,119 @@
+"""Reports of a check run: a rich table with diffs, JSON (specs/report.md), JUnit XML.
+
+Models: nothing upstream.
+Spec: RPT-4, RPT-5, RPT-6.
+
+Simplifications:
+1. JUnit XML has one testsuite per path and one testcase per program; ``diverge`` and ``error``
+   become failures, ``skip`` a skipped case, ``known`` a passed case with a system-out note.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from rich.columns import Columns
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from oracle.check import CheckRun
+
+__all__ = ["REPORT_FORMAT", "print_table", "to_json", "to_junit"]
+
+REPORT_FORMAT = "effects-oracle-report/1"
+_STYLE = {"agree": "green", "diverge": "bold red", "error": "bold magenta", "skip": "dim",
+          "known": "yellow"}
+
+
+def to_json(run: CheckRun) -> dict:
+    """The JSON report (schema: specs/report.md)."""
+    return {
+        "format": REPORT_FORMAT,
+        "torch_version": run.torch_version,
+        "profile": run.profile,
+        "paths": run.paths,
+        "summary": summary(run),
+        "timing": {"wall_seconds": run.wall_seconds, "torch_seconds": run.torch_seconds,
+                   "refimpl_seconds": run.refimpl_seconds},
+        "results": [_result_json(run, r) for r in run.results],
+        "stale_known_findings": run.stale_known,
+    }
+
+
+def _result_json(run: CheckRun, result: Any) -> dict:
+    t_obs, r_obs = run.observations[(result.program, result.path)]
+    return {**result.to_json(), "torch": t_obs.to_json(), "reference": r_obs.to_json()}
+
+
+def summary(run: CheckRun) -> dict[str, int]:
+    counts = {status: 0 for status in _STYLE}
+    for result in run.results:
+        counts[result.status] += 1
+    return counts
+
+
+def to_junit(run: CheckRun) -> str:
+    suites = ET.Element("testsuites", name="effects-oracle")
+    for path in run.paths:
+        results = [r for r in run.results if r.path == path]
+        suite = ET.SubElement(suites, "testsuite", name=path, tests=str(len(results)))
+        for result in results:
+            case = ET.SubElement(suite, "testcase", classname=path, name=result.program)
+            if result.status in ("diverge", "error"):
+                failure = ET.SubElement(case, "failure", message=", ".join(result.kinds)
+                                        or result.status)
+                failure.text = "\n".join(result.details)
+            elif result.status == "skip":
+                ET.SubElement(case, "skipped", message="; ".join(result.details))
+            elif result.status == "known":
+                ET.SubElement(case, "system-out").text = "known: " + "; ".join(
+                    e.get("reason", "") for e in result.known)
+    return ET.tostring(suites, encoding="unicode")
+
+
+def print_table(run: CheckRun, console: Console, *, show_diffs: bool = True) -> None:
+    """Program x path table, then one panel per divergence with both graphs and logs."""
+    table = Table(title=f"torch {run.torch_version} vs refimpl (profile {run.profile})")
+    table.add_column("program")
+    for path in run.paths:
+        table.add_column(path, justify="center")
+    by_program: dict[str, dict[str, Any]] = {}
+    for result in run.results:
+        by_program.setdefault(result.program, {})[result.path] = result
+    for program, row in by_program.items():
+        cells = [f"[{_STYLE[row[p].status]}]{row[p].status}" if p in row else "" for p in run.paths]
+        table.add_row(program, *cells)
+    console.print(table)
+    counts = summary(run)
+    console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
+    share = run.refimpl_seconds / max(run.wall_seconds, 1e-9)
+    console.print(f"wall {run.wall_seconds:.1f} s: torch side {run.torch_seconds:.1f} s, "
+                  f"refimpl side {run.refimpl_seconds:.2f} s ({share:.1%} of the wall time)")
+    for entry in run.stale_known:
+        console.print(f"[yellow]known finding {entry.get('id')} matched nothing: is it fixed?")
+    if show_diffs:
+        for result in run.results:
+            if result.status in ("diverge", "error"):
+                print_divergence(run, result, console)
+
+
+def print_divergence(run: CheckRun, result: Any, console: Console) -> None:
+    t_obs, r_obs = run.observations[(result.program, result.path)]
+    console.print(Panel("\n".join(result.details), title=f"{result.program} [{result.path}]",
+                        border_style=_STYLE[result.status]))
+    show_sides(t_obs, r_obs, console)
+
+
+def show_sides(t_obs: Any, r_obs: Any, console: Console) -> None:
+    """Both graphs side by side, then both effect logs."""
+    panels = [Panel(obs.code or (str(obs.graph) if obs.graph else "(no graph)"),
+                    title=f"{obs.side} graph") for obs in (t_obs, r_obs)]
+    console.print(Columns(panels, equal=True, expand=True))
+    logs = [Panel("\n".join(map(repr, obs.effect_log)) or "(empty)", title=f"{obs.side} log")
+            for obs in (t_obs, r_obs)]
+    console.print(Columns(logs, equal=True, expand=True))
+    for obs in (t_obs, r_obs):
+        if obs.error is not None:
+            console.print(f"{obs.side} raised {obs.error.type}: {obs.error.message}")

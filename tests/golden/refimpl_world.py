@@ -1,0 +1,508 @@
+"""The refimpl world: the golden scenarios' world protocol implemented with refimpl.
+
+Models: the same torch 2.13.0 entry points as `torch_world.py`, each by its refimpl counterpart:
+`refimpl.library.custom_op(..., schema=...)` in a scoped `refimpl.library.Library`,
+`refimpl.effects._register_effectful_op` / `with_effects` / `new_token_tensor`,
+`refimpl.export.aot_export` (for `aot_export_module(trace_joint=False)`),
+`refimpl.make_fx`, `refimpl.functional_tensor.FunctionalTensorMode` /
+`dispatch_functionalize`, `refimpl.export.remove_effect_tokens` and
+`refimpl.export.aot_export_backward`.
+
+Spec: none of its own; it is the adapter that `tests/golden/scenarios.py` runs against refimpl
+(the TRC clauses are cited by the scenarios and by `test_golden_refimpl.py`).
+
+Simplifications:
+1. refimpl can forget custom ops, so every scenario runs inside `world.scope(name)`: the custom
+   ops live in a `_scoped_library(GOLD_NS, "FRAGMENT")` and every effect registration the world
+   made is destroyed when the scope closes. `namespace()` is always `GOLD_NS`.
+2. torch.export is modelled in two steps ([NOTE: export in refimpl]): the plain export graph is a
+   non-functional make_fx trace (torch 2.13's training IR has no tokens), and the decomposed one
+   is `aot_export`; both get torch.export's placeholder names (`token`, forward's parameter
+   names, `b_<buffer>`), and `remove_effect_tokens` is refimpl's pass.
+3. refimpl has no autograd. `backward_trace` runs the forward under a recording mode, derives the
+   backward function from a small table of derivative rules (and the `register_autograd`
+   backwards of custom ops), and traces it with `aot_export_backward`
+   ([NOTE: backward in refimpl]). The forward graph is `aot_export`'s graph, so in training
+   runs its placeholders are `arg<i>_1`, not AOTAutograd's `primals_<i>`, and it returns no
+   saved tensors: tests compare these graphs by structure only.
+4. `capture_prints` redirects `sys.stdout`: refimpl's `aten::_print` kernel writes with
+   Python's `print`.
+5. A world feature refimpl cannot model raises `Unsupported`, which the tests turn into a skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import weakref
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import refimpl
+from refimpl import _pytree as pytree
+from refimpl.effects import (
+    _EffectType,
+    _register_effectful_op,
+    new_token_tensor,
+    with_effects,
+)
+from refimpl.fake_tensor import FakeTensorMode
+from refimpl.export import GraphSignature, Module, aot_export, aot_export_backward
+from refimpl.export import remove_effect_tokens as _remove_effect_tokens
+from refimpl.functional_tensor import (
+    FunctionalTensor,
+    FunctionalTensorMode,
+    dispatch_functionalize,
+)
+from refimpl.library import _scoped_library, custom_op
+from refimpl.mode_stack import TorchDispatchMode
+from refimpl.operator import OpOverload
+from refimpl.proxy_tensor import make_fx
+
+GOLD_NS = "gold"
+
+_EFFECTS = {"ORDERED": _EffectType.ORDERED, None: None}
+
+
+class Unsupported(Exception):
+    """A world feature that refimpl does not model; tests skip with this message."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom ops with an autograd formula
+# ---------------------------------------------------------------------------------------------
+
+
+class _CustomOp:
+    """What `w.custom_op(...)(fn)` returns: refimpl's `CustomOpDef` plus `register_autograd`.
+
+    refimpl models no autograd, so the backward and setup_context are only stored, in the
+    world's table keyed by the op's `OpOverload`, for `backward_trace` to use.
+    """
+
+    def __init__(self, world: RefimplWorld, op_def: Any) -> None:
+        self._world = world
+        self.op_def = op_def
+
+    def register_fake(self, fn: Callable) -> Callable:
+        return self.op_def.register_fake(fn)
+
+    def register_autograd(self, backward: Callable, setup_context: Callable | None = None) -> None:
+        self._world._autograd[self.op_def._opoverload] = (backward, setup_context)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.op_def(*args, **kwargs)
+
+
+class _Ctx:
+    """The `ctx` of a custom op's `setup_context` / `backward`."""
+
+    def __init__(self) -> None:
+        self.saved_tensors: tuple = ()
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        self.saved_tensors = tensors
+
+
+# ---------------------------------------------------------------------------------------------
+# The world
+# ---------------------------------------------------------------------------------------------
+
+
+class RefimplWorld:
+    """The world protocol of `tests/golden/scenarios.py`, implemented with refimpl."""
+
+    name = "refimpl"
+    Module = Module
+    ops = refimpl.ops
+    with_effects = with_effects
+
+    def __init__(self) -> None:
+        self._lib: Any = None
+        self._handles: list[Any] = []
+        self._autograd: dict[OpOverload, tuple[Callable, Callable | None]] = {}
+
+    # -- naming and scope (Simplification 1) ---------------------------------------------
+    @contextlib.contextmanager
+    def scope(self, scenario: str) -> Iterator[RefimplWorld]:
+        """Run one scenario: custom ops and effect registrations are removed afterwards."""
+        with _scoped_library(GOLD_NS, "FRAGMENT") as lib:
+            self._lib = lib
+            try:
+                yield self
+            finally:
+                for handle in reversed(self._handles):
+                    handle.destroy()
+                self._handles.clear()
+                self._autograd.clear()
+                self._lib = None
+
+    def namespace(self, scenario: str) -> str:
+        if self._lib is None:
+            raise RuntimeError(f"run scenario {scenario!r} inside RefimplWorld.scope()")
+        return GOLD_NS
+
+    # -- operators and effects -----------------------------------------------------------
+    def custom_op(self, qualname: str, mutates_args: Any = (), schema: str | None = None
+                  ) -> Callable[[Callable], _CustomOp]:
+        def define(fn: Callable) -> _CustomOp:
+            op_def = custom_op(qualname, mutates_args=mutates_args, schema=schema, lib=self._lib)
+            return _CustomOp(self, op_def(fn))
+
+        return define
+
+    def register_effect(self, op: Any, effect: str | None) -> Any:
+        """`_register_effectful_op(op, ORDERED | None)`; the world also destroys it at the end."""
+        target = op.op_def if isinstance(op, _CustomOp) else op
+        handle = _register_effectful_op(target, _EFFECTS[effect])
+        self._handles.append(handle)
+        return handle
+
+    # -- tensors -------------------------------------------------------------------------
+    def tensor(self, data: Any, requires_grad: bool = False) -> Any:
+        return _mark(refimpl.tensor(data), requires_grad)
+
+    def ones(self, *shape: int, requires_grad: bool = False) -> Any:
+        return _mark(refimpl.ones(*shape), requires_grad)
+
+    def zeros(self, *shape: int, requires_grad: bool = False) -> Any:
+        return _mark(refimpl.zeros(*shape), requires_grad)
+
+    def arange(self, end: Any, requires_grad: bool = False) -> Any:
+        return _mark(refimpl.arange(end), requires_grad)
+
+    def new_token(self) -> Any:
+        return new_token_tensor()
+
+    def is_tensor(self, value: Any) -> bool:
+        return isinstance(value, refimpl.Tensor)
+
+    def tolist(self, tensor: Any) -> Any:
+        return tensor.tolist()
+
+    # -- running -------------------------------------------------------------------------
+    def capture_prints(self, fn: Callable, *args: Any) -> tuple[Any, list[str]]:
+        """Call `fn(*args)`; return its result and the lines `aten::_print` wrote."""
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink):
+            result = fn(*args)
+        return result, sink.getvalue().splitlines()
+
+    # -- tracing -------------------------------------------------------------------------
+    def make_fx(self, fn: Callable, tracing_mode: str = "fake") -> Callable:
+        return make_fx(fn, tracing_mode=tracing_mode)
+
+    def aot_export(self, mod: Any, args: Any, unlift_effect_tokens: bool = False) -> Any:
+        return aot_export(mod, tuple(args), unlift_effect_tokens=unlift_effect_tokens)
+
+    def functional_make_fx(self, fn: Callable, args: Any, allow_token_discovery: bool = False,
+                           seed_token: bool = False) -> Any:
+        """make_fx (fake) of `fn` under a `FunctionalTensorMode` (reference 06 B/C), or of a
+        token-seeded wrapper returning `(final_token, out)` (reference 06 D)."""
+        if seed_token:
+            return make_fx(_seeded_token_function(fn), tracing_mode="fake")(
+                new_token_tensor(), *args)
+        mode = FunctionalTensorMode(_allow_token_discovery=allow_token_discovery)
+        return make_fx(dispatch_functionalize(fn, mode), tracing_mode="fake")(*args)
+
+    def export_graph(self, mod: Any, args: Any) -> tuple[Any, GraphSignature]:
+        """torch.export.export: a token-free trace with export's names (Simplification 2)."""
+        gm = make_fx(_tuple_output(mod), tracing_mode="fake")(*args)
+        sig = GraphSignature(user_inputs=_placeholders(gm),
+                             user_outputs=_output_names(gm))
+        _name_like_export(gm, sig, mod)
+        return gm, sig
+
+    def export_decomposed(self, mod: Any, args: Any) -> tuple[Any, GraphSignature]:
+        """`run_decompositions()`: aot_export with export's placeholder names."""
+        gm, sig = aot_export(_tuple_output(mod, keep_buffers=True), tuple(args))
+        _name_like_export(gm, sig, mod)
+        return gm, sig
+
+    def remove_effect_tokens(self, gm: Any) -> Any:
+        return _remove_effect_tokens(gm)
+
+    def dce(self, gm: Any) -> bool:
+        changed = gm.graph.eliminate_dead_code()
+        gm.recompile()
+        return changed
+
+    def backward_trace(self, fn: Callable, args: Any) -> tuple[Any, Any]:
+        """Forward graph (`aot_export`) and, when an input requires grad, the backward graph
+        (`aot_export_backward` of the derived backward function). See Simplification 3."""
+        args = tuple(args)
+        fw, sig = aot_export(fn, args)
+        if not any(_requires_grad(a) for a in args):
+            fw(*[new_token_tensor() for _ in sig.input_tokens], *args)
+            return fw, None
+        backward, saved, tangents = _derive_backward(self._autograd, fn, args)
+        bw = aot_export_backward(backward, (*saved, *tangents))
+        n_tokens = len(_placeholders(bw)) - len(saved) - len(tangents)
+        bw(*saved, *tangents, *[new_token_tensor() for _ in range(n_tokens)])
+        return fw, bw
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: tensors
+# ---------------------------------------------------------------------------------------------
+
+# refimpl tensors have no `requires_grad`; the world remembers which tensors were made with it.
+_REQUIRES_GRAD: weakref.WeakSet = weakref.WeakSet()
+
+
+def _mark(tensor: Any, requires_grad: bool) -> Any:
+    if requires_grad:
+        _REQUIRES_GRAD.add(tensor)
+    return tensor
+
+
+def _requires_grad(value: Any) -> bool:
+    return isinstance(value, refimpl.Tensor) and value in _REQUIRES_GRAD
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: FunctionalTensorMode seeded with a token (reference 06 D)
+# ---------------------------------------------------------------------------------------------
+
+
+def _seeded_token_function(fn: Callable) -> Callable:
+    """`(token, <fn's parameters>) -> (final_token, fn's output)` under a FunctionalTensorMode
+    whose ORDERED token is the input token. Compiled with fn's parameter names so that make_fx
+    names the placeholders `token_1, x_1` (torch_world's [NOTE: seeded placeholder names])."""
+
+    def run(token: Any, *args: Any) -> tuple:
+        mode = FunctionalTensorMode()
+        mode._tokens = {_EffectType.ORDERED: FunctionalTensor._wrap(token, mode)}
+        wrapped = [FunctionalTensor._wrap(a, mode) for a in args]
+        with mode:
+            out = fn(*wrapped)
+        final = mode._tokens[_EffectType.ORDERED]
+        return _unwrap(final), _unwrap(out)
+
+    names = ["token", *inspect.signature(fn).parameters]
+    source = f"def seeded({', '.join(names)}):\n    return run({', '.join(names)})\n"
+    scope: dict[str, Any] = {"run": run}
+    exec(source, scope)  # noqa: S102 - see the docstring
+    return scope["seeded"]
+
+
+def _unwrap(value: Any) -> Any:
+    return pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: torch.export (Simplification 2)
+# ---------------------------------------------------------------------------------------------
+
+# [NOTE: export in refimpl]
+# torch 2.13's `torch.export.export` traces the training IR, in which effectful ops are plain
+# calls (reference 08); `run_decompositions()` functionalizes and threads tokens, as aot_export
+# does. Both then run `placeholder_naming_pass` (torch/_export/utils.py): effect tokens become
+# `token`, `token_1`...; user inputs take the names of `forward`'s parameters; buffers become
+# `b_<name>`. Outputs are always a flat tuple.
+
+
+def _tuple_output(mod: Any, keep_buffers: bool = False) -> Any:
+    """`mod` with its outputs as a tuple; keeps `named_buffers` so aot_export lifts them."""
+
+    class _Flat(Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self._buffers = mod._buffers if isinstance(mod, Module) else {}
+
+        def forward(self, *args: Any) -> tuple:
+            out = mod(*args)
+            return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+    return _Flat()
+
+
+def _forward_names(mod: Any) -> list[str]:
+    forward = getattr(mod, "forward", mod)
+    return list(inspect.signature(forward).parameters)
+
+
+def _name_like_export(gm: Any, sig: GraphSignature, mod: Any) -> None:
+    """torch.export's `placeholder_naming_pass` on `gm` and `sig` (in place)."""
+    renames: dict[str, str] = {}
+    for i, name in enumerate(sig.input_tokens):
+        renames[name] = "token" if i == 0 else f"token_{i}"
+    for name, buffer in sig.inputs_to_buffers.items():
+        renames[name] = f"b_{buffer}"
+    for name, new in zip(sig.user_inputs, _forward_names(mod)):
+        renames[name] = new
+    for node in gm.graph.nodes:
+        if node.op == "placeholder" and node.name in renames:
+            _rename_placeholder(gm, node, renames[node.name])
+    gm.recompile()
+    sig.input_tokens = [renames.get(n, n) for n in sig.input_tokens]
+    sig.user_inputs = [renames.get(n, n) for n in sig.user_inputs]
+    sig.inputs_to_buffers = {renames.get(k, k): v for k, v in sig.inputs_to_buffers.items()}
+    sig.user_inputs_to_mutate = {k: renames.get(v, v) for k, v in
+                                 sig.user_inputs_to_mutate.items()}
+
+
+def _rename_placeholder(gm: Any, node: Any, new: str) -> None:
+    graph = gm.graph
+    with graph.inserting_before(node):
+        fresh = graph.placeholder(new)
+    node.replace_all_uses_with(fresh)
+    graph.erase_node(node)
+
+
+def _placeholders(gm: Any) -> list[str]:
+    return [n.name for n in gm.graph.nodes if n.op == "placeholder"]
+
+
+def _output_names(gm: Any) -> list[str]:
+    outs = gm.graph.output_node().args[0]
+    outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+    return [getattr(o, "name", o) for o in outs]
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: the backward computation (Simplification 3)
+# ---------------------------------------------------------------------------------------------
+
+# [NOTE: backward in refimpl]
+# AOTAutograd traces the joint forward+backward and partitions it; the backward graph is the
+# backward function of the recorded forward ops, applied to saved forward values and the
+# tangents, traced under a fresh FunctionalTensorMode with token discovery on. refimpl has no
+# autograd, so the world records the forward ops (a dispatch mode), and builds that backward
+# function from the derivative rules below (torch's derivatives.yaml formulas, written in the
+# same op order as torch's generated code) and the `register_autograd` backwards of custom ops.
+# `out.sum().backward()` seeds the first output's tangent with ones.
+
+
+class _Tape(TorchDispatchMode):
+    """Records `(func, args, kwargs, out)` of every op called under it."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, tuple, dict, Any]] = []
+
+    def __torch_dispatch__(self, func: Any, types: tuple, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        self.records.append((func, args, kwargs, out))
+        return out
+
+
+def _aten(name: str) -> Any:
+    packet, _, overload = name.partition(".")
+    return getattr(getattr(refimpl.ops.aten, packet), overload or "default")
+
+
+def _vjp_sin(g: Any, args: tuple, fetch: Callable) -> tuple:
+    return (_aten("mul.Tensor")(g, _aten("cos")(fetch(args[0]))),)
+
+
+def _vjp_cos(g: Any, args: tuple, fetch: Callable) -> tuple:
+    return (_aten("mul.Tensor")(g, _aten("neg")(_aten("sin")(fetch(args[0])))),)
+
+
+def _vjp_mul(g: Any, args: tuple, fetch: Callable) -> tuple:
+    a, b = args
+    grad_a = _aten("mul.Tensor")(g, fetch(b))
+    grad_b = _aten("mul.Tensor")(g, fetch(a)) if isinstance(b, refimpl.Tensor) else None
+    return grad_a, grad_b
+
+
+def _vjp_add(g: Any, args: tuple, fetch: Callable) -> tuple:
+    return g, (g if isinstance(args[1], refimpl.Tensor) else None)
+
+
+def _vjp_clone(g: Any, args: tuple, fetch: Callable) -> tuple:
+    return (g,)
+
+
+_VJP_RULES: dict[str, Callable] = {
+    "aten::sin": _vjp_sin,
+    "aten::cos": _vjp_cos,
+    "aten::mul.Tensor": _vjp_mul,
+    "aten::add.Tensor": _vjp_add,
+    "aten::clone": _vjp_clone,
+}
+
+
+def _custom_vjp(autograd_entry: tuple) -> Callable:
+    """A rule from a custom op's `register_autograd(backward, setup_context)`."""
+    backward, setup_context = autograd_entry
+
+    def rule(g: Any, args: tuple, fetch: Callable, out: Any) -> tuple:
+        ctx = _Ctx()
+        if setup_context is not None:
+            setup_context(ctx, args, out)
+        ctx.saved_tensors = tuple(fetch(t) for t in ctx.saved_tensors)
+        grads = backward(ctx, g)
+        return grads if isinstance(grads, tuple) else (grads,)
+
+    return rule
+
+
+def _rule(autograd: dict, func: Any) -> Callable:
+    if func in autograd:
+        return _custom_vjp(autograd[func])
+    if func._name in _VJP_RULES:
+        plain = _VJP_RULES[func._name]
+        return lambda g, args, fetch, out: plain(g, args, fetch)
+    raise Unsupported(f"no derivative rule for {func._name} in the refimpl world")
+
+
+def _derive_backward(autograd: dict, fn: Callable, args: tuple) -> tuple[Callable, list, list]:
+    """Run `fn` eagerly on a tape; return its backward function, saved values and tangents.
+
+    1. run `fn(*args)` under `_Tape` (the forward run: kernels log, prints print);
+    2. walk the tape once with real values, noting which forward values the rules read;
+    3. the backward function takes those values, then the tangent, and walks the tape again.
+    """
+    tape = _Tape()
+    with tape:
+        out = fn(*args)
+    first = out[0] if isinstance(out, (tuple, list)) else out
+    rules = [(_rule(autograd, func), func, a, kw, o) for func, a, kw, o in tape.records]
+    primals = [a for a in args if _requires_grad(a)]
+    tangent = refimpl.ones(*first.shape)
+    read: dict[int, Any] = {}
+
+    def note(value: Any) -> Any:
+        if isinstance(value, refimpl.Tensor):
+            read.setdefault(id(value), value)
+        return value
+
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        _walk_tape(rules, first, tangent, note, primals)
+    saved = [v for v in [*args, *(r[-1] for r in rules)] if id(v) in read]
+    saved = list({id(v): v for v in saved}.values())
+
+    def backward(*inputs: Any) -> tuple:
+        subst = dict(zip(map(id, saved), inputs[: len(saved)]))
+
+        def fetch(value: Any) -> Any:
+            return subst.get(id(value), value)
+
+        return _walk_tape(rules, first, inputs[-1], fetch, primals)
+
+    return backward, saved, [tangent]
+
+
+def _walk_tape(rules: list, first: Any, tangent: Any, fetch: Callable, primals: list) -> tuple:
+    """Reverse mode over the tape: the gradients of `primals`, in order."""
+    grads: dict[int, Any] = {id(first): tangent}
+    for rule, func, args, kwargs, out in reversed(rules):
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        if not any(id(o) in grads for o in outs if isinstance(o, refimpl.Tensor)):
+            continue
+        g = grads[id(outs[0])]
+        for arg, grad in zip(args, rule(g, args, fetch, out)):
+            if grad is None or not isinstance(arg, refimpl.Tensor):
+                continue
+            if id(arg) in grads:
+                grads[id(arg)] = _aten("add.Tensor")(grads[id(arg)], grad)
+            else:
+                grads[id(arg)] = grad
+    return tuple(grads[id(p)] for p in primals if id(p) in grads)
+
+
+__all__ = ["GOLD_NS", "RefimplWorld", "Unsupported"]
