@@ -11,7 +11,10 @@ Choices:
    calibration and per-test JSON fit none of that, and a benchmark run is not a test run.
 2. Every figure is a list of samples; we report the median (the typical run) and the min (the
    run least disturbed by other processes). Ratios are taken median/median and min/min.
-3. The repository root goes on ``sys.path`` so that ``python3 benchmarks/<bench>.py`` works
+3. ``freeze_heap()`` runs once after the setup: importing torch leaves ~10^6 objects that every
+   full collection would scan again (0.3 s a ``gc.collect()`` on a 2-core machine), for refimpl's
+   runs too, although refimpl alone never imports torch. Frozen, they are skipped.
+4. The repository root goes on ``sys.path`` so that ``python3 benchmarks/<bench>.py`` works
    without installing the package.
 """
 
@@ -26,16 +29,26 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 __all__ = [
-    "REPO_ROOT", "base_parser", "machine_info", "print_table", "ratio", "summarize",
-    "time_once", "versions", "write_json",
+    "REPO_ROOT",
+    "base_parser",
+    "freeze_heap",
+    "load_average",
+    "machine_info",
+    "print_table",
+    "ratio",
+    "summarize",
+    "time_once",
+    "versions",
+    "write_json",
 ]
 
 
@@ -60,6 +73,12 @@ def time_once(fn: Callable[[], Any], *, disable_gc: bool) -> float:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def freeze_heap() -> None:
+    """Collect once, then move every live object to the permanent generation (``gc.freeze``)."""
+    gc.collect()
+    gc.freeze()
 
 
 def summarize(samples: list[float], scale: float = 1.0) -> dict[str, Any]:
@@ -122,7 +141,16 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "git_commit": _git_commit(),
+        "loadavg_at_start": load_average(),
     }
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages: how busy the machine was (other processes count)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def versions(*modules: Any) -> dict[str, str]:
@@ -136,12 +164,24 @@ def versions(*modules: Any) -> dict[str, str]:
 def base_parser(description: str) -> argparse.ArgumentParser:
     """The options every benchmark takes: ``--quick``, ``--json FILE``, ``--repeat R``."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: small sizes, few repeats (figures are not meaningful)")
-    parser.add_argument("--json", metavar="FILE", type=Path,
-                        help="write machine info, versions and all figures to FILE")
-    parser.add_argument("--repeat", metavar="R", type=int, default=None,
-                        help="timed samples per figure (default depends on the benchmark)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: small sizes, few repeats (figures are not meaningful)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        type=Path,
+        help="write machine info, versions and all figures to FILE",
+    )
+    parser.add_argument(
+        "--repeat",
+        metavar="R",
+        type=int,
+        default=None,
+        help="timed samples per figure (default depends on the benchmark)",
+    )
     return parser
 
 
@@ -156,8 +196,9 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
     cells = [headers] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for i, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in
-                        enumerate(zip(row, widths))))
+        print(
+            "  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths)))
+        )
         if i == 0:
             print("  ".join("-" * w for w in widths))
 

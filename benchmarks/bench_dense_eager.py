@@ -28,8 +28,9 @@ import cProfile
 import io
 import pstats
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import _common
 import numpy as np
@@ -47,11 +48,16 @@ TARGET_RATIO = 3.0
 
 # The op mix: (aten name, overload, weight). Weights are relative draw frequencies.
 OP_MIX = (
-    ("add", "Tensor", 2), ("add", "Scalar", 1),
-    ("sub", "Tensor", 2), ("sub", "Scalar", 1),
-    ("mul", "Tensor", 2), ("mul", "Scalar", 1),
-    ("sin", "default", 1), ("cos", "default", 1),
-    ("neg", "default", 1), ("clone", "default", 1),
+    ("add", "Tensor", 2),
+    ("add", "Scalar", 1),
+    ("sub", "Tensor", 2),
+    ("sub", "Scalar", 1),
+    ("mul", "Tensor", 2),
+    ("mul", "Scalar", 1),
+    ("sin", "default", 1),
+    ("cos", "default", 1),
+    ("neg", "default", 1),
+    ("clone", "default", 1),
 )
 KINDS = tuple(f"{name}.{overload}" for name, overload, _ in OP_MIX)
 
@@ -74,11 +80,16 @@ def make_inputs(seed: int) -> list[np.ndarray]:
 
 
 _REFERENCE = {
-    "add.Tensor": lambda a, b, s: a + b, "add.Scalar": lambda a, b, s: a + s,
-    "sub.Tensor": lambda a, b, s: a - b, "sub.Scalar": lambda a, b, s: a - s,
-    "mul.Tensor": lambda a, b, s: a * b, "mul.Scalar": lambda a, b, s: a * s,
-    "sin.default": lambda a, b, s: np.sin(a), "cos.default": lambda a, b, s: np.cos(a),
-    "neg.default": lambda a, b, s: -a, "clone.default": lambda a, b, s: a.copy(),
+    "add.Tensor": lambda a, b, s: a + b,
+    "add.Scalar": lambda a, b, s: a + s,
+    "sub.Tensor": lambda a, b, s: a - b,
+    "sub.Scalar": lambda a, b, s: a - s,
+    "mul.Tensor": lambda a, b, s: a * b,
+    "mul.Scalar": lambda a, b, s: a * s,
+    "sin.default": lambda a, b, s: np.sin(a),
+    "cos.default": lambda a, b, s: np.cos(a),
+    "neg.default": lambda a, b, s: -a,
+    "clone.default": lambda a, b, s: a.copy(),
 }
 
 
@@ -110,9 +121,14 @@ def single_kind_program(kind: str, n_ops: int) -> list[Step]:
 # --------------------------------------------------------------------------------------------
 # spellings: each step as one line of Python source
 # --------------------------------------------------------------------------------------------
+def _operands(step: Step) -> list[str]:
+    scalar = [] if step.scalar is None else [repr(step.scalar)]
+    return [f"v{i}" for i in step.args] + scalar
+
+
 def _aten_line(step: Step) -> str:
     name, overload = step.kind.split(".")
-    operands = [f"v{i}" for i in step.args] + ([repr(step.scalar)] if step.scalar is not None else [])
+    operands = _operands(step)
     return f"aten_{name}_{overload}({', '.join(operands)})"
 
 
@@ -123,25 +139,35 @@ def _method_line(step: Step) -> str:
     return f"v{step.args[0]}.{name}({other})"
 
 
-_NUMPY_FUNCS = {"add": "np_add", "sub": "np_subtract", "mul": "np_multiply", "sin": "np_sin",
-                "cos": "np_cos", "neg": "np_negative"}
+_NUMPY_FUNCS = {
+    "add": "np_add",
+    "sub": "np_subtract",
+    "mul": "np_multiply",
+    "sin": "np_sin",
+    "cos": "np_cos",
+    "neg": "np_negative",
+}
 
 
 def _numpy_line(step: Step) -> str:
     name, _ = step.kind.split(".")
     if name == "clone":
         return f"v{step.args[0]}.copy()"
-    operands = [f"v{i}" for i in step.args] + ([repr(step.scalar)] if step.scalar is not None else [])
+    operands = _operands(step)
     return f"{_NUMPY_FUNCS[name]}({', '.join(operands)})"
 
 
-def compile_program(steps: list[Step], line: Callable[[Step], str],
-                    namespace: dict[str, Any]) -> Callable[..., Any]:
+def compile_program(
+    steps: list[Step], line: Callable[[Step], str], namespace: dict[str, Any]
+) -> Callable[..., Any]:
     """A function ``program(v0, v1)`` running ``steps`` as straight-line code."""
     params = ", ".join(f"v{i}" for i in range(N_INPUTS))
     body = [f"    v{N_INPUTS + i} = {line(step)}" for i, step in enumerate(steps)]
-    source = f"def program({params}):\n" + "\n".join(body) + \
-        f"\n    return v{N_INPUTS + len(steps) - 1}\n"
+    source = (
+        f"def program({params}):\n"
+        + "\n".join(body)
+        + f"\n    return v{N_INPUTS + len(steps) - 1}\n"
+    )
     scope = dict(namespace)
     exec(compile(source, f"<program {line.__name__}>", "exec"), scope)
     return scope["program"]
@@ -159,8 +185,9 @@ def kernel_namespace() -> dict[str, Any]:
 
 
 def numpy_namespace() -> dict[str, Any]:
-    return {f"np_{f}": getattr(np, f) for f in ("add", "subtract", "multiply", "sin", "cos",
-                                                  "negative")}
+    return {
+        f"np_{f}": getattr(np, f) for f in ("add", "subtract", "multiply", "sin", "cos", "negative")
+    }
 
 
 def build_runners(steps: list[Step], torch: Any) -> dict[str, tuple[Callable, tuple]]:
@@ -169,8 +196,10 @@ def build_runners(steps: list[Step], torch: Any) -> dict[str, tuple[Callable, tu
     r_in = tuple(refimpl.tensor(a) for a in arrays)
     t_in = tuple(torch.from_numpy(a.copy()) for a in arrays)
     return {
-        "numpy": (compile_program(steps, _numpy_line, numpy_namespace()),
-                  tuple(a.copy() for a in arrays)),
+        "numpy": (
+            compile_program(steps, _numpy_line, numpy_namespace()),
+            tuple(a.copy() for a in arrays),
+        ),
         "refimpl_aten": (compile_program(steps, _aten_line, aten_namespace(refimpl.ops)), r_in),
         "refimpl_method": (compile_program(steps, _method_line, {}), r_in),
         "refimpl_kernel": (compile_program(steps, _aten_line, kernel_namespace()), r_in),
@@ -189,24 +218,34 @@ def _as_numpy(value: Any) -> np.ndarray:
 def agreement(runners: dict[str, tuple[Callable, tuple]]) -> dict[str, float]:
     """Max |result - numpy result| of each spelling: the programs really are the same."""
     expected = _as_numpy(runners["numpy"][0](*runners["numpy"][1]))
-    return {name: float(np.abs(_as_numpy(fn(*args)) - expected).max())
-            for name, (fn, args) in runners.items()}
+    return {
+        name: float(np.abs(_as_numpy(fn(*args)) - expected).max())
+        for name, (fn, args) in runners.items()
+    }
 
 
-def time_runners(runners: dict[str, tuple[Callable, tuple]], n_ops: int, repeat: int,
-                 number: int) -> dict[str, dict[str, Any]]:
+def time_runners(
+    runners: dict[str, tuple[Callable, tuple]], n_ops: int, repeat: int, number: int
+) -> dict[str, dict[str, Any]]:
     """Interleaved samples of each runner, summarized in microseconds per op."""
     names = list(runners)
     samples: dict[str, list[float]] = {name: [] for name in names}
     for fn, args in runners.values():
         fn(*args)
     for r in range(repeat):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             fn, args = runners[name]
-            seconds = _common.time_once(lambda: [fn(*args) for _ in range(number)],
-                                        disable_gc=True)
+            seconds = _common.time_once(_repeated(fn, args, number), disable_gc=True)
             samples[name].append(seconds / (number * n_ops))
     return {name: _common.summarize(s, scale=1e6) for name, s in samples.items()}
+
+
+def _repeated(fn: Callable, args: tuple, number: int) -> Callable[[], None]:
+    def run() -> None:
+        for _ in range(number):
+            fn(*args)
+
+    return run
 
 
 def per_kind(torch: Any, n_ops: int, repeat: int, number: int) -> dict[str, dict[str, Any]]:
@@ -214,26 +253,38 @@ def per_kind(torch: Any, n_ops: int, repeat: int, number: int) -> dict[str, dict
     out = {}
     for kind in KINDS:
         runners = build_runners(single_kind_program(kind, n_ops), torch)
-        chosen = {k: runners[k] for k in ("numpy", "refimpl_aten", "refimpl_kernel",
-                                          "torch_aten")}
+        chosen = {k: runners[k] for k in ("numpy", "refimpl_aten", "refimpl_kernel", "torch_aten")}
         out[kind] = time_runners(chosen, n_ops, repeat, number)
     return out
 
 
-def profile_refimpl(runners: dict[str, tuple[Callable, tuple]], calls: int,
-                    top: int = 15) -> list[dict[str, Any]]:
+def profile_refimpl(
+    runners: dict[str, tuple[Callable, tuple]], calls: int, top: int = 15
+) -> list[dict[str, Any]]:
     """cProfile of the refimpl aten program: the top functions by own (tottime) time."""
     fn, args = runners["refimpl_aten"]
     profiler = cProfile.Profile()
+    _common.time_once(lambda: _profiled(profiler, fn, args, calls), disable_gc=True)
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    total = sum(entry[2] for entry in stats.stats.values())
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    return [
+        {
+            "function": _where(func),
+            "ncalls": nc,
+            "tottime_s": tt,
+            "cumtime_s": ct,
+            "share_of_total": tt / total,
+        }
+        for func, (_, nc, tt, ct, _) in rows
+    ]
+
+
+def _profiled(profiler: cProfile.Profile, fn: Callable, args: tuple, calls: int) -> None:
     profiler.enable()
     for _ in range(calls):
         fn(*args)
     profiler.disable()
-    stats = pstats.Stats(profiler, stream=io.StringIO())
-    total = sum(entry[2] for entry in stats.stats.values())
-    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
-    return [{"function": _where(func), "ncalls": nc, "tottime_s": tt, "cumtime_s": ct,
-             "share_of_total": tt / total} for func, (_, nc, tt, ct, _) in rows]
 
 
 def _where(func: tuple[str, int, str]) -> str:
@@ -263,64 +314,94 @@ def ratios(fig: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def print_report(result: dict[str, Any]) -> None:
     fig = result["us_per_op"]
-    print(f"\n{result['n_ops']}-op program, µs/op (median / min over {fig['numpy']['n']} samples)")
-    _common.print_table(["spelling", "median µs/op", "min µs/op"],
-                        [[k, v["median"], v["min"]] for k, v in fig.items()])
+    n_ops, samples = result["settings"]["n_ops"], fig["numpy"]["n"]
+    print(f"\n{n_ops}-op program, µs/op (median / min over {samples} samples)")
+    _common.print_table(
+        ["spelling", "median µs/op", "min µs/op"],
+        [[k, v["median"], v["min"]] for k, v in fig.items()],
+    )
     print()
-    _common.print_table(["ratio", "median", "min"],
-                        [[k, v["median"], v["min"]] for k, v in result["ratios"].items()])
+    _common.print_table(
+        ["ratio", "median", "min"],
+        [[k, v["median"], v["min"]] for k, v in result["ratios"].items()],
+    )
     target = result["target"]
-    print(f"\ntarget refimpl_aten/torch_aten <= {target['max_ratio']}: "
-          f"{'met' if target['met'] else 'MISSED'} (median {target['ratio_median']:.2f})")
+    print(
+        f"\ntarget refimpl_aten/torch_aten <= {target['max_ratio']}: "
+        f"{'met' if target['met'] else 'MISSED'} (median {target['ratio_median']:.2f})"
+    )
     if result.get("per_kind"):
         print("\nper op kind, median µs/op")
         _common.print_table(
             ["op", "numpy", "refimpl_aten", "refimpl_kernel", "torch_aten", "refimpl/torch"],
-            [[k, v["numpy"]["median"], v["refimpl_aten"]["median"],
-              v["refimpl_kernel"]["median"], v["torch_aten"]["median"],
-              v["refimpl_aten"]["median"] / v["torch_aten"]["median"]]
-             for k, v in result["per_kind"].items()])
+            [
+                [
+                    k,
+                    v["numpy"]["median"],
+                    v["refimpl_aten"]["median"],
+                    v["refimpl_kernel"]["median"],
+                    v["torch_aten"]["median"],
+                    v["refimpl_aten"]["median"] / v["torch_aten"]["median"],
+                ]
+                for k, v in result["per_kind"].items()
+            ],
+        )
     if result.get("profile"):
         print("\ncProfile of refimpl_aten, top functions by own time")
-        _common.print_table(["function", "ncalls", "tottime s", "share"],
-                            [[p["function"], p["ncalls"], p["tottime_s"], p["share_of_total"]]
-                             for p in result["profile"]])
+        _common.print_table(
+            ["function", "ncalls", "tottime s", "share"],
+            [
+                [p["function"], p["ncalls"], p["tottime_s"], p["share_of_total"]]
+                for p in result["profile"]
+            ],
+        )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = _common.base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--profile", action="store_true",
-                        help="profile refimpl even when it meets the target")
-    parser.add_argument("--no-per-kind", action="store_true",
-                        help="skip the per-op-kind breakdown")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile refimpl even when it meets the target"
+    )
+    parser.add_argument("--no-per-kind", action="store_true", help="skip the per-op-kind breakdown")
     opts = parser.parse_args(argv)
     import torch  # after the parser, so --help works without torch
 
-    repeat = opts.repeat or (3 if opts.quick else 15)
-    number = 2 if opts.quick else 10
+    repeat = opts.repeat or (3 if opts.quick else 31)
+    number = 2 if opts.quick else 4
     n_ops = 200 if opts.quick else N_OPS
     steps = generate_program(n_ops, SEED)
     runners = build_runners(steps, torch)
+    _common.freeze_heap()
     result: dict[str, Any] = {
         "benchmark": "dense_eager",
         "machine": _common.machine_info(),
         "versions": _common.versions(torch, np) | {"torch_num_threads": torch.get_num_threads()},
-        "settings": {"seed": SEED, "n_ops": n_ops, "shape": list(SHAPE), "dtype": "float32",
-                     "repeat": repeat, "programs_per_sample": number, "quick": opts.quick,
-                     "op_counts": {k: sum(s.kind == k for s in steps) for k in KINDS}},
+        "settings": {
+            "seed": SEED,
+            "n_ops": n_ops,
+            "shape": list(SHAPE),
+            "dtype": "float32",
+            "repeat": repeat,
+            "programs_per_sample": number,
+            "quick": opts.quick,
+            "op_counts": {k: sum(s.kind == k for s in steps) for k in KINDS},
+        },
         "max_abs_diff_vs_numpy": agreement(runners),
     }
     fig = time_runners(runners, n_ops, repeat, number)
     result["us_per_op"] = fig
     result["ratios"] = ratios(fig)
     main_ratio = result["ratios"]["refimpl_aten/torch_aten"]["median"]
-    result["target"] = {"max_ratio": TARGET_RATIO, "ratio_median": main_ratio,
-                        "met": main_ratio <= TARGET_RATIO}
+    result["target"] = {
+        "max_ratio": TARGET_RATIO,
+        "ratio_median": main_ratio,
+        "met": main_ratio <= TARGET_RATIO,
+    }
     if not opts.no_per_kind:
-        result["per_kind"] = per_kind(torch, 50 if opts.quick else 200, max(3, repeat // 3),
-                                      number)
+        result["per_kind"] = per_kind(torch, 50 if opts.quick else 200, max(3, repeat // 3), number)
     if opts.profile or not result["target"]["met"]:
         result["profile"] = profile_refimpl(runners, calls=2 if opts.quick else 20)
+    result["machine"]["loadavg_at_end"] = _common.load_average()
     print_report(result)
     if opts.json:
         _common.write_json(opts.json, result)

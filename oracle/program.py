@@ -22,6 +22,7 @@ Simplifications:
 from __future__ import annotations
 
 import json
+import keyword
 import math
 import os
 import re
@@ -371,6 +372,8 @@ def _check_custom_schema(spec: CustomOpSpec, short: str, loc: tuple) -> Signatur
 def _check_custom_param(param: Any, seen: set, loc: tuple) -> None:
     if param.name in seen:
         raise ProgramError(loc, f"duplicate parameter name {param.name!r}")
+    if keyword.iskeyword(param.name):
+        raise ProgramError(loc, f"parameter name {param.name!r} is a Python keyword")
     seen.add(param.name)
     if param.alias is not None:
         raise ProgramError(loc, f"parameter {param.name!r} may not carry an alias annotation")

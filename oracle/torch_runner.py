@@ -23,9 +23,11 @@ How each path is observed ([NOTE: what each path records]):
   fields; then the graph runs on one fresh `torch.tensor([])` per input token followed by the
   inputs; `outputs` are the user outputs (tokens and mutated inputs are dropped, their names are
   in `signature`).
-- `export`: `torch.export.export(module, inputs)`; `code`/`graph` are the plain
-  `ep.graph_module`, which has no tokens (reference 08; `run_decompositions()` is not run);
-  `signature` lists the input/output spec kinds; outputs and log come from `ep.module()(*inputs)`.
+- `export`: `torch.export.export(module, inputs).run_decompositions()` (the functional IR with
+  tokens, reference 08), then torch's own `_remove_effect_tokens` pass: the torch counterpart of
+  refimpl's `remove_effect_tokens(aot_export(...))` (specs/report.md RPT-8). `code`/`graph` are
+  that graph; `signature` lists the input/output spec kinds; outputs (mutated inputs, returned
+  first, left out) and log come from running the graph module on fresh inputs.
 - `compile:aot_eager`, `compile:inductor`: `torch._dynamo.reset()`, then
   `torch.compile(fn, backend=..., fullgraph=True)(*inputs)`; outputs and log. For aot_eager the
   backend is torch's own `aot_eager` function with a forward compiler that records the forward
@@ -36,7 +38,8 @@ Simplifications:
    undone afterwards ([NOTE: registrations are undone]); `code` and `graph` map the namespace back.
 2. `aten::_print` output is read from file descriptor 1, which is redirected to a temporary file
    during the run ([NOTE: capturing aten::_print]); each printed line is one event, so a message
-   containing a newline shows up as several events.
+   containing a newline shows up as several events. Python-level `print`s during the run are
+   discarded.
 3. Any `Exception` becomes `Observation.error`; errors that torch._dynamo / torch._inductor wrap
    are unwrapped to the innermost cause ([NOTE: unwrapping compile errors]).
 4. A custom op's schema name must be the op's name without overload (`rec(...)`), since
@@ -47,10 +50,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import io
 import itertools
-import keyword
-import linecache
 import os
 import sys
 import tempfile
@@ -62,15 +64,21 @@ from typing import Any
 import torch
 from torch._dynamo.backends.debugging import aot_eager, boxed_nop
 from torch._functorch.aot_autograd import aot_export_module
-from torch._higher_order_ops.effects import _get_effect, _register_effectful_op
+from torch._higher_order_ops.effects import (
+    _get_effect,
+    _register_effectful_op,
+    new_token_tensor,
+)
 from torch._library.custom_ops import OPDEF_TO_LIB
 from torch._library.effects import EffectType
 from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.export._remove_effect_tokens_pass import _remove_effect_tokens
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from oracle import behaviors
 from oracle.canonical import CanonicalGraph
 from oracle.observation import ErrorObs, Observation, ValueObs, freeze
+from oracle.program_source import write_program
 
 PATHS = (
     "eager",
@@ -103,10 +111,15 @@ _NAMESPACE_COUNTER = itertools.count()
 # --------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _libc() -> Any:
+    return ctypes.CDLL(None)
+
+
 def _flush_c_stdout() -> None:
     """Flush C stdio (where C++ `std::cout` writes while it is synced with stdio)."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).fflush(None)
+        _libc().fflush(None)
 
 
 class PrintCapture:
@@ -272,8 +285,6 @@ def _define_custom_op(spec: Any, ctx: RunContext, stack: contextlib.ExitStack) -
     opdef.register_fake(fake)
     handle = _register_effectful_op(opdef, EFFECTS[spec.effect])
     stack.callback(handle.destroy)
-    if spec.effect is not None:
-        ctx.effectful_targets.add(f"{spec.name}.default")
 
 
 def _destroy_custom_op(qualname: str, opdef: Any) -> None:
@@ -299,111 +310,31 @@ def _register_effect(name: str, effect: str | None, ctx: RunContext, stack: Any)
             _register_effectful_op(op, previous)
 
     stack.callback(undo)
-    if effect is not None:
-        ctx.effectful_targets.add(name)
 
 
 @contextlib.contextmanager
 def registrations(ctx: RunContext) -> Iterator[RunContext]:
     """Define the program's custom ops and register its effects; undo all of it on exit."""
     with contextlib.ExitStack() as stack:
-        stack.callback(torch._dynamo.reset)
         for spec in ctx.program.custom_ops:
             _define_custom_op(spec, ctx, stack)
         for name, effect in dict(ctx.program.register_effects).items():
             _register_effect(name, effect, ctx, stack)
+        stack.callback(torch._dynamo.reset)  # runs first: drop compiled code before the ops go
+        ctx.effectful_targets = _effectful_targets(ctx)
         yield ctx
+
+
+def _effectful_targets(ctx: RunContext) -> set[str]:
+    """The program's ops (custom ops, `register_effects` keys) that now have an effect."""
+    names = [f"{spec.name}.default" for spec in ctx.program.custom_ops]
+    names += list(ctx.program.register_effects)
+    return {name for name in names if _get_effect(ctx.resolve(name)) is not None}
 
 
 # --------------------------------------------------------------------------------------------
 # The program as a Python function
 # --------------------------------------------------------------------------------------------
-
-_RESERVED = {"torch", "_with_effects", "program", "forward", "self"}
-
-
-def _param_names(program: Any) -> list[str]:
-    """Input names as Python parameters (a name that cannot be one becomes `in<i>`)."""
-    names = []
-    for i, spec in enumerate(program.inputs):
-        name = spec.name
-        ok = name.isidentifier() and not keyword.iskeyword(name) and name not in _RESERVED
-        ok = ok and not name.startswith(("_op", "_v"))
-        names.append(name if ok else f"in{i}")
-    return names
-
-
-def _ref_parts(value: Any) -> tuple[str, int | None] | None:
-    """(name, index) of a `{"ref": ...}` dict or a `Ref`-like object; None for a literal."""
-    if isinstance(value, dict) and "ref" in value:
-        return value["ref"], value.get("index")
-    if hasattr(value, "name") and hasattr(value, "index") and not isinstance(value, (str, tuple)):
-        return value.name, value.index
-    return None
-
-
-class _SourceWriter:
-    """Writes the body of a program as Python source (see `build_function`)."""
-
-    def __init__(self, program: Any, ctx: RunContext) -> None:
-        self.program = program
-        self.ctx = ctx
-        self.env = dict(zip((s.name for s in program.inputs), _param_names(program)))
-        self.globals: dict[str, Any] = {
-            "torch": torch,
-            "_with_effects": torch.ops.higher_order.with_effects,
-        }
-        self.ops: dict[str, str] = {}
-        self.lines: list[str] = []
-
-    def op(self, qualname: str) -> str:
-        if qualname not in self.ops:
-            self.ops[qualname] = f"_op{len(self.ops)}"
-            self.globals[self.ops[qualname]] = self.ctx.resolve(qualname)
-        return self.ops[qualname]
-
-    def expr(self, value: Any) -> str:
-        ref = _ref_parts(value)
-        if ref is not None:
-            name, index = ref
-            return self.env[name] if index is None else f"{self.env[name]}[{int(index)}]"
-        if isinstance(value, (list, tuple)):
-            return "[" + ", ".join(self.expr(v) for v in value) + "]"
-        if isinstance(value, float) and (value != value or value in (float("inf"), -float("inf"))):
-            return f"float({str(value)!r})"
-        if isinstance(value, (str, int, float, bool, type(None))):
-            return repr(value)
-        raise TypeError(f"unsupported literal {value!r} in a program body")
-
-    def statement(self, stmt: Any) -> None:
-        args = [self.expr(a) for a in stmt.args]
-        args += [f"{k}={self.expr(v)}" for k, v in dict(stmt.kwargs or {}).items()]
-        if getattr(stmt, "kind", "call") == "with_effects":
-            call = f"_with_effects(torch.tensor([]), {self.op(stmt.op)}, {', '.join(args)})"
-        else:
-            call = f"{self.op(stmt.op)}({', '.join(args)})"
-        outs = list(stmt.outs or ())
-        targets = []
-        for out in outs:
-            self.env[out] = f"_v{len(self.env)}"
-            targets.append(self.env[out])
-        if not targets:
-            self.lines.append(f"    {call}")
-        elif len(targets) == 1:
-            self.lines.append(f"    {targets[0]} = {call}")
-        else:
-            self.lines.append(f"    {', '.join(targets)} = {call}")
-
-    def source(self) -> str:
-        params = ", ".join(_param_names(self.program))
-        for stmt in self.program.body:
-            self.statement(stmt)
-        outputs = [self.expr(o if _ref_parts(o) else {"ref": o}) for o in self.program.outputs]
-        returned = "(" + "".join(f"{o}, " for o in outputs) + ")"
-        head = [f"def program({params}):"]
-        tail = [f"    return {returned}", "", "", f"def forward(self, {params}):"]
-        tail.append(f"    return program({params})")
-        return "\n".join(head + self.lines + tail) + "\n"
 
 
 @dataclass
@@ -419,22 +350,20 @@ class ProgramFunction:
 
 
 def build_function(program: Any, ctx: RunContext) -> ProgramFunction:
-    """[NOTE: programs become Python source]
+    """The body as Python (`oracle.program_source`, [NOTE: programs become Python source]).
 
-    The body is written out as a plain Python function (`def program(x): _v1 = _op0(x, 'a')
-    ...; return (_v1,)`, operators bound as globals) and compiled with `exec`. Each path then
-    sees ordinary Python: make_fx and export name placeholders after the parameters (`x_1`,
-    `x`), and dynamo traces straight-line code instead of an interpreter loop. Only literals
-    (`repr` of str/int/float/bool/None) and program names are written into the text.
+    Operators resolve through the run's namespaces; a `with_effects` statement calls
+    `torch.ops.higher_order.with_effects(new_token_tensor(), op, ...)`.
     """
-    writer = _SourceWriter(program, ctx)
-    source = writer.source()
-    filename = f"<effects-program {program.name}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = dict(writer.globals)
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - generated, see NOTE
-    module_type = type("ProgramModule", (torch.nn.Module,), {"forward": namespace["forward"]})
-    return ProgramFunction(namespace["program"], source, module_type)
+    src = write_program(
+        program,
+        ctx.resolve,
+        with_effects=torch.ops.higher_order.with_effects,
+        new_token=new_token_tensor,
+        extra_globals={"torch": torch},
+    )
+    module_type = type("ProgramModule", (torch.nn.Module,), {"forward": src.forward})
+    return ProgramFunction(src.fn, src.source, module_type)
 
 
 def make_inputs(program: Any) -> list[torch.Tensor]:
@@ -525,16 +454,22 @@ def _run_functional(case: _Case) -> None:
 
 
 def _run_export(case: _Case) -> None:
-    ep = torch.export.export(case.fn.module(), tuple(case.inputs()))
+    """torch.export's functional IR with its tokens removed (specs/report.md RPT-8)."""
+    ep = torch.export.export(case.fn.module(), tuple(case.inputs())).run_decompositions({})
+    ep = _remove_effect_tokens(ep)
     case.record_graph(ep.graph_module)
     sig = ep.graph_signature
     case.obs.signature = {
         "input_specs": [[s.kind.name, s.arg.name] for s in sig.input_specs],
         "output_specs": [[s.kind.name, s.arg.name] for s in sig.output_specs],
-        "input_tokens": list(sig.input_tokens),
-        "output_tokens": list(sig.output_tokens),
     }
-    case.obs.outputs = value_obs(ep.module()(*case.inputs()))
+    mutated = sum(
+        1 for s in sig.output_specs if s.kind.name in ("USER_INPUT_MUTATION", "BUFFER_MUTATION")
+    )
+    constants = [ep.constants[s.target] for s in sig.input_specs
+                 if s.kind.name in ("CONSTANT_TENSOR", "CUSTOM_OBJ")]
+    flat = ep.graph_module(*constants, *case.inputs())
+    case.obs.outputs = value_obs(tuple(flat)[mutated:])
 
 
 def _capturing_aot_eager(case: _Case) -> Callable:

@@ -29,11 +29,10 @@ from refimpl.fake_tensor import FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
 from refimpl.fx import GraphModule
 from refimpl.operator import ops
-from refimpl.passes.effect_tokens import check_effect_tokens
 from refimpl.proxy_tensor import placeholder_names, trace
 from refimpl.tensor import Tensor
 
-__all__ = ["GraphSignature", "Module", "aot_export", "aot_export_backward",
+__all__ = ["GraphSignature", "Module", "aot_export", "aot_export_backward", "lift_constants",
            "remove_effect_tokens"]
 
 
@@ -136,7 +135,6 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False,
     sig = _signature(gm, n_tok, buffer_names, mutated, len(inputs))
     if unlift_effect_tokens:
         _unlift_tokens(gm, sig)
-    check_effect_tokens(gm)
     return gm, sig
 
 
@@ -202,48 +200,78 @@ def _unlift_tokens(gm: GraphModule, sig: GraphSignature) -> None:
 
 
 def remove_effect_tokens(gm: GraphModule) -> GraphModule:
-    """Replace each ``with_effects(token, op, *args)`` by ``op(*args)``; drop the tokens."""
+    """Replace each ``with_effects(token, op, *args)`` by ``op(*args)``; drop the tokens.
+
+    torch's ``_remove_effect_tokens`` in its steps: 1. replace every with_effects node, noting
+    the token placeholders it reads and the token getitems the output returns; 2. drop that
+    many leading outputs; 3. dead-code eliminate (the with_effects nodes and their getitems go,
+    the effectful calls stay); 4. erase the token placeholders.
+    """
     graph = gm.graph
-    input_tokens, output_tokens = [], []
+    input_tokens: list = []
+    output_tokens: list = []
     for node in list(graph.nodes):
         if node.op == "call_function" and node.target is with_effects:
             _replace_with_effects_node(gm, node, input_tokens, output_tokens)
-    output = graph.output_node()
-    outs = output.args[0]
-    if isinstance(outs, (tuple, list)):
-        output.args = (tuple(o for o in outs if o not in output_tokens),)
-    for node in reversed(list(graph.nodes)):
-        if node.op == "call_function" and (node.target is with_effects or (
-                node.target is operator.getitem and node.args[0].target is with_effects)):
-            graph.erase_node(node)
-    for token in input_tokens:
-        if not token.users:
-            graph.erase_node(token)
+    if output_tokens:
+        output = graph.output_node()
+        outs = output.args[0]
+        if len(outs) < len(output_tokens):
+            raise AssertionError(
+                f"{outs} output arguments found\n{output_tokens} output tokens found\n{graph}"
+            )
+        output.args = (tuple(outs[len(output_tokens):]),)
     graph.eliminate_dead_code()
+    for node in list(graph.nodes):
+        if node.op == "placeholder" and node in input_tokens:
+            graph.erase_node(node)
     gm.recompile()
     return gm
 
 
 def _replace_with_effects_node(gm: GraphModule, node: Any, input_tokens: list,
                                output_tokens: list) -> None:
+    """A call of ``op`` before ``node``; ``node``'s result getitems now read that call."""
     graph = gm.graph
     token_node, func, *node_args = node.args
-    if token_node.op == "placeholder" and token_node not in input_tokens:
+    if token_node.op == "placeholder":
         input_tokens.append(token_node)
     schema = _get_schema(func, node_args)
     with graph.inserting_before(node):
         new_node = graph.call_function(func, tuple(node_args), dict(node.kwargs))
     for user in list(node.users):
-        if user.args[1] == 0:
-            output_tokens.extend(u for u in [user] if any(x.op == "output" for x in user.users))
-    for user in list(node.users):
-        index = user.args[1]
-        if index == 0:
-            continue
-        if len(schema.returns) == 1:
-            user.replace_all_uses_with(new_node)
-        else:
-            user.args = (new_node, index - 1)
+        if user.target is not operator.getitem:
+            raise AssertionError(
+                f"Expected user target to be operator.getitem, but got {user.target}"
+            )
+        if user.args[1] == 0 and any(u.op == "output" for u in user.users):
+            output_tokens.append(user)
+    if len(schema.returns) == 1:
+        for user in list(node.users):
+            if user.args[1] == 1:
+                user.replace_all_uses_with(new_node)
+    elif len(schema.returns) > 1:
+        for user in list(node.users):
+            if user.args[1] >= 1:
+                user.args = (new_node, user.args[1] - 1)
+
+
+def lift_constants(gm: GraphModule) -> list[Tensor]:
+    """Tensor constants (``get_attr``) become leading ``c_lifted_tensor_<i>`` placeholders.
+
+    This is what torch.export does with constants; returns their values, in placeholder order.
+    """
+    graph = gm.graph
+    first = next(iter(graph.nodes))
+    values = []
+    for node in [n for n in graph.nodes if n.op == "get_attr"]:
+        with graph.inserting_before(first):
+            placeholder = graph.placeholder(f"c_lifted_tensor_{len(values)}")
+        values.append(getattr(gm, node.target))
+        node.replace_all_uses_with(placeholder)
+        graph.erase_node(node)
+    gm.recompile()
+    return values
 
 
 # [NOTE: backward tokens] AOTAutograd traces the backward with a fresh FunctionalTensorMode whose

@@ -22,7 +22,6 @@ from contextlib import nullcontext
 from typing import Any, Callable
 
 from refimpl import _pytree as pytree
-from refimpl.aten import OPS
 from refimpl.mode_stack import TorchDispatchMode, _TorchDispatchModeKey
 from refimpl.operator import OpOverload, _get_operation_overload
 from refimpl.tensor import PYTHON_KEYS, Tensor, dense_keys
@@ -118,16 +117,13 @@ class FunctionalTensorMode(TorchDispatchMode):
         if _effects_handler is not None and _effects_handler[0](func):
             return _effects_handler[1](self._allow_token_discovery, self._tokens, func, args,
                                        kwargs)
-        # 2. A fresh constant becomes a functional tensor.
-        if func is OPS["aten::lift_fresh"]:
-            return FunctionalTensor._wrap(args[0], self)
         inner_args = pytree.tree_map(_unwrap, args)
         inner_kwargs = pytree.tree_map(_unwrap, kwargs)
-        # 3. In-place ops: run the functional variant and record the mutation.
+        # 2. In-place ops: run the functional variant and record the mutation.
         variant = _functional_variant(func)
         if variant is not None:
             return self._mutate(func, variant, args, inner_args, inner_kwargs)
-        # 4. Everything else: run one level down, wrap tensor outputs.
+        # 3. Everything else (a fresh constant's lift_fresh too): one level down, wrap.
         out = func(*inner_args, **inner_kwargs)
         return pytree.tree_map_only(Tensor, lambda t: FunctionalTensor._wrap(t, self), out)
 

@@ -11,8 +11,13 @@ Simplifications:
    ``_ProxyTensor`` slots with thunks); no SymInt tracking.
 3. A real tensor that was not an input and is not tracked becomes a ``_tensor_constant<n>``
    attribute read with ``get_attr``, as in torch; ``lift_fresh`` itself records nothing.
-4. Placeholders are named as torch names them: ``<param>_1`` for each parameter, or
-   ``arg<i>_1`` when the function takes ``*args`` ([NOTE: placeholder names]).
+4. Placeholders are named as torch names them ([NOTE: placeholder names]); a function with
+   keyword-only parameters, or with ``**kwargs`` beside more than one named parameter, raises
+   ``NotImplementedError`` (torch 2.13 adds a ``**`` placeholder for them and then fails with
+   ``AssertionError: Expected same length``).
+5. A traced function must return tensors, ``None``, numbers or strings, possibly in tuples,
+   lists and dicts; anything else raises ``TypeError`` before the output node is made (torch
+   fails later, in ``create_arg``, with ``NotImplementedError: argument of type: <class ...>``).
 """
 
 from __future__ import annotations
@@ -154,18 +159,35 @@ def disable_proxy_modes_tracing() -> Iterator[None]:
         yield
 
 
-# [NOTE: placeholder names] torch's make_fx names a placeholder ``<param>_1`` after each
-# parameter of the traced function, or ``arg<i>_1`` for every input when the function has a
-# ``*args`` parameter; the graph namespace then makes names unique (``x_1_1`` for a parameter
-# called ``x_1`` next to one called ``x``).
+# [NOTE: placeholder names] torch's make_fx names placeholders in three ways
+# (torch/fx/experimental/proxy_tensor.py ``_trace_inner`` and ``fake_signature``;
+# torch/fx/_symbolic_trace.py ``create_args_for_root`` and ``_proxy_placeholder``):
+# 1. a callable without ``__code__`` after ``inspect.unwrap`` (a module instance, a
+#    ``functools.partial``...) or with a ``*args`` parameter is wrapped in
+#    ``lambda arg0, arg1, ...``, so its placeholders are ``arg<i>_1``;
+# 2. a function whose only named parameter comes with ``**kwargs`` gets ``input_<i>``;
+# 3. otherwise each of the ``co_argcount + co_kwonlyargcount`` parameter names becomes
+#    ``<param>_1``, and their number must equal the number of inputs:
+#    ``RuntimeError: Tracing expected 2 arguments but got 1 concrete arguments``.
+# The graph namespace then makes names unique, so a parameter called ``x_1`` gives ``x_1_1``.
 def placeholder_names(fn: Callable, n: int) -> list[str]:
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        params = []
-    if len(params) < n or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+    unwrapped = inspect.unwrap(fn)
+    code = getattr(unwrapped, "__code__", None)
+    if code is None or code.co_flags & inspect.CO_VARARGS:
         return [f"arg{i}_1" for i in range(n)]
-    return [f"{p.name}_1" for p in params[:n]]
+    total_args = code.co_argcount + code.co_kwonlyargcount
+    if code.co_flags & inspect.CO_VARKEYWORDS and total_args == 1 and n > 0:
+        return [f"input_{i}" for i in range(n)]
+    arg_names = list(code.co_varnames[:total_args])
+    if len(arg_names) != n:
+        raise RuntimeError(
+            f"Tracing expected {len(arg_names)} arguments but got {n} concrete arguments"
+        )
+    if code.co_kwonlyargcount or code.co_flags & inspect.CO_VARKEYWORDS:
+        raise NotImplementedError(
+            "refimpl's make_fx does not trace functions with keyword-only or ** parameters"
+        )
+    return [f"{name}_1" for name in arg_names]
 
 
 def make_fx(fn: Callable, tracing_mode: str = "real",

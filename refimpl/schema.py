@@ -74,6 +74,8 @@ class SchemaParseError(RuntimeError):
         line_end = len(source) if line_end < 0 else line_end
         self.line = source.count("\n", 0, offset) + 1
         self.column = offset - line_start + 1
+        self.what = what
+        self.offset = offset
         self.expected = expected
         self.found = found
         self.source = source
@@ -82,6 +84,15 @@ class SchemaParseError(RuntimeError):
         )
         caret = " " * (self.column - 1) + "^"
         super().__init__(f"{what} here at {where}:\n  {source[line_start:line_end]}\n  {caret}")
+
+    def __reduce__(self) -> tuple:
+        keywords = {"expected": self.expected, "found": self.found}
+        return (_rebuild_error, (self.what, self.source, self.offset, keywords))
+
+
+def _rebuild_error(what: str, source: str, offset: int, keywords: dict) -> SchemaParseError:
+    """Unpickle a SchemaParseError (its constructor takes keyword-only arguments)."""
+    return SchemaParseError(what, source, offset, **keywords)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,8 +551,6 @@ _MULTI_TOKENS = {
     "<<": "<<", ">>": ">>", "+=": "+=", "-=": "-=", "*=": "*=", "/=": "/=", "%=": "%=",
     "|=": "|=", "&=": "&=", "^=": "^=", "<<=": "<<=", ">>=": ">>=", "**=": "**=",
 }
-# fmt: on
-# fmt: off
 _KEYWORDS = frozenset({
     "def", "if", "else", "elif", "while", "return", "is", "is not", "True", "False", "None",
     "and", "or", "not", "global", "for", "in", "not in", "raise", "assert", "break",
@@ -662,9 +671,7 @@ def _next_token(text: str, pos: int) -> _Token:
 # fmt: off
 _ENUM_IDENTS = {"float": 6, "complex": 9, "long": 4, "strided": 0, "Mean": 1,
                 "contiguous_format": 0}
-# fmt: on
 # c10::getStringToDtypeMap(): dtype names accepted where the argument is a ScalarType.
-# fmt: off
 _DTYPE_NAMES = {
     "uint8": 0, "int8": 1, "int16": 2, "short": 2, "int": 3, "int32": 3, "int64": 4, "long": 4,
     "float16": 5, "half": 5, "float": 6, "float32": 6, "double": 7, "float64": 7,
@@ -750,9 +757,7 @@ def _escape(body: str, pos: int, token: _Token, source: str) -> tuple[str, int]:
         raise SchemaParseError("unsupported hex specifier", source, token.pos)
     if nxt in "uU":
         raise SchemaParseError("unsupported unicode specifier", source, token.pos)
-    octal = body[pos + 1 : pos + 4]
-    # torch's parseOctal wants three digits 0-7 and one more character after the backslash
-    # than the escape needs (`pos + 3 >= size` fails), i.e. the digits must all be present.
+    octal = body[pos + 1 : pos + 4]  # parseOctal: exactly three digits 0-7, below \400
     if len(octal) == 3 and all(c in "01234567" for c in octal) and int(octal, 8) < 256:
         return chr(int(octal, 8)), 4
     raise SchemaParseError("ill formed octal specifier", source, token.pos)
@@ -797,8 +802,8 @@ class _SchemaParser:
             raise self.error_expected(kind)
         return self.next()
 
-    def error_expected(self, kind: str, tok: _Token | None = None) -> SchemaParseError:
-        tok = self.cur if tok is None else tok
+    def error_expected(self, kind: str) -> SchemaParseError:
+        tok = self.cur
         return SchemaParseError(
             f"expected '{kind}' but found '{tok.kind}'",
             self.text,
@@ -970,18 +975,28 @@ class _SchemaParser:
             self.expect(")")
             return SchemaType(tok.text.lower(), contained=(inner,)), None
         if tok.kind == "ident" and tok.text == "Dict":
-            self.next()
-            self.expect("(")
-            key = self.parse_type()
-            self.expect(",")
-            value = self.parse_type()
-            self.expect(")")
-            return SchemaType("dict", contained=(key, value)), self.parse_alias_annotation()
+            return self.parse_dict(), self.parse_alias_annotation()
         if tok.kind == "ident" and tok.text == "Union":
             return self.parse_union(), self.parse_alias_annotation()
         if tok.kind == "ident" and tok.text == "__torch__":
             return self.parse_class_type(), None
         return self.parse_base_type(), self.parse_alias_annotation()
+
+    def parse_dict(self) -> SchemaType:
+        start = self.next()
+        self.expect("(")
+        key = self.parse_type()
+        self.expect(",")
+        value = self.parse_type()
+        self.expect(")")
+        if not (key.kind == "base" and key.name in _DICT_KEYS):
+            raise self.error(
+                f"Cannot create dict for key type '{key}', only int, float, complex, Tensor, "
+                "device and string keys are supported",
+                start,
+                expected="a dict key type",
+            )
+        return SchemaType("dict", contained=(key, value))
 
     def parse_union(self) -> SchemaType:
         start = self.next()
@@ -1016,7 +1031,11 @@ class _SchemaParser:
         tok = self.cur
         if not (self.next_if("None") or self.next_if("NoneType")):
             self.expect("ident")
-        name = _BASE_RENAMES.get(tok.text, tok.text)
+        name = tok.text
+        while self.cur.kind == "." and self.lookahead().kind == "ident":
+            self.next()
+            name += "." + self.next().text  # a dotted name, e.g. the type variable `t.Val`
+        name = _BASE_RENAMES.get(name, name)
         if name in _BASE_TYPES:
             return SchemaType.base(name)
         if "a" <= name[0] <= "z":
@@ -1142,6 +1161,7 @@ class _SchemaParser:
         return value
 
 
+_DICT_KEYS = frozenset({"int", "float", "complex", "Tensor", "Device", "str", "bool", "Any"})
 _SINGLE_CONSTANT = frozenset({"str", "Scalar", "int", "bool", "float", "complex"})
 _LIST_ELEMENTS = {"int": int, "float": float, "bool": bool, "complex": complex}
 _DEVICE_TYPE = SchemaType.base("Device")

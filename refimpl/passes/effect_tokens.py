@@ -13,7 +13,7 @@ import operator
 from typing import Any
 
 from refimpl.effects import _get_effect, with_effects
-from refimpl.fx import GraphModule
+from refimpl.fx import GraphModule, node_code_line
 from refimpl.operator import ops
 
 __all__ = ["EffectTokenError", "check_effect_tokens"]
@@ -24,7 +24,7 @@ class EffectTokenError(AssertionError):
 
 
 def _fail(node: Any, message: str) -> None:
-    raise EffectTokenError(f"{message}\n  at: {node.format_node()}")
+    raise EffectTokenError(f"{message}\n  at: {node_code_line(node)}")
 
 
 def _token_out(node: Any) -> Any | None:

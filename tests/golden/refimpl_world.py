@@ -58,9 +58,13 @@ from refimpl.functional_tensor import (
 from refimpl.library import _scoped_library, custom_op
 from refimpl.mode_stack import TorchDispatchMode
 from refimpl.operator import OpOverload
+from refimpl.profiles import get_profile, set_profile
 from refimpl.proxy_tensor import make_fx
 
 GOLD_NS = "gold"
+
+# The goldens are torch 2.13 recordings, so the world runs refimpl's torch-2.13 profile.
+PROFILE = "torch-2.13"
 
 _EFFECTS = {"ORDERED": _EffectType.ORDERED, None: None}
 
@@ -127,16 +131,21 @@ class RefimplWorld:
     @contextlib.contextmanager
     def scope(self, scenario: str) -> Iterator[RefimplWorld]:
         """Run one scenario: custom ops and effect registrations are removed afterwards."""
-        with _scoped_library(GOLD_NS, "FRAGMENT") as lib:
-            self._lib = lib
-            try:
-                yield self
-            finally:
-                for handle in reversed(self._handles):
-                    handle.destroy()
-                self._handles.clear()
-                self._autograd.clear()
-                self._lib = None
+        previous = get_profile()
+        set_profile(PROFILE)
+        try:
+            with _scoped_library(GOLD_NS, "FRAGMENT") as lib:
+                self._lib = lib
+                try:
+                    yield self
+                finally:
+                    for handle in reversed(self._handles):
+                        handle.destroy()
+                    self._handles.clear()
+                    self._autograd.clear()
+                    self._lib = None
+        finally:
+            set_profile(previous)
 
     def namespace(self, scenario: str) -> str:
         if self._lib is None:

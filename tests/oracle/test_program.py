@@ -424,9 +424,6 @@ def _append(stmt: dict):
     return mutate
 
 
-REC0 = ("custom_ops", 0, "schema")
-B1, B3, B4, B5 = ("body", 1), ("body", 3), ("body", 4), ("body", 5)
-
 # (clause, mutation, expected JSON path, message fragment)
 INVALID = [
     # PRG-1 / PRG-2: structure
@@ -541,6 +538,12 @@ INVALID = [
         _schema(0, "rec(Tensor(a) x) -> Tensor(a)"),
         "$.custom_ops[0].schema",
         "alias annotation",
+    ),
+    (
+        "PRG-7",
+        _schema(0, "rec(Tensor x, str lambda) -> Tensor"),
+        "$.custom_ops[0].schema",
+        "is a Python keyword",
     ),
     (
         "PRG-7",

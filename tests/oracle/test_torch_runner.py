@@ -27,7 +27,7 @@ from oracle.isolate import (  # noqa: E402
     error_observation,
     run_isolated,
     run_torch_isolated,
-)  # noqa: E402
+)
 from oracle.observation import ErrorObs, Observation, ValueObs  # noqa: E402
 from oracle.program import load_program, program_to_json  # noqa: E402
 from oracle.torch_runner import PATHS, run_torch  # noqa: E402

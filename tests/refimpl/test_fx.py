@@ -916,11 +916,12 @@ literals = st.one_of(
 )
 
 
-def arg_trees(n_nodes: int) -> st.SearchStrategy:
-    """Abstract arguments: ("node", i) | ("lit", v) | ("op", key) | ("list"/"tuple", [...]) |
-    ("dict", {key: tree})."""
+def _arg_trees() -> st.SearchStrategy:
+    """Abstract arguments: ("node", k) | ("lit", v) | ("op", key) | ("list"/"tuple", [...]) |
+    ("dict", {key: tree}). ``k`` picks a value defined earlier: ``values[k % len(values)]``
+    (one strategy object for all draws; building one per node made generation slow)."""
     leaves = st.one_of(
-        st.tuples(st.just("node"), st.integers(0, n_nodes - 1)),
+        st.tuples(st.just("node"), st.integers(0, 63)),
         st.tuples(st.just("lit"), literals),
         st.tuples(st.just("op"), st.sampled_from(OP_ARGS)),
     )
@@ -934,6 +935,10 @@ def arg_trees(n_nodes: int) -> st.SearchStrategy:
     )
 
 
+ARG_TREES = _arg_trees()
+NODE_REF = st.tuples(st.just("node"), st.integers(0, 63))
+
+
 @st.composite
 def programs(draw: Any) -> dict[str, Any]:
     """A random DAG: placeholders, call_function nodes over earlier values, one output."""
@@ -944,35 +949,29 @@ def programs(draw: Any) -> dict[str, Any]:
     n_calls = draw(st.integers(0, 8), label="n_calls")
     calls = []
     for i in range(n_calls):
-        n_before = len(placeholders) + i
         key = draw(st.sampled_from(sorted(POOL)), label=f"target[{i}]")
         arity = POOL[key][0]
         n_args = arity if arity is not None else draw(st.integers(0, 3), label=f"n_args[{i}]")
-        args = draw(
-            st.lists(arg_trees(n_before), min_size=n_args, max_size=n_args), label=f"args[{i}]"
-        )
+        args = draw(st.lists(ARG_TREES, min_size=n_args, max_size=n_args), label=f"args[{i}]")
         kwargs = (
             {}
             if arity is not None
             else draw(
-                st.dictionaries(
-                    st.sampled_from(["alpha", "dim", "x"]), arg_trees(n_before), max_size=2
-                ),
+                st.dictionaries(st.sampled_from(["alpha", "dim", "x"]), ARG_TREES, max_size=2),
                 label=f"kwargs[{i}]",
             )
         )
         name = draw(st.sampled_from(NAMES), label=f"name[{i}]")
         calls.append((key, args, kwargs, name))
-    n_values = len(placeholders) + n_calls
     output = draw(
         st.one_of(
-            st.tuples(st.just("node"), st.integers(0, n_values - 1)),
+            NODE_REF,
             st.tuples(
                 st.sampled_from(["tuple", "list"]),
-                st.lists(st.tuples(st.just("node"), st.integers(0, n_values - 1)), max_size=3),
+                st.lists(NODE_REF, max_size=3),
             ),
             st.just(("lit", None)),
-            st.tuples(st.just("dict"), st.fixed_dictionaries({"a": arg_trees(n_values)})),
+            st.tuples(st.just("dict"), st.fixed_dictionaries({"a": ARG_TREES})),
         ),
         label="output",
     )
@@ -986,7 +985,7 @@ def build(program: dict[str, Any], graph: Any, targets: dict[str, Any]) -> Any:
     def realize(tree: Any) -> Any:
         kind, payload = tree
         if kind == "node":
-            return values[payload]
+            return values[payload % len(values)]
         if kind == "op":
             return targets[payload]
         if kind == "lit":

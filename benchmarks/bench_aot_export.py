@@ -1,0 +1,508 @@
+"""Export cost: refimpl's ``aot_export`` against torch's ``aot_export_module``, same program.
+
+Measures: a synthetic N-op program (N = 10, 100, 1000, 10000), ops in the fixed cycle
+``bench::rec`` (an ORDERED custom op, ``(Tensor x, str tag) -> Tensor``, x + 1, with a fake
+impl), ``aten.sin``, ``aten.add.Tensor``, exported with
+- ``refimpl.export.aot_export(module, args)`` and
+- ``torch._functorch.aot_autograd.aot_export_module(module, args, trace_joint=False)``;
+and ``make_fx(fn, tracing_mode="fake")`` alone on both at N = 1000.
+Issue targets: refimpl >= 100x faster than torch at N = 1000; refimpl linear,
+``t(10000) / t(1000) <= 12``.
+
+Choices:
+1. torch at N = 10000 takes minutes, so torch stops at ``--torch-max`` (default 1000);
+   refimpl's linearity comes from its own figures.
+2. Per N the two libraries alternate (torch, refimpl, refimpl, torch, ...); each takes at least
+   ``MIN_SAMPLES`` samples and then more while its time at that N stays under a budget, so the
+   minutes-long torch cells get few samples and the fast refimpl cells many.
+3. One untimed warm-up export at N = 10 per library first (its time is reported as
+   ``warmup_s``): torch's first export loads and compiles a lot once.
+4. The collector stays on while timing (an export's collections are part of its cost); the heap
+   is frozen after setup (see ``_common``). Each export gets a fresh module.
+5. Where both ran, the two graphs' ``.code`` is compared: the programs are the same, and so must
+   the printed graphs be.
+6. When refimpl is not linear (or with ``--profile``), cProfile runs its export at two sizes
+   and the functions whose own time grows more than the size are listed.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+from collections.abc import Callable
+from typing import Any
+
+import _common
+import numpy as np
+
+import refimpl
+from refimpl import effects as refimpl_effects
+from refimpl.export import Module as RefModule
+from refimpl.export import aot_export
+
+SIZES = (10, 100, 1000, 10000)
+QUICK_SIZES = (10, 100)
+TORCH_MAX = 1000
+MAKE_FX_N = 1000
+MIN_SAMPLES = 3
+MAX_SAMPLES = 7
+CELL_BUDGET_S = 60.0
+TARGET_SPEEDUP = 100.0
+TARGET_LINEARITY = 12.0
+SCHEMA = "(Tensor x, str tag) -> Tensor"
+CYCLE = ("rec", "sin", "add")
+
+
+# --------------------------------------------------------------------------------------------
+# the program, written once for both libraries
+# --------------------------------------------------------------------------------------------
+def run_program(
+    kinds: list[str], tags: list[str], ops: dict[str, Callable], x: Any, y: Any
+) -> tuple[Any]:
+    """The N ops: ``rec(x, tag)``, ``sin(x)``, ``add(x, y)`` in the order of ``kinds``."""
+    rec, sin, add = ops["rec"], ops["sin"], ops["add"]
+    for kind, tag in zip(kinds, tags):
+        if kind == "rec":
+            x = rec(x, tag)
+        elif kind == "sin":
+            x = sin(x)
+        else:
+            x = add(x, y)
+    return (x,)
+
+
+def program_spec(n: int) -> tuple[list[str], list[str]]:
+    """Op kinds (the cycle rec, sin, add) and the tags ``t<i>`` of the N-op program."""
+    return [CYCLE[i % 3] for i in range(n)], [f"t{i}" for i in range(n)]
+
+
+def define_refimpl_ops() -> dict[str, Callable]:
+    """``bench::rec`` in refimpl (ORDERED, fake impl) and the aten ops the program uses."""
+    aten = refimpl.ops.aten
+
+    @refimpl.library.custom_op("bench::rec", schema=SCHEMA)
+    def rec(x, tag):
+        return aten.add.Tensor(x, 1)
+
+    @rec.register_fake
+    def _(x, tag):
+        return aten.empty_like.default(x)
+
+    refimpl_effects._register_effectful_op(rec, refimpl_effects._EffectType.ORDERED)
+    return {"rec": refimpl.ops.bench.rec.default, "sin": aten.sin.default, "add": aten.add.Tensor}
+
+
+def define_torch_ops(torch: Any) -> dict[str, Callable]:
+    """``bench::rec`` in torch (ORDERED, fake impl) and the aten ops the program uses."""
+    from torch._higher_order_ops.effects import EffectType, _register_effectful_op
+
+    aten = torch.ops.aten
+
+    @torch.library.custom_op("bench::rec", mutates_args=(), schema=SCHEMA)
+    def rec(x, tag):
+        return aten.add.Tensor(x, 1)
+
+    @rec.register_fake
+    def _(x, tag):
+        return aten.empty_like.default(x)
+
+    _register_effectful_op(torch.ops.bench.rec.default, EffectType.ORDERED)
+    return {"rec": torch.ops.bench.rec.default, "sin": aten.sin.default, "add": aten.add.Tensor}
+
+
+class RefProgram(RefModule):
+    """The N-op program as a refimpl module."""
+
+    def __init__(self, n: int, ops: dict[str, Callable]) -> None:
+        super().__init__()
+        self.kinds, self.tags = program_spec(n)
+        self.ops = ops
+
+    def forward(self, x: Any, y: Any) -> tuple[Any]:
+        return run_program(self.kinds, self.tags, self.ops, x, y)
+
+
+def torch_program_class(torch: Any) -> type:
+    """The N-op program as a ``torch.nn.Module`` subclass (torch is imported late)."""
+
+    class TorchProgram(torch.nn.Module):
+        def __init__(self, n: int, ops: dict[str, Callable]) -> None:
+            super().__init__()
+            self.kinds, self.tags = program_spec(n)
+            self.ops = ops
+
+        def forward(self, x: Any, y: Any) -> tuple[Any]:
+            return run_program(self.kinds, self.tags, self.ops, x, y)
+
+    return TorchProgram
+
+
+# --------------------------------------------------------------------------------------------
+# the two libraries behind one interface: export(n) and make_fx(n) return a graph module
+# --------------------------------------------------------------------------------------------
+class Side:
+    """One library: how to export and make_fx the N-op program."""
+
+    def __init__(
+        self, name: str, export: Callable[[int], Any], make_fx: Callable[[int], Any]
+    ) -> None:
+        self.name = name
+        self.export = export
+        self.make_fx = make_fx
+
+
+def refimpl_side() -> Side:
+    ops = define_refimpl_ops()
+    arrays = _inputs()
+    x, y = refimpl.tensor(arrays[0]), refimpl.tensor(arrays[1])
+
+    def export(n: int) -> Any:
+        gm, _ = aot_export(RefProgram(n, ops), (x, y))
+        return gm
+
+    def make_fx(n: int) -> Any:
+        kinds, tags = program_spec(n)
+        return refimpl.make_fx(_fx_fn(kinds, tags, ops), tracing_mode="fake")(x, y)
+
+    return Side("refimpl", export, make_fx)
+
+
+def torch_side(torch: Any) -> Side:
+    from torch._functorch.aot_autograd import aot_export_module
+    from torch.fx.experimental.proxy_tensor import make_fx as torch_make_fx
+
+    ops = define_torch_ops(torch)
+    program = torch_program_class(torch)
+    x, y = (torch.from_numpy(a.copy()) for a in _inputs())
+
+    def export(n: int) -> Any:
+        gm, _ = aot_export_module(program(n, ops), (x, y), trace_joint=False)
+        return gm
+
+    def make_fx(n: int) -> Any:
+        kinds, tags = program_spec(n)
+        return torch_make_fx(_fx_fn(kinds, tags, ops), tracing_mode="fake")(x, y)
+
+    return Side("torch", export, make_fx)
+
+
+def _inputs() -> list[np.ndarray]:
+    return [np.arange(4, dtype=np.float32), np.full(4, 0.5, dtype=np.float32)]
+
+
+def _fx_fn(kinds: list[str], tags: list[str], ops: dict[str, Callable]) -> Callable:
+    def fn(x, y):
+        return run_program(kinds, tags, ops, x, y)
+
+    return fn
+
+
+# --------------------------------------------------------------------------------------------
+# timing
+# --------------------------------------------------------------------------------------------
+class Cell:
+    """The samples of one (library, N, what) figure, and the last graph made."""
+
+    def __init__(
+        self, make: Callable[[], Any], min_samples: int, max_samples: int, budget_s: float
+    ) -> None:
+        self.make = make
+        self.min_samples, self.max_samples, self.budget_s = min_samples, max_samples, budget_s
+        self.samples: list[float] = []
+        self.graph: Any = None
+
+    def wants_more(self) -> bool:
+        n = len(self.samples)
+        return n < self.min_samples or (n < self.max_samples and sum(self.samples) < self.budget_s)
+
+    def sample(self) -> None:
+        box: list[Any] = []
+        self.samples.append(_common.time_once(lambda: box.append(self.make()), disable_gc=False))
+        self.graph = box[0]
+
+
+def run_cells(cells: list[Cell]) -> None:
+    """Alternate the cells (order reversed each round) until none wants more samples."""
+    round_no = 0
+    while any(c.wants_more() for c in cells):
+        for cell in cells if round_no % 2 == 0 else reversed(cells):
+            if cell.wants_more():
+                cell.sample()
+        round_no += 1
+
+
+def same_code(a: Any, b: Any) -> bool | None:
+    if a is None or b is None:
+        return None
+    return a.code == b.code
+
+
+def node_count(gm: Any) -> int:
+    return sum(1 for _ in gm.graph.nodes)
+
+
+def export_table(
+    sides: dict[str, Side], sizes: tuple[int, ...], torch_max: int, limits: tuple[int, int, float]
+) -> list[dict[str, Any]]:
+    """Per N: the export times of both libraries (torch up to ``torch_max``) and their ratio."""
+    rows = []
+    for n in sizes:
+        cells = {"refimpl": Cell(lambda n=n: sides["refimpl"].export(n), *limits)}
+        if n <= torch_max:
+            cells["torch"] = Cell(lambda n=n: sides["torch"].export(n), *limits)
+        run_cells(list(cells.values()))
+        rows.append(_row(n, cells))
+        _print_row(rows[-1])
+    return rows
+
+
+def _row(n: int, cells: dict[str, Cell]) -> dict[str, Any]:
+    row: dict[str, Any] = {"n": n, "nodes": node_count(cells["refimpl"].graph)}
+    for name, cell in cells.items():
+        row[f"{name}_s"] = _common.summarize(cell.samples)
+    torch_cell = cells.get("torch")
+    if torch_cell is not None:
+        row["torch_over_refimpl"] = _common.ratio(row["torch_s"], row["refimpl_s"])
+        row["same_code"] = same_code(torch_cell.graph, cells["refimpl"].graph)
+    return row
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    torch_s = row.get("torch_s", {}).get("median")
+    speedup = row.get("torch_over_refimpl", {}).get("median")
+    print(
+        f"  N={row['n']}: refimpl {row['refimpl_s']['median']:.4g} s, torch "
+        f"{'-' if torch_s is None else f'{torch_s:.4g} s'}, torch/refimpl "
+        f"{'-' if speedup is None else f'{speedup:.3g}'}",
+        flush=True,
+    )
+
+
+def make_fx_figures(
+    sides: dict[str, Side], n: int, limits: tuple[int, int, float]
+) -> dict[str, Any]:
+    cells = {name: Cell(lambda side=side: side.make_fx(n), *limits) for name, side in sides.items()}
+    run_cells(list(cells.values()))
+    out: dict[str, Any] = {"n": n}
+    for name, cell in cells.items():
+        out[f"{name}_s"] = _common.summarize(cell.samples)
+    if "torch" in cells:
+        out["torch_over_refimpl"] = _common.ratio(out["torch_s"], out["refimpl_s"])
+        out["same_code"] = same_code(cells["torch"].graph, cells["refimpl"].graph)
+    return out
+
+
+def linearity(rows: list[dict[str, Any]], key: str, small: int, big: int) -> dict | None:
+    """``t(big) / t(small)`` of ``key`` (``refimpl_s`` or ``torch_s``), when both were timed."""
+    by_n = {r["n"]: r for r in rows if key in r}
+    if small not in by_n or big not in by_n:
+        return None
+    return {"small": small, "big": big, **_common.ratio(by_n[big][key], by_n[small][key])}
+
+
+# --------------------------------------------------------------------------------------------
+# profiling: which functions grow faster than the program
+# --------------------------------------------------------------------------------------------
+def own_times(fn: Callable[[], Any]) -> dict[str, tuple[int, float]]:
+    """cProfile of one call: function -> (calls, own time in seconds)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    return {_where(func): (nc, tt) for func, (_, nc, tt, _, _) in stats.stats.items()}
+
+
+def growth_profile(side: Side, small: int, big: int, top: int = 15) -> dict[str, Any]:
+    """Top functions by own time at ``big``, with how their time and calls grew from ``small``."""
+    _common.freeze_heap()
+    at_small = own_times(lambda: side.export(small))
+    at_big = own_times(lambda: side.export(big))
+    total_big = sum(tt for _, tt in at_big.values())
+    rows = []
+    for name, (calls, tt) in sorted(at_big.items(), key=lambda kv: -kv[1][1])[:top]:
+        calls0, tt0 = at_small.get(name, (0, 0.0))
+        rows.append(
+            {
+                "function": name,
+                "calls": calls,
+                "tottime_s": tt,
+                "share": tt / total_big,
+                "time_growth": tt / tt0 if tt0 else None,
+                "calls_growth": calls / calls0 if calls0 else None,
+            }
+        )
+    return {
+        "small": small,
+        "big": big,
+        "size_growth": big / small,
+        "total_small_s": sum(tt for _, tt in at_small.values()),
+        "total_big_s": total_big,
+        "top": rows,
+    }
+
+
+def _where(func: tuple[str, int, str]) -> str:
+    filename, line, name = func
+    if "/refimpl/" in filename:
+        filename = "refimpl/" + filename.split("/refimpl/")[-1]
+    return f"{filename}:{line}({name})"
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+def print_report(result: dict[str, Any]) -> None:
+    print("\naot export, seconds (median / min)")
+    _common.print_table(
+        [
+            "N",
+            "nodes",
+            "torch med",
+            "torch min",
+            "refimpl med",
+            "refimpl min",
+            "torch/refimpl med",
+            "torch/refimpl min",
+            "same code",
+        ],
+        [
+            [
+                r["n"],
+                r["nodes"],
+                r.get("torch_s", {}).get("median"),
+                r.get("torch_s", {}).get("min"),
+                r["refimpl_s"]["median"],
+                r["refimpl_s"]["min"],
+                r.get("torch_over_refimpl", {}).get("median"),
+                r.get("torch_over_refimpl", {}).get("min"),
+                r.get("same_code"),
+            ]
+            for r in result["export"]
+        ],
+    )
+    mf = result.get("make_fx")
+    if mf:
+        print(
+            f"\nmake_fx (fake) at N={mf['n']}: torch {mf['torch_s']['median']:.4g} s, refimpl "
+            f"{mf['refimpl_s']['median']:.4g} s, torch/refimpl "
+            f"{mf['torch_over_refimpl']['median']:.3g}, same code {mf['same_code']}"
+        )
+    for name, lin in result["linearity"].items():
+        if lin:
+            print(
+                f"{name}: t({lin['big']})/t({lin['small']}) = {lin['median']:.3g} (median), "
+                f"{lin['min']:.3g} (min)"
+            )
+    for name, target in result["targets"].items():
+        shown = "-" if target["value"] is None else f"{target['value']:.3g}"
+        print(f"target {name}: {target['rule']}: {shown} -> {target['status']}")
+    prof = result.get("profile")
+    if prof:
+        print(
+            f"\ncProfile of refimpl export, N={prof['small']} -> N={prof['big']} "
+            f"(size x{prof['size_growth']:.0f}, total own time x"
+            f"{prof['total_big_s'] / prof['total_small_s']:.3g})"
+        )
+        _common.print_table(
+            ["function", "calls", "tottime s", "share", "time x", "calls x"],
+            [
+                [
+                    p["function"],
+                    p["calls"],
+                    p["tottime_s"],
+                    p["share"],
+                    p["time_growth"],
+                    p["calls_growth"],
+                ]
+                for p in prof["top"]
+            ],
+        )
+
+
+def _target(rule: str, value: float | None, ok: Callable[[float], bool]) -> dict[str, Any]:
+    status = "not measured" if value is None else ("met" if ok(value) else "MISSED")
+    return {"rule": rule, "value": value, "status": status}
+
+
+def targets(rows: list[dict[str, Any]], lin: dict | None) -> dict[str, Any]:
+    at_1000 = next((r for r in rows if r["n"] == 1000 and "torch_over_refimpl" in r), None)
+    speedup = at_1000["torch_over_refimpl"]["median"] if at_1000 else None
+    return {
+        "speedup_at_1000": _target(
+            f"torch/refimpl >= {TARGET_SPEEDUP:g} at N=1000", speedup, lambda v: v >= TARGET_SPEEDUP
+        ),
+        "refimpl_linearity": _target(
+            f"refimpl t(10000)/t(1000) <= {TARGET_LINEARITY:g}",
+            lin["median"] if lin else None,
+            lambda v: v <= TARGET_LINEARITY,
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = _common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--torch-max",
+        metavar="N",
+        type=int,
+        default=None,
+        help=f"largest N torch exports (default {TORCH_MAX}; quick: 100)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="profile refimpl's growth even when it is linear"
+    )
+    opts = parser.parse_args(argv)
+    import torch  # after the parser, so --help works without torch
+
+    sizes = QUICK_SIZES if opts.quick else SIZES
+    torch_max = opts.torch_max if opts.torch_max is not None else (100 if opts.quick else TORCH_MAX)
+    max_samples = opts.repeat or (1 if opts.quick else MAX_SAMPLES)
+    limits = (min(MIN_SAMPLES, max_samples), max_samples, 5.0 if opts.quick else CELL_BUDGET_S)
+    sides = {"refimpl": refimpl_side(), "torch": torch_side(torch)}
+    warmup = {
+        name: _common.time_once(lambda s=side: s.export(10), disable_gc=False)
+        for name, side in sides.items()
+    }
+    _common.freeze_heap()
+    result: dict[str, Any] = {
+        "benchmark": "aot_export",
+        "machine": _common.machine_info(),
+        "versions": _common.versions(torch, np) | {"torch_num_threads": torch.get_num_threads()},
+        "settings": {
+            "sizes": list(sizes),
+            "torch_max": torch_max,
+            "cycle": list(CYCLE),
+            "schema": f"bench::rec{SCHEMA}",
+            "min_samples": limits[0],
+            "max_samples": limits[1],
+            "cell_budget_s": limits[2],
+            "quick": opts.quick,
+        },
+        "warmup_s": warmup,
+    }
+    print("aot export (progress)")
+    rows = export_table(sides, sizes, torch_max, limits)
+    result["export"] = rows
+    fx_n = 100 if opts.quick else MAKE_FX_N
+    result["make_fx"] = make_fx_figures(sides, fx_n, limits)
+    big = sizes[-1]
+    result["linearity"] = {
+        "refimpl": linearity(rows, "refimpl_s", big // 10, big),
+        "refimpl_1000_over_100": linearity(rows, "refimpl_s", 100, 1000),
+        "torch": linearity(rows, "torch_s", torch_max // 10, torch_max),
+    }
+    result["targets"] = targets(rows, linearity(rows, "refimpl_s", 1000, 10000))
+    lin = result["linearity"]["refimpl"]
+    if opts.profile or (lin and lin["median"] > TARGET_LINEARITY):
+        result["profile"] = growth_profile(sides["refimpl"], big // 10, big)
+    result["machine"]["loadavg_at_end"] = _common.load_average()
+    print_report(result)
+    if opts.json:
+        _common.write_json(opts.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The built-in catalog agrees with torch 2.13 on the structural paths (the main job, in CI).
+
+Spec: RPT-1, RPT-2, RPT-3, RPT-5, RPT-7.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.torch
+
+STRUCTURAL = ["eager", "fake", "make_fx", "functional", "export"]
+
+
+@pytest.fixture(scope="module")
+def catalog_run():
+    pytest.importorskip("torch")
+    from oracle.check import run_check
+    from oracle.program import load_catalog
+
+    return run_check(load_catalog(), STRUCTURAL)
+
+
+@pytest.mark.spec("RPT-2", "RPT-3", "RPT-7")
+def test_catalog_agrees_on_structural_paths(catalog_run):
+    bad = [f"{r.program} [{r.path}]: {r.status} {r.details}" for r in catalog_run.results
+           if r.status not in ("agree", "known")]
+    assert not bad, "expected every catalog program to agree; got:\n" + "\n".join(bad)
+    assert catalog_run.profile == "torch-2.13", f"expected profile torch-2.13, got {catalog_run.profile}"
+
+
+@pytest.mark.spec("RPT-5")
+def test_json_report_shape(catalog_run):
+    from oracle.report import REPORT_FORMAT, to_json
+
+    report = json.loads(json.dumps(to_json(catalog_run), default=str))
+    assert report["format"] == REPORT_FORMAT
+    assert set(report["summary"]) == {"agree", "diverge", "error", "skip", "known"}
+    first = report["results"][0]
+    for key in ("program", "path", "status", "kinds", "torch", "reference"):
+        assert key in first, f"expected {key!r} in a result, got {sorted(first)}"
+
+
+@pytest.mark.spec("RPT-1")
+def test_cli_exit_code_for_invalid_program(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "effects-program/1", "name": "x", "inputs": [],
+                               "body": [{"op": "aten::nope.default", "args": []}],
+                               "outputs": []}))
+    proc = subprocess.run([sys.executable, "-m", "oracle", "check", str(bad), "--paths", "eager"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, f"expected exit 2, got {proc.returncode}: {proc.stderr}"
+    assert "$.body[0]" in proc.stderr, f"expected the JSON path in the message: {proc.stderr}"
+
+
+@pytest.mark.spec("RPT-1")
+def test_cli_junit_on_one_program(tmp_path):
+    from oracle.program import catalog_paths
+
+    out = tmp_path / "r.xml"
+    proc = subprocess.run([sys.executable, "-m", "oracle", "check", str(catalog_paths()[0]),
+                           "--paths", "eager,make_fx", "--format", "junit", "--output", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, f"expected agreement (exit 0), got {proc.returncode}"
+    assert out.read_text().startswith("<testsuites"), "expected JUnit XML"

@@ -1,0 +1,298 @@
+"""Properties of random effect programs: refimpl against itself, and refimpl against torch.
+
+Models: nothing upstream; the invariants effect tokens exist for (effects run in program order on
+every path and under every schedule of the functional graph) and the ones tracing relies on.
+Spec: EFF-14, EFF-19, EFF-23, DSP-15, FX-5, FX-6.
+
+The refimpl-only properties are fast and part of the default run. The differential ones
+(`@pytest.mark.torch`) are bounded by `ORACLE_DIFF_EXAMPLES` (default 10) examples each;
+`python -m oracle fuzz` runs the same property without a bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import refimpl
+from oracle import strategies as ps
+from oracle.canonical import CanonicalGraph, compare_graphs
+from oracle.program import Program, load_program
+from oracle.program_source import write_program
+from oracle.refimpl_runner import _Sink, make_inputs, registrations, resolve, run_refimpl
+from refimpl.effects import new_token_tensor, with_effects
+from refimpl.export import Module, aot_export, remove_effect_tokens
+from refimpl.fx.interpreter import Interpreter, random_topological_order
+from refimpl.operator import ops
+from refimpl.passes import check_effect_tokens
+
+FAST = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+)
+DIFF_EXAMPLES = int(os.environ.get("ORACLE_DIFF_EXAMPLES", "10"))
+DIFF = settings(
+    max_examples=DIFF_EXAMPLES, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+SCHEDULES_PER_GRAPH = 8
+SEARCH_SEEDS = 64
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: the expected log, and a program prepared for tracing in refimpl
+# ---------------------------------------------------------------------------------------------
+
+
+def expected_log(doc: dict) -> list[tuple]:
+    """The dense effect log the program's text implies: one event per print or custom-op call,
+    in body order (custom ops log whatever their effect; aten ops other than _print do not)."""
+    shape = tuple(doc["inputs"][0]["shape"]) if doc.get("inputs") else ()
+    custom = {c["name"] + ".default": c["name"] for c in doc.get("custom_ops", [])}
+    log = []
+    for stmt in doc["body"]:
+        if stmt["op"] == "aten::_print.default":
+            log.append(("aten::_print", (stmt["args"][0],), ()))
+        elif stmt["op"] in custom:
+            literals = tuple(a for a in stmt["args"] if isinstance(a, str))
+            shapes = tuple(shape for a in stmt["args"] if isinstance(a, dict))
+            log.append((custom[stmt["op"]], literals, shapes))
+    return log
+
+
+def effectful_ops(doc: dict) -> set[str]:
+    ops_ = {"aten::_print.default"}
+    ops_ |= {c["name"] + ".default" for c in doc.get("custom_ops", []) if c["effect"]}
+    return ops_ | {k for k, v in doc.get("register_effects", {}).items() if v}
+
+
+@contextlib.contextmanager
+def prepared(program: Program) -> Iterator[Any]:
+    """The program's function (refimpl ops, custom ops registered), prints swallowed."""
+    with contextlib.redirect_stdout(_Sink()), registrations(program):
+        yield write_program(
+            program, resolve, with_effects=with_effects, new_token=new_token_tensor
+        ).fn
+
+
+def functional(fn: Any, program: Program) -> tuple[Any, Any]:
+    module = Module()
+    module.forward = fn
+    return aot_export(module, tuple(make_inputs(program)))
+
+
+def run_schedule(gm: Any, sig: Any, program: Program, schedule: list[str] | None) -> list:
+    tokens = [new_token_tensor() for _ in sig.input_tokens]
+    with refimpl.record_effects() as log:
+        Interpreter(gm).run(*tokens, *make_inputs(program), schedule=schedule)
+    return list(log)
+
+
+def is_with_effects(node: Any) -> bool:
+    return node.op == "call_function" and node.target is with_effects
+
+
+def drop_token_edges(gm: Any) -> None:
+    """Give every with_effects node a fresh `_make_token()`: only data edges order it now."""
+    graph = gm.graph
+    for node in [n for n in graph.nodes if is_with_effects(n)]:
+        with graph.inserting_before(node):
+            fresh = graph.call_function(ops.prims._make_token.default, ())
+        node.args = (fresh, *node.args[1:])
+
+
+def latest_first(gm: Any) -> list[str]:
+    """A schedule that always runs the ready node that comes last in graph order."""
+    compute = [n for n in gm.graph.nodes if n.op == "call_function"]
+    done: set = set()
+    order = []
+    while len(order) < len(compute):
+        ready = [n for n in compute if n not in done and all(
+            i in done or i.op != "call_function" for i in n._input_nodes)]
+        node = ready[-1]
+        done.add(node)
+        order.append(node.name)
+    return order
+
+
+# ---------------------------------------------------------------------------------------------
+# refimpl only
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.spec("EFF-14")
+@FAST
+@given(doc=ps.programs(max_ops=16))
+def test_dense_effect_log_is_program_order(doc: dict) -> None:
+    program = load_program(doc)
+    obs = run_refimpl(program, "eager")
+    assert obs.error is None, f"expected the eager run to succeed, got {obs.error}"
+    expected = expected_log(doc)
+    assert obs.effect_log == expected, (
+        f"expected the dense log in program order {expected}, got {obs.effect_log}"
+    )
+
+
+@pytest.mark.spec("EFF-19", "EFF-23")
+@FAST
+@given(doc=ps.programs(max_ops=16))
+def test_functional_trace_has_one_token_chain(doc: dict) -> None:
+    program = load_program(doc)
+    with prepared(program) as fn:
+        gm, _ = functional(fn, program)
+        chains = check_effect_tokens(gm)
+    n_effects = sum(stmt["op"] in effectful_ops(doc) for stmt in doc["body"])
+    n_chained = sum(len(chain) for chain in chains.values())
+    assert n_chained == n_effects, (
+        f"expected {n_effects} with_effects nodes on the token chain, got {n_chained}:\n{gm.code}"
+    )
+
+
+@pytest.mark.spec("FX-6", "EFF-19")
+@FAST
+@given(doc=ps.programs(max_ops=16), data=st.data())
+def test_every_schedule_replays_program_order(doc: dict, data: st.DataObject) -> None:
+    program = load_program(doc)
+    expected = expected_log(doc)
+    with prepared(program) as fn:
+        gm, sig = functional(fn, program)
+        for k in range(SCHEDULES_PER_GRAPH):
+            schedule = data.draw(ps.schedules(gm.graph), label=f"schedule {k}")
+            log = run_schedule(gm, sig, program, schedule)
+            assert log == expected, (
+                f"expected schedule {schedule} to replay {expected}, got {log}:\n{gm.code}"
+            )
+
+
+@pytest.mark.spec("FX-6")
+@FAST
+@given(doc=ps.programs(max_ops=10, effect_density=0.9, input_mutation=False))
+def test_without_token_edges_some_schedule_breaks_order(doc: dict) -> None:
+    """The schedule property is not vacuous: take the tokens away and the order can break."""
+    prints = [s for s in doc["body"] if s["op"] == "aten::_print.default"]
+    if len(prints) < 2:  # two prints never depend on each other by data
+        return
+    program = load_program(doc)
+    expected = expected_log(doc)
+    with prepared(program) as fn:
+        gm, sig = functional(fn, program)
+        drop_token_edges(gm)
+        candidates = [latest_first(gm)] + [
+            random_topological_order(gm.graph, random.Random(seed)) for seed in range(4)
+        ]
+        logs = [run_schedule(gm, sig, program, s) for s in candidates]
+    assert any(log != expected for log in logs), (
+        f"expected some schedule of the token-free graph to break {expected}, "
+        f"got program order under all {len(logs)}"
+    )
+
+
+@pytest.mark.spec("FX-5")
+@FAST
+@given(doc=ps.programs(max_ops=16))
+def test_dce_keeps_effectful_nodes(doc: dict) -> None:
+    program = load_program(doc)
+    effectful = effectful_ops(doc)
+    with prepared(program) as fn:
+        gm = refimpl.make_fx(fn, tracing_mode="fake")(*make_inputs(program))
+    before = [n.name for n in gm.graph.nodes if _qualname(n) in effectful]
+    gm.graph.eliminate_dead_code()
+    after = [n.name for n in gm.graph.nodes if _qualname(n) in effectful]
+    n_effects = sum(stmt["op"] in effectful for stmt in doc["body"])
+    assert len(before) == n_effects, f"expected {n_effects} effectful nodes, got {before}"
+    assert after == before, f"expected DCE to keep {before}, got {after}"
+
+
+def _qualname(node: Any) -> str | None:
+    target = node.target
+    if node.op != "call_function" or not hasattr(target, "_overloadname"):
+        return None
+    return f"{target.namespace}::{target._name.split('::', 1)[1].split('.')[0]}." \
+           f"{target._overloadname}"
+
+
+@pytest.mark.spec("EFF-19")
+@FAST
+@given(doc=ps.programs(max_ops=16, input_mutation=False))
+def test_export_without_tokens_equals_make_fx(doc: dict) -> None:
+    program = load_program(doc)
+    with prepared(program) as fn:
+        traced = refimpl.make_fx(fn, tracing_mode="fake")(*make_inputs(program))
+        exported = remove_effect_tokens(functional(fn, program)[0])
+    effectful = frozenset(effectful_ops(doc))
+    a = CanonicalGraph.from_graph_module(exported, effectful_targets=effectful)
+    b = CanonicalGraph.from_graph_module(traced, effectful_targets=effectful)
+    diff = compare_graphs(a, b)
+    assert diff.semantic, (
+        f"expected remove_effect_tokens(aot_export(p)) to mean make_fx(p), got:\n{diff.detail}"
+    )
+
+
+@pytest.mark.spec("DSP-15")
+@FAST
+@given(doc=ps.programs(max_ops=16))
+def test_fake_outputs_match_dense(doc: dict) -> None:
+    program = load_program(doc)
+    dense, fake = run_refimpl(program, "eager"), run_refimpl(program, "fake")
+    assert dense.error is None and fake.error is None, (
+        f"expected both runs to succeed, got {dense.error} and {fake.error}"
+    )
+    want = [(o.shape, o.dtype) for o in dense.outputs]
+    got = [(o.shape, o.dtype) for o in fake.outputs]
+    assert got == want, f"expected fake outputs {want}, got {got}"
+
+
+# ---------------------------------------------------------------------------------------------
+# refimpl against torch (the property `python -m oracle fuzz` runs without a bound)
+# ---------------------------------------------------------------------------------------------
+
+STRUCTURAL_PATHS = ["eager", "fake", "make_fx", "functional", "export"]
+
+
+def _divergences(doc: dict, paths: list[str]) -> list[str]:
+    from oracle.check import run_check  # noqa: PLC0415 - imports torch
+
+    run = run_check([load_program(doc)], paths)
+    return [
+        f"{r.path}: {r.status} {r.kinds}\n" + "\n".join(r.details)
+        for r in run.results
+        if r.status in ("diverge", "error")
+    ]
+
+
+@pytest.mark.torch
+@pytest.mark.spec("EFF-14", "EFF-19")
+@DIFF
+@given(doc=ps.programs(max_ops=10))
+def test_torch_agrees_on_structural_paths(doc: dict) -> None:
+    problems = _divergences(doc, STRUCTURAL_PATHS)
+    assert not problems, f"expected torch to agree with refimpl, got:\n" + "\n".join(problems)
+
+
+@pytest.mark.torch
+@pytest.mark.spec("EFF-14")
+@DIFF
+@given(doc=ps.programs(max_ops=10))
+def test_aot_eager_keeps_eager_effect_log(doc: dict) -> None:
+    problems = _divergences(doc, ["compile:aot_eager"])
+    assert not problems, f"expected compile:aot_eager to keep eager's log, got:\n" + "\n".join(
+        problems
+    )
+
+
+@pytest.mark.torch
+@pytest.mark.inductor
+@pytest.mark.spec("EFF-14")
+@DIFF
+@given(doc=ps.programs(max_ops=10))
+def test_inductor_keeps_eager_effect_log(doc: dict) -> None:
+    problems = _divergences(doc, ["compile:inductor"])
+    assert not problems, f"expected compile:inductor to keep eager's log, got:\n" + "\n".join(
+        problems
+    )
