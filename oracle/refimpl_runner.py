@@ -25,7 +25,7 @@ from typing import Any
 import refimpl
 from refimpl.effect_log import record_effects
 from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
-from refimpl.export import Module, aot_export, lift_constants, remove_effect_tokens
+from refimpl.export import Module, aot_export, remove_effect_tokens
 from refimpl.library import EffectType, Library, custom_op
 
 from oracle import behaviors
@@ -184,9 +184,9 @@ def _run_functional(case: _Case) -> None:
 
 
 def _run_export(case: _Case) -> None:
-    gm, sig = aot_export(case.module(), tuple(case.inputs()))
+    gm, sig = aot_export(case.module(), tuple(case.inputs()), lift_tensor_constants=True)
     skip = len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
-    constants = lift_constants(gm)
+    constants = gm.lifted_constants
     gm = remove_effect_tokens(gm)
     case.record_graph(gm)
     case.obs.outputs = value_obs(tuple(gm(*constants, *case.inputs()))[skip:])

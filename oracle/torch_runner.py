@@ -466,8 +466,11 @@ def _run_export(case: _Case) -> None:
     mutated = sum(
         1 for s in sig.output_specs if s.kind.name in ("USER_INPUT_MUTATION", "BUFFER_MUTATION")
     )
-    constants = [ep.constants[s.target] for s in sig.input_specs
-                 if s.kind.name in ("CONSTANT_TENSOR", "CUSTOM_OBJ")]
+    constants = [
+        ep.constants[s.target]
+        for s in sig.input_specs
+        if s.kind.name in ("CONSTANT_TENSOR", "CUSTOM_OBJ")
+    ]
     flat = ep.graph_module(*constants, *case.inputs())
     case.obs.outputs = value_obs(tuple(flat)[mutated:])
 

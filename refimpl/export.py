@@ -114,9 +114,14 @@ def _metadata_pass(flat: Callable, inputs: list[Any]) -> tuple[list[Any], list[i
     return list(mode._tokens), mutated
 
 
-def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False,
-               ) -> tuple[GraphModule, GraphSignature]:
-    """Trace ``fn`` (a function or module) into a functional graph with effect tokens."""
+def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, *,
+               lift_tensor_constants: bool = False) -> tuple[GraphModule, GraphSignature]:
+    """Trace ``fn`` (a function or module) into a functional graph with effect tokens.
+
+    ``lift_tensor_constants=True`` turns tensor constants into ``c_lifted_tensor_<i>``
+    placeholders before the user inputs, as torch.export does; their values are in
+    ``gm.lifted_constants``.
+    """
     buffers = _buffers_of(fn)
     buffer_names = [name for name, _ in buffers]
     flat = _flat_fn(fn, buffer_names)
@@ -130,9 +135,14 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False,
     fake_inputs = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in inputs]
     gm = trace(_joint(flat, effects, n_tok, mutated), token_values + fake_inputs, names,
                fake_mode=fake_mode, tracing_mode="fake")
+    gm.lifted_constants = []
+    if lift_tensor_constants:
+        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        user = placeholders[n_tok + len(buffer_names):]
+        gm.lifted_constants = lift_constants(gm, before=user[0] if user else None)
     gm.graph.eliminate_dead_code()
     gm.recompile()
-    sig = _signature(gm, n_tok, buffer_names, mutated, len(inputs))
+    sig = _signature(gm, n_tok, buffer_names, mutated, len(gm.lifted_constants))
     if unlift_effect_tokens:
         _unlift_tokens(gm, sig)
     return gm, sig
@@ -158,10 +168,11 @@ def _joint(flat: Callable, effects: list, n_tok: int, mutated: list[int]) -> Cal
 
 
 def _signature(gm: GraphModule, n_tok: int, buffer_names: list[str], mutated: list[int],
-               n_inputs: int) -> GraphSignature:
+               n_constants: int) -> GraphSignature:
     placeholders = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
-    outputs = [getattr(a, "name", a) for a in gm.graph.output_node().args[0]]
     nb = len(buffer_names)
+    del placeholders[n_tok + nb:n_tok + nb + n_constants]
+    outputs = [getattr(a, "name", a) for a in gm.graph.output_node().args[0]]
     sig = GraphSignature(
         input_tokens=placeholders[:n_tok],
         output_tokens=outputs[:n_tok],
@@ -256,13 +267,14 @@ def _replace_with_effects_node(gm: GraphModule, node: Any, input_tokens: list,
                 user.args = (new_node, user.args[1] - 1)
 
 
-def lift_constants(gm: GraphModule) -> list[Tensor]:
-    """Tensor constants (``get_attr``) become leading ``c_lifted_tensor_<i>`` placeholders.
+def lift_constants(gm: GraphModule, before: Any = None) -> list[Tensor]:
+    """Tensor constants (``get_attr``) become ``c_lifted_tensor_<i>`` placeholders.
 
-    This is what torch.export does with constants; returns their values, in placeholder order.
+    This is what torch.export does with constants; they go before ``before`` (default: the first
+    node); returns their values, in placeholder order.
     """
     graph = gm.graph
-    first = next(iter(graph.nodes))
+    first = before if before is not None else next(iter(graph.nodes))
     values = []
     for node in [n for n in graph.nodes if n.op == "get_attr"]:
         with graph.inserting_before(first):

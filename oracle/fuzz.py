@@ -1,0 +1,463 @@
+"""``python -m oracle fuzz``: random effect programs through torch and refimpl until a budget is spent.
+
+Models: nothing upstream. The property is the differential test of
+`tests/oracle/test_properties.py` without a bound: on every path asked for, torch and refimpl
+agree (values, effect log, graph, errors), and `compile:*` paths keep eager's effect log.
+Spec: RPT-1 (exit codes); docs/fuzzing.md (how to run campaigns).
+
+How a campaign runs:
+1. Rounds of a Hypothesis `@given` test over `oracle.strategies.programs()`, each round with a
+   fresh seed, sharing one `DirectoryBasedExampleDatabase` in `<findings>/.hypothesis`, so a
+   campaign resumes where the last one stopped (the first round replays the database).
+2. Each example runs its torch side in a worker process (`oracle.isolate.run_torch_isolated`),
+   so a crash or a hang is a finding too, and its refimpl side in this process.
+3. A failing example is written at once to `<findings>/<signature-hash>/` (`program.json`,
+   `report.md`, both observations); while Hypothesis shrinks it, every smaller failing example
+   with the same signature replaces it ([NOTE: finding signatures]).
+4. `--jobs N` starts N worker processes of this command with seeds `seed, seed+1, ...`; they share
+   the findings folder and its example database.
+
+Simplifications:
+1. The budget is checked between examples: once it is spent every further example is rejected
+   (`assume(False)`), which ends generation and shrinking within one example's time.
+2. Known findings (`oracle/known_findings.json`) are not findings here either.
+3. Ops in a signature are abstracted (`fz::op2` -> `fz:record/ORDERED`), so that the same bug
+   found through differently numbered custom ops is one finding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, assume, given, seed, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+from rich.console import Console
+from rich.live import Live
+
+from oracle import strategies
+from oracle.check import CheckRun, _apply_known, load_known_findings, select_profile
+from oracle.compare import PathResult, compare_observations
+from oracle.observation import Observation
+from oracle.program import Program, dump_program, load_program
+from oracle.program_source import write_program
+from oracle.refimpl_runner import PATHS, run_refimpl
+
+__all__ = ["Finding", "Fuzzer", "main", "signature", "signature_hash", "torch_observation"]
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+ROUND_EXAMPLES = 50
+DEFAULT_FINDINGS = Path("findings")
+FAILING = ("diverge", "error")
+
+
+def torch_observation(doc: dict, path: str, timeout: float) -> Observation:
+    """The torch side of one case (a seam: tests replace it to plant a divergence)."""
+    from oracle.isolate import run_torch_isolated  # noqa: PLC0415 - starts a worker process
+
+    return run_torch_isolated(doc, path, timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures
+# ---------------------------------------------------------------------------------------------
+
+# [NOTE: finding signatures] A finding is named by (path, kinds of divergence, ops involved).
+# "Ops involved" must survive shrinking, so it is read from the symptom, not from the program:
+# the events on which the two effect logs differ (by position), or the error types of a side
+# that raised; a value or graph mismatch involves no ops. Custom-op names are replaced by their
+# behaviour and effect, because the generator numbers custom ops by position.
+
+
+def _abstract_ops(program: Program) -> dict[str, str]:
+    return {
+        c.name: f"{c.name.split('::')[0]}:{c.behavior}/{c.effect}" for c in program.custom_ops
+    }
+
+
+def _involved(program: Program, t: Observation, r: Observation) -> list[str]:
+    names = _abstract_ops(program)
+    involved = set()
+    for side, obs in (("torch", t), ("refimpl", r)):
+        if obs.error is not None:
+            involved.add(f"{side}:{obs.error.type}")
+    tl, rl = list(t.effect_log), list(r.effect_log)
+    for k in range(max(len(tl), len(rl))):
+        a = tl[k] if k < len(tl) else None
+        b = rl[k] if k < len(rl) else None
+        if a != b:
+            involved.update(names.get(e[0], e[0]) for e in (a, b) if e is not None)
+    return sorted(involved)
+
+
+def signature(program: Program, result: PathResult, t: Observation, r: Observation) -> dict:
+    """The dedup key of a failing result ([NOTE: finding signatures])."""
+    kinds = sorted(result.kinds) or [result.status]
+    return {"path": result.path, "kinds": kinds, "ops": _involved(program, t, r)}
+
+
+def signature_hash(sig: dict) -> str:
+    text = json.dumps(sig, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------
+# Findings on disk
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    sig: dict
+    program: Program
+    result: PathResult
+    torch_obs: Observation
+    ref_obs: Observation
+    torch_version: str
+    seed: int
+
+    @property
+    def folder_name(self) -> str:
+        return signature_hash(self.sig)
+
+
+def _size(doc: dict) -> tuple[int, int]:
+    return len(doc.get("body", [])), len(json.dumps(doc, sort_keys=True))
+
+
+def _program_source(program: Program) -> str:
+    """The body as the Python both runners compile (operators are `_opK` globals)."""
+    ops: list[str] = []
+
+    def name(qualname: str) -> str:
+        ops.append(qualname)
+        return qualname
+
+    text = write_program(program, name, with_effects=None, new_token=None).source
+    legend = "".join(f"# _op{k} = {q}\n" for k, q in enumerate(ops))
+    return legend + text
+
+
+def _report(finding: Finding) -> str:
+    t, r = finding.torch_obs, finding.ref_obs
+    lines = [
+        f"# Finding {finding.folder_name}",
+        "",
+        f"- signature: `{json.dumps(finding.sig, sort_keys=True)}`",
+        f"- path: `{finding.result.path}`; status: {finding.result.status}",
+        f"- kinds: {', '.join(finding.result.kinds) or '-'}",
+        f"- torch {finding.torch_version}; Hypothesis seed {finding.seed}",
+        f"- reproduce: `python -m oracle show program.json --path {finding.result.path}`",
+        "",
+        "## Expected (refimpl) vs observed (torch)",
+        "",
+        "```",
+        *finding.result.details,
+        "```",
+        "",
+        "## Effect logs",
+        "",
+        f"- refimpl: `{list(r.effect_log)}`",
+        f"- torch:   `{list(t.effect_log)}`",
+        f"- errors: refimpl {r.error}, torch {t.error}",
+        "",
+        "## Program",
+        "",
+        "```python",
+        _program_source(finding.program).rstrip(),
+        "```",
+    ]
+    for side, obs in (("torch", t), ("refimpl", r)):
+        if obs.code:
+            lines += ["", f"## Generated code ({side}, {obs.path})", "", "```python",
+                      obs.code.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def write_finding(root: Path, finding: Finding) -> bool:
+    """Write (or improve) a finding's folder; False when a smaller program is already there."""
+    folder = root / finding.folder_name
+    doc = json.loads(json.dumps(_program_json(finding.program)))
+    existing = folder / "program.json"
+    if existing.exists():
+        try:
+            if _size(json.loads(existing.read_text())) <= _size(doc):
+                return False
+        except (OSError, ValueError):
+            pass
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(_report(finding))
+    (folder / "torch.json").write_text(json.dumps(finding.torch_obs.to_json(), indent=1))
+    (folder / "refimpl.json").write_text(json.dumps(finding.ref_obs.to_json(), indent=1))
+    (folder / "signature.json").write_text(json.dumps(finding.sig, indent=1, sort_keys=True))
+    tmp = folder / "program.json.tmp"
+    tmp.write_text(dump_program(finding.program))
+    os.replace(tmp, existing)  # last, so a program.json always comes with its report
+    return True
+
+
+def _program_json(program: Program) -> dict:
+    from oracle.program import program_to_json  # noqa: PLC0415
+
+    return program_to_json(program)
+
+
+# ---------------------------------------------------------------------------------------------
+# The property and the campaign
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fuzzer:
+    """One campaign in this process: the property, the counters, the findings written."""
+
+    paths: list[str]
+    findings: Path
+    deadline: float
+    torch_version: str
+    timeout: float = 300.0
+    examples: int = 0
+    seed: int = 0
+    new_findings: dict[str, dict] = field(default_factory=dict)
+    known: list[dict] = field(default_factory=load_known_findings)
+
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check(self, doc: dict) -> list[Finding]:
+        """Run `doc` on every path in both worlds; the failing results as findings."""
+        program = load_program(doc)
+        doc = _program_json(program)
+        run = CheckRun(self.torch_version, "", list(self.paths))
+        sides = {}
+        for path in self.paths:
+            t_obs = torch_observation(doc, path, self.timeout)
+            r_obs = run_refimpl(program, path)
+            sides[path] = (t_obs, r_obs)
+            run.results.append(compare_observations(program, t_obs, r_obs))
+        _apply_known(run, self.known)
+        return [
+            Finding(signature(program, res, *sides[res.path]), program, res,
+                    *sides[res.path], self.torch_version, self.seed)
+            for res in run.results if res.status in FAILING
+        ]
+
+    def property(self, doc: dict) -> None:
+        """The Hypothesis test body: fails with the first finding's signature."""
+        assume(self.time_left() > 0)
+        self.examples += 1
+        found = self.check(doc)
+        for finding in found:
+            key = finding.folder_name
+            if write_finding(self.findings, finding) or key not in self.new_findings:
+                self.new_findings[key] = finding.sig
+        if found:
+            raise _failure_type(found[0].folder_name)(
+                "; ".join(json.dumps(f.sig, sort_keys=True) for f in found)
+            )
+
+
+class Divergence(AssertionError):
+    """An example on which torch and refimpl disagree."""
+
+
+_FAILURE_TYPES: dict[str, type] = {}
+
+
+def _failure_type(key: str) -> type:
+    """One exception class per signature, so that Hypothesis shrinks each bug on its own."""
+    if key not in _FAILURE_TYPES:
+        _FAILURE_TYPES[key] = type(f"Divergence_{key}", (Divergence,), {})
+    return _FAILURE_TYPES[key]
+
+
+def run_round(fuzzer: Fuzzer, db: DirectoryBasedExampleDatabase, round_seed: int,
+              max_examples: int, first: bool) -> None:
+    """One `@given` run; its failures are already on disk, so its exception is swallowed."""
+    phases = [Phase.generate, Phase.target, Phase.shrink]
+    if first:
+        phases.insert(0, Phase.reuse)
+    fuzzer.seed = round_seed
+
+    @seed(round_seed)
+    @settings(database=db, deadline=None, max_examples=max_examples, phases=phases,
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=True,
+              print_blob=False)
+    @given(doc=strategies.programs(max_ops=20))
+    def fuzz_effect_programs(doc: dict) -> None:
+        fuzzer.property(doc)
+
+    try:
+        fuzz_effect_programs()
+    except Exception:  # noqa: BLE001 - every finding is already written
+        return
+
+
+def _progress_text(examples: int, started: float, findings: int, left: float) -> str:
+    elapsed = max(time.monotonic() - started, 1e-9)
+    return (f"fuzz: {examples} examples, {examples / elapsed:.2f}/s, "
+            f"{findings} finding(s), {max(left, 0):.0f} s left")
+
+
+def campaign(args: argparse.Namespace, console: Console) -> int:
+    version = _torch_version()
+    select_profile(args.profile, version)
+    args.findings.mkdir(parents=True, exist_ok=True)
+    db = DirectoryBasedExampleDatabase(str(args.findings / ".hypothesis"))
+    started = time.monotonic()
+    fuzzer = Fuzzer(args.paths, args.findings, started + args.budget, version, args.timeout)
+    rng = random.Random(args.seed)
+    status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None \
+        else None
+    with Live(console=console, transient=False, auto_refresh=False) as live:
+        first = True
+        while fuzzer.time_left() > 0 and fuzzer.examples < args.max_examples:
+            remaining = args.max_examples - fuzzer.examples
+            run_round(fuzzer, db, rng.getrandbits(32), min(ROUND_EXAMPLES, remaining), first)
+            first = False
+            text = _progress_text(fuzzer.examples, started, len(fuzzer.new_findings),
+                                  fuzzer.time_left())
+            live.update(text, refresh=True)
+            if status is not None:
+                _write_status(status, fuzzer)
+    _summary(console, fuzzer, started)
+    return EXIT_FINDINGS if fuzzer.new_findings else EXIT_CLEAN
+
+
+def _write_status(path: Path, fuzzer: Fuzzer) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"examples": fuzzer.examples, "findings": sorted(fuzzer.new_findings)}
+    path.write_text(json.dumps(data))
+
+
+def _summary(console: Console, fuzzer: Fuzzer, started: float) -> None:
+    elapsed = time.monotonic() - started
+    console.print(f"{fuzzer.examples} examples in {elapsed:.0f} s "
+                  f"({fuzzer.examples / max(elapsed, 1e-9):.2f}/s), "
+                  f"{len(fuzzer.new_findings)} finding(s)")
+    for key, sig in sorted(fuzzer.new_findings.items()):
+        console.print(f"  {fuzzer.findings / key}: {json.dumps(sig, sort_keys=True)}")
+
+
+def _torch_version() -> str:
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# ---------------------------------------------------------------------------------------------
+# --jobs N
+# ---------------------------------------------------------------------------------------------
+
+
+def run_jobs(args: argparse.Namespace, argv: list[str], console: Console) -> int:
+    """N independent campaigns (this command, `--jobs 1`) sharing the findings folder."""
+    base = _strip_jobs(argv)
+    children = []
+    for k in range(args.jobs):
+        cmd = [sys.executable, "-m", "oracle.fuzz", *base, "--jobs", "1",
+               "--seed", str(args.seed + k), "--worker", str(k)]
+        children.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
+    started = time.monotonic()
+    status_dir = args.findings / ".workers"
+    with Live(console=console, auto_refresh=False) as live:
+        while any(c.poll() is None for c in children):
+            time.sleep(1.0)
+            live.update(_jobs_text(status_dir, args.jobs, started, args.budget), refresh=True)
+    codes = [c.returncode for c in children]
+    console.print(_jobs_text(status_dir, args.jobs, started, args.budget))
+    return EXIT_FINDINGS if EXIT_FINDINGS in codes else max(codes)
+
+
+def _jobs_text(status_dir: Path, jobs: int, started: float, budget: float) -> str:
+    examples, findings = 0, set()
+    for k in range(jobs):
+        try:
+            data = json.loads((status_dir / f"{k}.json").read_text())
+        except (OSError, ValueError):
+            continue
+        examples += data["examples"]
+        findings.update(data["findings"])
+    left = budget - (time.monotonic() - started)
+    return f"{jobs} jobs: " + _progress_text(examples, started, len(findings), left)
+
+
+def _strip_jobs(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in ("--jobs", "--seed", "--worker"):
+            skip = True
+        elif not item.startswith(("--jobs=", "--seed=", "--worker=")):
+            out.append(item)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smh]?)$")
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `10m`, `2h` -> seconds."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (like 90s, 10m, 2h)")
+    scale = {"": 1, "s": 1, "m": 60, "h": 3600}[match["unit"]]
+    return float(match["n"]) * scale
+
+
+def _paths(text: str) -> list[str]:
+    paths = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in paths if p not in PATHS]
+    if unknown or not paths:
+        raise argparse.ArgumentTypeError(
+            f"unknown path(s) {', '.join(unknown)}; expected some of {', '.join(PATHS)}")
+    return paths
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m oracle fuzz",
+                                     description="Fuzz effect programs: torch against refimpl.")
+    parser.add_argument("--paths", type=_paths, default=list(PATHS),
+                        help=f"comma-separated subset of {','.join(PATHS)} (default: all)")
+    parser.add_argument("--budget", type=parse_duration, default=600.0,
+                        help="wall-clock budget, e.g. 90s, 10m, 2h (default 10m)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the round seeds")
+    parser.add_argument("--jobs", type=int, default=1, help="independent worker processes")
+    parser.add_argument("--findings", type=Path, default=DEFAULT_FINDINGS,
+                        help="findings folder (also holds the example database)")
+    parser.add_argument("--max-examples", type=int, default=sys.maxsize,
+                        help="stop after this many examples (default: only the budget)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per torch case")
+    parser.add_argument("--profile", help="refimpl profile (default: from the torch version)")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True)
+    if args.jobs > 1:
+        return run_jobs(args, argv, console)
+    return campaign(args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
