@@ -11,14 +11,18 @@ Issue targets: refimpl >= 100x faster than torch at N = 1000; refimpl linear,
 
 Choices:
 1. torch at N = 10000 takes minutes, so torch stops at ``--torch-max`` (default 1000);
-   refimpl's linearity comes from its own figures.
+   refimpl's linearity comes from its own figures: N = 1000 and N = 10000 sampled alternately
+   (``refimpl_paired``; the table's cells, timed minutes apart, give ``refimpl`` too).
 2. Per N the two libraries alternate (torch, refimpl, refimpl, torch, ...); each takes at least
    ``MIN_SAMPLES`` samples and then more while its time at that N stays under a budget, so the
    minutes-long torch cells get few samples and the fast refimpl cells many.
 3. One untimed warm-up export at N = 10 per library first (its time is reported as
    ``warmup_s``): torch's first export loads and compiles a lot once.
 4. The collector stays on while timing (an export's collections are part of its cost); the heap
-   is frozen after setup (see ``_common``). Each export gets a fresh module.
+   is frozen after setup and again before each size (see ``_common``), so refimpl's collections
+   never scan what torch's exports left alive. Linearity is also measured with the collector
+   off (``refimpl_paired_gc_off``), to tell the collector's share of any excess growth.
+   Each export gets a fresh module.
 5. Where both ran, the two graphs' ``.code`` is compared: the programs are the same, and so must
    the printed graphs be.
 6. When refimpl is not linear (or with ``--profile``), cProfile runs its export at two sizes
@@ -202,15 +206,26 @@ def _fx_fn(kinds: list[str], tags: list[str], ops: dict[str, Callable]) -> Calla
 # timing
 # --------------------------------------------------------------------------------------------
 class Cell:
-    """The samples of one (library, N, what) figure, and the last graph made."""
+    """The samples of one (library, N, what) figure, and the code and size of the last graph.
+
+    Only the code is kept: a graph kept alive while the next sample runs would make every
+    collection of that sample scan it (about +10% at N = 10000).
+    """
 
     def __init__(
-        self, make: Callable[[], Any], min_samples: int, max_samples: int, budget_s: float
+        self,
+        make: Callable[[], Any],
+        min_samples: int,
+        max_samples: int,
+        budget_s: float,
+        disable_gc: bool = False,
     ) -> None:
         self.make = make
+        self.disable_gc = disable_gc
         self.min_samples, self.max_samples, self.budget_s = min_samples, max_samples, budget_s
         self.samples: list[float] = []
-        self.graph: Any = None
+        self.code: str | None = None
+        self.nodes: int | None = None
 
     def wants_more(self) -> bool:
         n = len(self.samples)
@@ -218,8 +233,10 @@ class Cell:
 
     def sample(self) -> None:
         box: list[Any] = []
-        self.samples.append(_common.time_once(lambda: box.append(self.make()), disable_gc=False))
-        self.graph = box[0]
+        seconds = _common.time_once(lambda: box.append(self.make()), disable_gc=self.disable_gc)
+        self.samples.append(seconds)
+        gm = box.pop()
+        self.code, self.nodes = gm.code, sum(1 for _ in gm.graph.nodes)
 
 
 def run_cells(cells: list[Cell]) -> None:
@@ -232,22 +249,13 @@ def run_cells(cells: list[Cell]) -> None:
         round_no += 1
 
 
-def same_code(a: Any, b: Any) -> bool | None:
-    if a is None or b is None:
-        return None
-    return a.code == b.code
-
-
-def node_count(gm: Any) -> int:
-    return sum(1 for _ in gm.graph.nodes)
-
-
 def export_table(
     sides: dict[str, Side], sizes: tuple[int, ...], torch_max: int, limits: tuple[int, int, float]
 ) -> list[dict[str, Any]]:
     """Per N: the export times of both libraries (torch up to ``torch_max``) and their ratio."""
     rows = []
     for n in sizes:
+        _common.freeze_heap()  # what torch's exports left alive is not refimpl's to scan
         cells = {"refimpl": Cell(lambda n=n: sides["refimpl"].export(n), *limits)}
         if n <= torch_max:
             cells["torch"] = Cell(lambda n=n: sides["torch"].export(n), *limits)
@@ -258,13 +266,13 @@ def export_table(
 
 
 def _row(n: int, cells: dict[str, Cell]) -> dict[str, Any]:
-    row: dict[str, Any] = {"n": n, "nodes": node_count(cells["refimpl"].graph)}
+    row: dict[str, Any] = {"n": n, "nodes": cells["refimpl"].nodes}
     for name, cell in cells.items():
         row[f"{name}_s"] = _common.summarize(cell.samples)
     torch_cell = cells.get("torch")
     if torch_cell is not None:
         row["torch_over_refimpl"] = _common.ratio(row["torch_s"], row["refimpl_s"])
-        row["same_code"] = same_code(torch_cell.graph, cells["refimpl"].graph)
+        row["same_code"] = torch_cell.code == cells["refimpl"].code
     return row
 
 
@@ -289,7 +297,7 @@ def make_fx_figures(
         out[f"{name}_s"] = _common.summarize(cell.samples)
     if "torch" in cells:
         out["torch_over_refimpl"] = _common.ratio(out["torch_s"], out["refimpl_s"])
-        out["same_code"] = same_code(cells["torch"].graph, cells["refimpl"].graph)
+        out["same_code"] = cells["torch"].code == cells["refimpl"].code
     return out
 
 
@@ -301,31 +309,91 @@ def linearity(rows: list[dict[str, Any]], key: str, small: int, big: int) -> dic
     return {"small": small, "big": big, **_common.ratio(by_n[big][key], by_n[small][key])}
 
 
+def paired_linearity(
+    side: Side, small: int, big: int, limits: tuple[int, int, float], disable_gc: bool = False
+) -> dict[str, Any]:
+    """``t(big) / t(small)`` from samples of the two sizes taken alternately, so that both see
+    the same load (the table's cells are timed minutes apart). ``disable_gc`` tells how much of
+    any excess growth is the cyclic collector's."""
+    _common.freeze_heap()
+    cells = [Cell(lambda n=n: side.export(n), *limits, disable_gc) for n in (small, big)]
+    run_cells(cells)
+    small_s, big_s = (_common.summarize(c.samples) for c in cells)
+    return {
+        "small": small,
+        "big": big,
+        **_common.ratio(big_s, small_s),
+        "small_s": small_s,
+        "big_s": big_s,
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # profiling: which functions grow faster than the program
 # --------------------------------------------------------------------------------------------
-def own_times(fn: Callable[[], Any]) -> dict[str, tuple[int, float]]:
-    """cProfile of one call: function -> (calls, own time in seconds)."""
+# Where an export's time goes, by refimpl function (cumulative; the phases overlap: ``trace``
+# includes one ``recompile``, and the per-op rows are inside the two passes).
+PHASES = (
+    ("aot_export (total)", "refimpl/export.py", "aot_export"),
+    ("metadata pass", "refimpl/export.py", "_metadata_pass"),
+    ("tracing pass", "refimpl/proxy_tensor.py", "trace"),
+    ("Graph.eliminate_dead_code", "refimpl/fx/graph.py", "eliminate_dead_code"),
+    ("GraphModule.recompile (all calls)", "refimpl/fx/graph_module.py", "recompile"),
+    ("Graph.lint (all calls)", "refimpl/fx/graph.py", "lint"),
+    ("check_effect_tokens", "refimpl/passes/effect_tokens.py", "check_effect_tokens"),
+    ("per op: handle_effects", "refimpl/effects.py", "handle_effects"),
+    ("per op: with_effects_dense (under fake)", "refimpl/effects.py", "with_effects_dense"),
+    ("per op: new_token_tensor", "refimpl/effects.py", "new_token_tensor"),
+    ("per op: create_proxy (graph building)", "refimpl/proxy_tensor.py", "create_proxy"),
+    ("per op: _pop_mode_temporarily", "refimpl/mode_stack.py", "_pop_mode_temporarily"),
+)
+
+
+def profile_once(fn: Callable[[], Any]) -> dict[tuple[str, str], tuple[int, float, float]]:
+    """cProfile of one call: (file, function) -> (calls, own time, cumulative time)."""
     profiler = cProfile.Profile()
     profiler.enable()
     fn()
     profiler.disable()
     stats = pstats.Stats(profiler, stream=io.StringIO())
-    return {_where(func): (nc, tt) for func, (_, nc, tt, _, _) in stats.stats.items()}
+    out: dict[tuple[str, str], tuple[int, float, float]] = {}
+    for (filename, line, name), (_, nc, tt, ct, _) in stats.stats.items():
+        key = (_short_path(filename), f"{line}({name})")
+        out[key] = (nc, tt, ct)
+    return out
+
+
+def phase_times(profile: dict[tuple[str, str], tuple[int, float, float]]) -> list[dict]:
+    """Cumulative time of each ``PHASES`` function that ran (summed over same-named ones)."""
+    total = None
+    rows = []
+    for label, path, name in PHASES:
+        hits = [v for (p, f), v in profile.items() if p == path and f.endswith(f"({name})")]
+        calls = sum(v[0] for v in hits)
+        cum = (
+            max((v[2] for v in hits), default=0.0)
+            if name == "aot_export"
+            else sum(v[2] for v in hits)
+        )
+        total = cum if total is None else total
+        if calls:
+            rows.append({"phase": label, "calls": calls, "cumtime_s": cum, "share": cum / total})
+    return rows
 
 
 def growth_profile(side: Side, small: int, big: int, top: int = 15) -> dict[str, Any]:
-    """Top functions by own time at ``big``, with how their time and calls grew from ``small``."""
+    """Top functions by own time at ``big``, with how their time and calls grew from ``small``,
+    and the phases of the export at ``small``."""
     _common.freeze_heap()
-    at_small = own_times(lambda: side.export(small))
-    at_big = own_times(lambda: side.export(big))
-    total_big = sum(tt for _, tt in at_big.values())
+    at_small = profile_once(lambda: side.export(small))
+    at_big = profile_once(lambda: side.export(big))
+    total_big = sum(tt for _, tt, _ in at_big.values())
     rows = []
-    for name, (calls, tt) in sorted(at_big.items(), key=lambda kv: -kv[1][1])[:top]:
-        calls0, tt0 = at_small.get(name, (0, 0.0))
+    for key, (calls, tt, _) in sorted(at_big.items(), key=lambda kv: -kv[1][1])[:top]:
+        calls0, tt0, _ = at_small.get(key, (0, 0.0, 0.0))
         rows.append(
             {
-                "function": name,
+                "function": f"{key[0]}:{key[1]}",
                 "calls": calls,
                 "tottime_s": tt,
                 "share": tt / total_big,
@@ -337,17 +405,30 @@ def growth_profile(side: Side, small: int, big: int, top: int = 15) -> dict[str,
         "small": small,
         "big": big,
         "size_growth": big / small,
-        "total_small_s": sum(tt for _, tt in at_small.values()),
+        "total_small_s": sum(tt for _, tt, _ in at_small.values()),
         "total_big_s": total_big,
         "top": rows,
+        "fastest_growing_calls": fastest_growing_calls(at_small, at_big),
+        "phases_at_small": phase_times(at_small),
     }
 
 
-def _where(func: tuple[str, int, str]) -> str:
-    filename, line, name = func
+def fastest_growing_calls(small: dict, big: dict, min_calls: int = 100, top: int = 5) -> list:
+    """Functions whose call count grows most: a count growing faster than N is a quadratic spot
+    whatever the clock says (call counts do not depend on the machine's load)."""
+    rows = []
+    for key, (calls, _, _) in big.items():
+        calls0 = small.get(key, (0, 0.0, 0.0))[0]
+        if calls >= min_calls:
+            growth = calls / calls0 if calls0 else float("inf")
+            rows.append({"function": f"{key[0]}:{key[1]}", "calls": calls, "calls_growth": growth})
+    return sorted(rows, key=lambda r: -r["calls_growth"])[:top]
+
+
+def _short_path(filename: str) -> str:
     if "/refimpl/" in filename:
-        filename = "refimpl/" + filename.split("/refimpl/")[-1]
-    return f"{filename}:{line}({name})"
+        return "refimpl/" + filename.split("/refimpl/")[-1]
+    return filename
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,8 +477,7 @@ def print_report(result: dict[str, Any]) -> None:
                 f"{lin['min']:.3g} (min)"
             )
     for name, target in result["targets"].items():
-        shown = "-" if target["value"] is None else f"{target['value']:.3g}"
-        print(f"target {name}: {target['rule']}: {shown} -> {target['status']}")
+        _common.print_target(name, target)
     prof = result.get("profile")
     if prof:
         print(
@@ -419,23 +499,31 @@ def print_report(result: dict[str, Any]) -> None:
                 for p in prof["top"]
             ],
         )
-
-
-def _target(rule: str, value: float | None, ok: Callable[[float], bool]) -> dict[str, Any]:
-    status = "not measured" if value is None else ("met" if ok(value) else "MISSED")
-    return {"rule": rule, "value": value, "status": status}
+        print("\nfastest-growing call counts (> size growth means a quadratic spot)")
+        _common.print_table(
+            ["function", "calls", "calls x"],
+            [[p["function"], p["calls"], p["calls_growth"]] for p in prof["fastest_growing_calls"]],
+        )
+        print(
+            f"\nwhere refimpl's export at N={prof['small']} spends its time (cProfile, overlapping)"
+        )
+        _common.print_table(
+            ["phase", "calls", "cumtime s", "share"],
+            [[p["phase"], p["calls"], p["cumtime_s"], p["share"]] for p in prof["phases_at_small"]],
+        )
 
 
 def targets(rows: list[dict[str, Any]], lin: dict | None) -> dict[str, Any]:
     at_1000 = next((r for r in rows if r["n"] == 1000 and "torch_over_refimpl" in r), None)
-    speedup = at_1000["torch_over_refimpl"]["median"] if at_1000 else None
     return {
-        "speedup_at_1000": _target(
-            f"torch/refimpl >= {TARGET_SPEEDUP:g} at N=1000", speedup, lambda v: v >= TARGET_SPEEDUP
+        "speedup_at_1000": _common.target_status(
+            f"torch/refimpl >= {TARGET_SPEEDUP:g} at N=1000",
+            at_1000["torch_over_refimpl"] if at_1000 else None,
+            lambda v: v >= TARGET_SPEEDUP,
         ),
-        "refimpl_linearity": _target(
+        "refimpl_linearity": _common.target_status(
             f"refimpl t(10000)/t(1000) <= {TARGET_LINEARITY:g}",
-            lin["median"] if lin else None,
+            lin,
             lambda v: v <= TARGET_LINEARITY,
         ),
     }
@@ -489,12 +577,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["make_fx"] = make_fx_figures(sides, fx_n, limits)
     big = sizes[-1]
     result["linearity"] = {
+        "refimpl_paired": paired_linearity(sides["refimpl"], big // 10, big, limits),
+        "refimpl_paired_gc_off": paired_linearity(sides["refimpl"], big // 10, big, limits, True),
         "refimpl": linearity(rows, "refimpl_s", big // 10, big),
         "refimpl_1000_over_100": linearity(rows, "refimpl_s", 100, 1000),
         "torch": linearity(rows, "torch_s", torch_max // 10, torch_max),
     }
-    result["targets"] = targets(rows, linearity(rows, "refimpl_s", 1000, 10000))
-    lin = result["linearity"]["refimpl"]
+    lin = result["linearity"]["refimpl_paired"]
+    result["targets"] = targets(rows, lin if lin["big"] == 10000 else None)
     if opts.profile or (lin and lin["median"] > TARGET_LINEARITY):
         result["profile"] = growth_profile(sides["refimpl"], big // 10, big)
     result["machine"]["loadavg_at_end"] = _common.load_average()

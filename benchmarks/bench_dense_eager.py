@@ -325,11 +325,8 @@ def print_report(result: dict[str, Any]) -> None:
         ["ratio", "median", "min"],
         [[k, v["median"], v["min"]] for k, v in result["ratios"].items()],
     )
-    target = result["target"]
-    print(
-        f"\ntarget refimpl_aten/torch_aten <= {target['max_ratio']}: "
-        f"{'met' if target['met'] else 'MISSED'} (median {target['ratio_median']:.2f})"
-    )
+    print()
+    _common.print_target("per_op", result["target"])
     if result.get("per_kind"):
         print("\nper op kind, median µs/op")
         _common.print_table(
@@ -391,15 +388,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     fig = time_runners(runners, n_ops, repeat, number)
     result["us_per_op"] = fig
     result["ratios"] = ratios(fig)
-    main_ratio = result["ratios"]["refimpl_aten/torch_aten"]["median"]
-    result["target"] = {
-        "max_ratio": TARGET_RATIO,
-        "ratio_median": main_ratio,
-        "met": main_ratio <= TARGET_RATIO,
-    }
+    result["target"] = _common.target_status(
+        f"refimpl_aten/torch_aten <= {TARGET_RATIO:g}",
+        result["ratios"]["refimpl_aten/torch_aten"],
+        lambda v: v <= TARGET_RATIO,
+    )
     if not opts.no_per_kind:
         result["per_kind"] = per_kind(torch, 50 if opts.quick else 200, max(3, repeat // 3), number)
-    if opts.profile or not result["target"]["met"]:
+    if opts.profile or result["target"]["status"] != "met":
         result["profile"] = profile_refimpl(runners, calls=2 if opts.quick else 20)
     result["machine"]["loadavg_at_end"] = _common.load_average()
     print_report(result)

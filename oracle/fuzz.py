@@ -1,4 +1,4 @@
-"""``python -m oracle fuzz``: random effect programs through torch and refimpl until a budget is spent.
+"""``python -m oracle fuzz``: random effect programs through both worlds until a budget is spent.
 
 Models: nothing upstream. The property is the differential test of
 `tests/oracle/test_properties.py` without a bound: on every path asked for, torch and refimpl
@@ -39,9 +39,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from hypothesis import HealthCheck, Phase, assume, given, seed, settings
+import hypothesis.core
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from rich.console import Console
 from rich.live import Live
@@ -157,7 +157,7 @@ def _report(finding: Finding) -> str:
         f"- signature: `{json.dumps(finding.sig, sort_keys=True)}`",
         f"- path: `{finding.result.path}`; status: {finding.result.status}",
         f"- kinds: {', '.join(finding.result.kinds) or '-'}",
-        f"- torch {finding.torch_version}; Hypothesis seed {finding.seed}",
+        f"- torch {finding.torch_version}; campaign seed {finding.seed}",
         f"- reproduce: `python -m oracle show program.json --path {finding.result.path}`",
         "",
         "## Expected (refimpl) vs observed (torch)",
@@ -282,15 +282,24 @@ def _failure_type(key: str) -> type:
     return _FAILURE_TYPES[key]
 
 
-def run_round(fuzzer: Fuzzer, db: DirectoryBasedExampleDatabase, round_seed: int,
-              max_examples: int, first: bool) -> None:
+# [NOTE: seeding rounds] `@hypothesis.seed` would fix a round's seed, but Hypothesis then
+# neither reads nor writes the example database. So the campaign seeds the generator Hypothesis
+# draws each unseeded run's seed from (`hypothesis.core.threadlocal._hypothesis_global_random`,
+# an internal of Hypothesis 6.x): rounds get fresh seeds, reproducibly from `--seed`, and the
+# database keeps working. Where that attribute is missing, rounds are seeded by Hypothesis alone.
+def seed_rounds(campaign_seed: int) -> None:
+    local = getattr(hypothesis.core, "threadlocal", None)
+    if local is not None and hasattr(local, "_hypothesis_global_random"):
+        local._hypothesis_global_random = random.Random(campaign_seed)
+
+
+def run_round(fuzzer: Fuzzer, db: DirectoryBasedExampleDatabase, max_examples: int,
+              first: bool) -> None:
     """One `@given` run; its failures are already on disk, so its exception is swallowed."""
     phases = [Phase.generate, Phase.target, Phase.shrink]
     if first:
         phases.insert(0, Phase.reuse)
-    fuzzer.seed = round_seed
 
-    @seed(round_seed)
     @settings(database=db, deadline=None, max_examples=max_examples, phases=phases,
               suppress_health_check=list(HealthCheck), report_multiple_bugs=True,
               print_blob=False)
@@ -316,15 +325,16 @@ def campaign(args: argparse.Namespace, console: Console) -> int:
     args.findings.mkdir(parents=True, exist_ok=True)
     db = DirectoryBasedExampleDatabase(str(args.findings / ".hypothesis"))
     started = time.monotonic()
-    fuzzer = Fuzzer(args.paths, args.findings, started + args.budget, version, args.timeout)
-    rng = random.Random(args.seed)
+    fuzzer = Fuzzer(args.paths, args.findings, started + args.budget, version, args.timeout,
+                    seed=args.seed)
+    seed_rounds(args.seed)
     status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None \
         else None
     with Live(console=console, transient=False, auto_refresh=False) as live:
         first = True
         while fuzzer.time_left() > 0 and fuzzer.examples < args.max_examples:
             remaining = args.max_examples - fuzzer.examples
-            run_round(fuzzer, db, rng.getrandbits(32), min(ROUND_EXAMPLES, remaining), first)
+            run_round(fuzzer, db, min(ROUND_EXAMPLES, remaining), first)
             first = False
             text = _progress_text(fuzzer.examples, started, len(fuzzer.new_findings),
                                   fuzzer.time_left())

@@ -69,9 +69,10 @@ PICK = st.integers(0, 63)  # an index resolved modulo the candidates (see the mo
 # ---------------------------------------------------------------------------------------------
 
 
-def custom_op_specs(behaviors: tuple[str, ...], max_custom_ops: int) -> st.SearchStrategy:
+def custom_op_specs(behaviors: tuple[str, ...], max_custom_ops: int,
+                    effects: tuple[str | None, ...] = ("ORDERED", None)) -> st.SearchStrategy:
     """Lists of `(behavior, effect)` pairs; op names are given by position later."""
-    spec = st.tuples(st.sampled_from(behaviors), st.sampled_from(["ORDERED", None]))
+    spec = st.tuples(st.sampled_from(behaviors), st.sampled_from(effects))
     return st.lists(spec, min_size=0, max_size=max_custom_ops)
 
 
@@ -213,6 +214,7 @@ def programs(
     effect_density: float = 0.5,
     max_custom_ops: int = 3,
     behaviors: tuple[str, ...] = tuple(BEHAVIOR_SCHEMAS),
+    custom_effects: tuple[str | None, ...] = ("ORDERED", None),
     aten_effects: bool = True,
     input_mutation: bool = True,
     max_inputs: int = 3,
@@ -223,16 +225,17 @@ def programs(
 ) -> dict:
     """A program JSON document that `load_program` accepts (valid by construction).
 
-    Knobs: `max_ops` (body length), `effect_density` (0..1, the share of effectful statements:
-    prints, custom-op calls, registered aten effects, input mutations), `max_custom_ops` and the
-    `behaviors` they may have, `aten_effects` (may register ORDERED on cos/sin), `input_mutation`
-    (may use `aten::add_.Tensor` on an input), shapes (`max_rank`, `max_dim`) and `dtypes`.
+    Knobs: `max_ops` (body length); `effect_density` (0..1, the share of effectful
+    statements: prints, custom-op calls, registered aten effects, input mutations);
+    `max_custom_ops` and the `behaviors` and `custom_effects` ("ORDERED" and/or None) they may
+    have; `aten_effects` (may register ORDERED on cos/sin); `input_mutation` (may use
+    `aten::add_.Tensor` on an input); shapes (`max_rank`, `max_dim`) and `dtypes`.
     """
     dtype = draw(st.sampled_from(dtypes), label="dtype")
     shape = draw(st.lists(st.integers(1, max_dim), max_size=max_rank), label="shape")
     n_inputs = draw(st.integers(1, max(1, max_inputs)), label="number of inputs")
     input_fills = draw(st.lists(fills(), min_size=n_inputs, max_size=n_inputs), label="fills")
-    specs = draw(custom_op_specs(behaviors, max_custom_ops), label="custom ops")
+    specs = draw(custom_op_specs(behaviors, max_custom_ops, custom_effects), label="custom ops")
     registered = []
     if aten_effects:
         registered = draw(

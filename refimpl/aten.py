@@ -63,6 +63,7 @@ SCHEMAS = (
     "Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
     "aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)",
     "aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)",
+    "aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)",
     "aten::absolute_(Tensor(a!) self) -> Tensor(a!)",
     "aten::absolute(Tensor self) -> Tensor",
     "aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor",
@@ -380,6 +381,29 @@ def add__meta(self: Tensor, other: Tensor, *, alpha: Any = 1) -> Tensor:
 _register("aten::add_.Tensor", add__dense, add__meta)
 
 
+def _inplace_from(functional: str) -> tuple[Callable, Callable]:
+    """Dense and meta kernels of an in-place op from its functional form (``mul_`` <- ``mul``)."""
+    op = OPS[functional]
+
+    def dense(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        result = dense_kernels[op](self, *args, **kwargs)
+        _check_inplace_dtype(self, result.dtype)
+        if result.shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
+                               f"broadcast shape {list(result.shape)}")
+        self._data = _operand(result, self.dtype)
+        return self
+
+    def meta(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        _check_inplace_dtype(self, meta_kernels[op](self, *args, **kwargs).dtype)
+        return self
+
+    return dense, meta
+
+
+_register("aten::mul_.Tensor", *_inplace_from("aten::mul.Tensor"))
+
+
 def absolute__dense(self: Tensor) -> Tensor:
     _check_tensor(self, "absolute_", "self")
     self._data = get_backend().xp.abs(self._data)
@@ -685,6 +709,7 @@ _METHODS: dict[str, Callable] = {
     "clone": lambda self: OPS["aten::clone"](self),
     "view": lambda self, *size: OPS["aten::view"](self, _size_arg(size)),
     "sum": lambda self, *, dtype=None: OPS["aten::sum"](self, dtype=dtype),
+    "mul_": lambda self, other: OPS["aten::mul_.Tensor"](self, other),
     "add_": lambda self, other, *, alpha=1: _with_alpha(OPS["aten::add_.Tensor"], self, other,
                                                         alpha),
     "copy_": lambda self, src: OPS["aten::copy_"](self, src),

@@ -356,6 +356,10 @@ def _is_effectful_target(target: Any) -> bool:
     return _get_effect(target) is not None
 
 
+# torch marks these side-effectful where it defines them (torch/_prims/__init__.py,
+# torch/_higher_order_ops/torchbind.py); refimpl defines them before fx exists, so marks them here.
+has_side_effect(ops.prims._sink_tokens.default)
+has_side_effect(call_torchbind)
 register_effects_handler(has_effects, handle_effects)
 fx_node.register_effectful_predicate(_is_effectful_target)
 on_profile_change(_apply_import_registrations)

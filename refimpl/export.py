@@ -3,7 +3,7 @@
 Models: ``torch/_functorch/aot_autograd.py:aot_export_module(..., trace_joint=False)`` (token
 inputs first, output tokens first, mutated inputs before user outputs, ``unlift_effect_tokens``)
 and ``torch/export/_remove_effect_tokens_pass.py`` at torch 2.13.0.
-Spec: TRC-1 .. TRC-8, TRC-11, TRC-13.
+Spec: TRC-1 .. TRC-7, TRC-11, TRC-13.
 
 Simplifications:
 1. Two passes, as AOTAutograd does: a metadata pass under FakeTensorMode +

@@ -25,16 +25,25 @@ from hypothesis.extra import numpy as hnp
 from refimpl.dispatch_key import _RUNTIME_ORDER, DispatchKey
 
 __all__ = [
-    "DTYPE_NAMES", "FLOAT_DTYPE_NAMES", "RUNTIME_KEYS", "arrays", "broadcast_shapes",
-    "dtype_names", "fast_settings", "key_sets", "operands", "python_scalars", "qualnames", "runtime_keys",
+    "DTYPE_NAMES",
+    "FLOAT_DTYPE_NAMES",
+    "RUNTIME_KEYS",
+    "arrays",
+    "broadcast_shapes",
+    "dtype_names",
+    "fast_settings",
+    "key_sets",
+    "operands",
+    "python_scalars",
+    "qualnames",
+    "runtime_keys",
     "shapes",
 ]
 
 # The modelled dtypes, by refimpl's (and numpy's) name.
 DTYPE_NAMES = ("bool", "int64", "float32", "float64")
 FLOAT_DTYPE_NAMES = ("float32", "float64")
-NUMPY_DTYPES = {"bool": np.bool_, "int64": np.int64, "float32": np.float32,
-                "float64": np.float64}
+NUMPY_DTYPES = {"bool": np.bool_, "int64": np.int64, "float32": np.float32, "float64": np.float64}
 
 # Runtime keys in torch's priority order, lowest first (DSP-1).
 RUNTIME_KEYS: tuple[DispatchKey, ...] = _RUNTIME_ORDER
@@ -44,20 +53,23 @@ def dtype_names(names: tuple[str, ...] = DTYPE_NAMES) -> st.SearchStrategy[str]:
     return st.sampled_from(names)
 
 
-def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 0,
-           max_side: int = 4) -> st.SearchStrategy[tuple[int, ...]]:
+def shapes(
+    *, min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side: int = 4
+) -> st.SearchStrategy[tuple[int, ...]]:
     """Tensor shapes; zero-size dimensions are allowed by default."""
-    return st.lists(st.integers(min_side, max_side), min_size=min_dims,
-                    max_size=max_dims).map(tuple)
+    return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(
+        tuple
+    )
 
 
 @st.composite
-def broadcast_shapes(draw: Any, *, max_dims: int = 3,
-                     max_side: int = 4) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def broadcast_shapes(
+    draw: Any, *, max_dims: int = 3, max_side: int = 4
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Two shapes that broadcast: the second drops leading dims and may set dims to 1."""
     first = draw(shapes(max_dims=max_dims, max_side=max_side), label="first shape")
     keep = draw(st.integers(0, len(first)), label="trailing dims kept")
-    second = list(first[len(first) - keep:])
+    second = list(first[len(first) - keep :])
     for i in range(len(second)):
         if draw(st.booleans(), label=f"dim {i} set to 1"):
             second[i] = 1
@@ -99,8 +111,11 @@ def operands(draw: Any, *, allow_scalar: bool = True) -> tuple[str, Any, Any]:
     kind = draw(st.sampled_from(kinds), label="operand kind")
     if kind == "scalar":
         return kind, None, draw(python_scalars(), label="scalar value")
-    shape = () if kind == "zero_dim" else draw(shapes(min_dims=1, max_dims=2, min_side=1,
-                                                      max_side=3), label="operand shape")
+    shape = (
+        ()
+        if kind == "zero_dim"
+        else draw(shapes(min_dims=1, max_dims=2, min_side=1, max_side=3), label="operand shape")
+    )
     return kind, shape, draw(dtype_names(), label="operand dtype")
 
 
@@ -136,5 +151,9 @@ def fast_settings(max_examples: int = 50, **kwargs: Any) -> settings:
     """Settings for this suite: few examples, no deadline (the suite runs in under 60 s on two
     cores), and function-scoped fixtures allowed, since the refimpl tests restore global state
     (profile, effect registry, backend) once per test, not once per example."""
-    return settings(max_examples=max_examples, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture], **kwargs)
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        **kwargs,
+    )

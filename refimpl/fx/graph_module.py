@@ -72,7 +72,7 @@ def _forward_stub(graph: Graph, src: str, globals_: dict[str, Any]) -> Any:
     call_args = ", ".join("*" + t.lstrip("*") if t.startswith("*") else t for t in targets)
     stub = f"{def_line}\n    return self._run_graph({call_args})\n"
     namespace = dict(globals_)
-    exec(compile(stub, "<refimpl.fx forward stub>", "exec"), namespace)  # noqa: S102
+    exec(compile(stub, "<refimpl.fx forward stub>", "exec"), namespace)
     return namespace["forward"]
 
 

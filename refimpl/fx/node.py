@@ -64,10 +64,13 @@ def has_side_effect(fn: Callable[..., Any]) -> Callable[..., Any]:
 # ``torch._higher_order_ops.effects._get_effect(op) is not None``: an op with a registered
 # effect (``aten::_print``, an ORDERED custom op) survives DCE even if its output is unused
 # (reference scenario 11 A). The effect registry lives in a later module, so this module
-# keeps a list of predicates and asks them. ``refimpl/effects.py`` registers
+# keeps a list of predicates and asks them (``register_effectful_predicate`` is an invented
+# name; upstream calls ``_get_effect`` directly). ``refimpl/effects.py`` registers
 # ``lambda op: _get_effect(op) is not None`` with ``register_effectful_predicate``.
 # ``with_effects`` itself has no effect registered, so an unused with_effects node is removed
-# (scenario 11 B): that falls out of the same rule.
+# (scenario 11 B): that falls out of the same rule. The predicates are asked only about
+# OpOverload-like and higher-order targets (as upstream asks ``_get_effect`` only about those),
+# and must answer False, not raise, for an operator their registry does not know.
 _effectful_predicates: list[Callable[[object], bool]] = []
 
 
@@ -122,8 +125,10 @@ def is_impure(
     2. An OpOverload with a mutable schema, in the set, or with an effect is impure.
     3. A higher-order op: ``auto_functionalized*`` asks about the op it wraps; otherwise
        an effect or membership in the set decides, and nothing else is looked at.
-    4. Anything else: ``_nondeterministic_seeded`` (when ``impure_random``), a mutable
-       ``_schema``, or membership in the set.
+    4. Anything else, an OpOverload that step 2 let through included:
+       ``_nondeterministic_seeded`` (when ``impure_random``), a mutable ``_schema``, or
+       membership in the set. (Upstream's ``_RANDOM_FUNCTIONS``, the ``torch.rand``
+       family, have no counterpart here.)
     """
     if _is_op_packet(op):
         if _in_side_effect_set(op):

@@ -24,7 +24,8 @@ Simplifications:
    backwards of custom ops), and traces it with `aot_export_backward`
    ([NOTE: backward in refimpl]). The forward graph is `aot_export`'s graph, so in training
    runs its placeholders are `arg<i>_1`, not AOTAutograd's `primals_<i>`, and it returns no
-   saved tensors: tests compare these graphs by structure only.
+   saved values; the backward's inputs are `arg<i>_1` too. Tests compare the graphs of
+   training runs up to value names.
 4. `capture_prints` redirects `sys.stdout`: refimpl's `aten::_print` kernel writes with
    Python's `print`.
 5. A world feature refimpl cannot model raises `Unsupported`, which the tests turn into a skip.
@@ -36,8 +37,8 @@ import contextlib
 import inspect
 import io
 import weakref
-from collections.abc import Iterator
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import refimpl
 from refimpl import _pytree as pytree
@@ -47,9 +48,9 @@ from refimpl.effects import (
     new_token_tensor,
     with_effects,
 )
-from refimpl.fake_tensor import FakeTensorMode
 from refimpl.export import GraphSignature, Module, aot_export, aot_export_backward
 from refimpl.export import remove_effect_tokens as _remove_effect_tokens
+from refimpl.fake_tensor import FakeTensorMode
 from refimpl.functional_tensor import (
     FunctionalTensor,
     FunctionalTensorMode,
@@ -60,6 +61,8 @@ from refimpl.mode_stack import TorchDispatchMode
 from refimpl.operator import OpOverload
 from refimpl.profiles import get_profile, set_profile
 from refimpl.proxy_tensor import make_fx
+
+__all__ = ["GOLD_NS", "PROFILE", "RefimplWorld", "Unsupported"]
 
 GOLD_NS = "gold"
 
@@ -126,6 +129,8 @@ class RefimplWorld:
         self._lib: Any = None
         self._handles: list[Any] = []
         self._autograd: dict[OpOverload, tuple[Callable, Callable | None]] = {}
+        # Every graph module the world handed out in the current scope: `(how, gm)`.
+        self.graphs: list[tuple[str, Any]] = []
 
     # -- naming and scope (Simplification 1) ---------------------------------------------
     @contextlib.contextmanager
@@ -133,6 +138,7 @@ class RefimplWorld:
         """Run one scenario: custom ops and effect registrations are removed afterwards."""
         previous = get_profile()
         set_profile(PROFILE)
+        self.graphs = []
         try:
             with _scoped_library(GOLD_NS, "FRAGMENT") as lib:
                 self._lib = lib
@@ -153,8 +159,9 @@ class RefimplWorld:
         return GOLD_NS
 
     # -- operators and effects -----------------------------------------------------------
-    def custom_op(self, qualname: str, mutates_args: Any = (), schema: str | None = None
-                  ) -> Callable[[Callable], _CustomOp]:
+    def custom_op(
+        self, qualname: str, mutates_args: Any = (), schema: str | None = None
+    ) -> Callable[[Callable], _CustomOp]:
         def define(fn: Callable) -> _CustomOp:
             op_def = custom_op(qualname, mutates_args=mutates_args, schema=schema, lib=self._lib)
             return _CustomOp(self, op_def(fn))
@@ -200,37 +207,46 @@ class RefimplWorld:
 
     # -- tracing -------------------------------------------------------------------------
     def make_fx(self, fn: Callable, tracing_mode: str = "fake") -> Callable:
-        return make_fx(fn, tracing_mode=tracing_mode)
+        traced = make_fx(fn, tracing_mode=tracing_mode)
+
+        def run(*args: Any) -> Any:
+            return self._keep("make_fx", traced(*args))
+
+        return run
 
     def aot_export(self, mod: Any, args: Any, unlift_effect_tokens: bool = False) -> Any:
-        return aot_export(mod, tuple(args), unlift_effect_tokens=unlift_effect_tokens)
+        gm, sig = aot_export(mod, tuple(args), unlift_effect_tokens=unlift_effect_tokens)
+        return self._keep("aot_export", gm), sig
 
-    def functional_make_fx(self, fn: Callable, args: Any, allow_token_discovery: bool = False,
-                           seed_token: bool = False) -> Any:
+    def functional_make_fx(
+        self, fn: Callable, args: Any, allow_token_discovery: bool = False, seed_token: bool = False
+    ) -> Any:
         """make_fx (fake) of `fn` under a `FunctionalTensorMode` (reference 06 B/C), or of a
         token-seeded wrapper returning `(final_token, out)` (reference 06 D)."""
         if seed_token:
-            return make_fx(_seeded_token_function(fn), tracing_mode="fake")(
-                new_token_tensor(), *args)
+            gm = make_fx(_seeded_token_function(fn), tracing_mode="fake")(new_token_tensor(), *args)
+            return self._keep("functional_seeded", gm)
         mode = FunctionalTensorMode(_allow_token_discovery=allow_token_discovery)
-        return make_fx(dispatch_functionalize(fn, mode), tracing_mode="fake")(*args)
+        gm = make_fx(dispatch_functionalize(fn, mode), tracing_mode="fake")(*args)
+        return self._keep("functional", gm)
 
     def export_graph(self, mod: Any, args: Any) -> tuple[Any, GraphSignature]:
         """torch.export.export: a token-free trace with export's names (Simplification 2)."""
+        if isinstance(mod, Module) and mod.named_buffers():
+            raise Unsupported("the plain (training IR) export of a module with buffers")
         gm = make_fx(_tuple_output(mod), tracing_mode="fake")(*args)
-        sig = GraphSignature(user_inputs=_placeholders(gm),
-                             user_outputs=_output_names(gm))
+        sig = GraphSignature(user_inputs=_placeholders(gm), user_outputs=_output_names(gm))
         _name_like_export(gm, sig, mod)
-        return gm, sig
+        return self._keep("export", gm), sig
 
     def export_decomposed(self, mod: Any, args: Any) -> tuple[Any, GraphSignature]:
         """`run_decompositions()`: aot_export with export's placeholder names."""
-        gm, sig = aot_export(_tuple_output(mod, keep_buffers=True), tuple(args))
+        gm, sig = aot_export(_tuple_output(mod), tuple(args))
         _name_like_export(gm, sig, mod)
-        return gm, sig
+        return self._keep("export_decomposed", gm), sig
 
     def remove_effect_tokens(self, gm: Any) -> Any:
-        return _remove_effect_tokens(gm)
+        return self._keep("remove_effect_tokens", _remove_effect_tokens(gm))
 
     def dce(self, gm: Any) -> bool:
         changed = gm.graph.eliminate_dead_code()
@@ -242,6 +258,7 @@ class RefimplWorld:
         (`aot_export_backward` of the derived backward function). See Simplification 3."""
         args = tuple(args)
         fw, sig = aot_export(fn, args)
+        self._keep("forward", fw)
         if not any(_requires_grad(a) for a in args):
             fw(*[new_token_tensor() for _ in sig.input_tokens], *args)
             return fw, None
@@ -249,7 +266,11 @@ class RefimplWorld:
         bw = aot_export_backward(backward, (*saved, *tangents))
         n_tokens = len(_placeholders(bw)) - len(saved) - len(tangents)
         bw(*saved, *tangents, *[new_token_tensor() for _ in range(n_tokens)])
-        return fw, bw
+        return fw, self._keep("backward", bw)
+
+    def _keep(self, how: str, gm: Any) -> Any:
+        self.graphs.append((how, gm))
+        return gm
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,7 +313,7 @@ def _seeded_token_function(fn: Callable) -> Callable:
     names = ["token", *inspect.signature(fn).parameters]
     source = f"def seeded({', '.join(names)}):\n    return run({', '.join(names)})\n"
     scope: dict[str, Any] = {"run": run}
-    exec(source, scope)  # noqa: S102 - see the docstring
+    exec(source, scope)  # names the parameters; see the docstring
     return scope["seeded"]
 
 
@@ -305,15 +326,16 @@ def _unwrap(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 # [NOTE: export in refimpl]
-# torch 2.13's `torch.export.export` traces the training IR, in which effectful ops are plain
-# calls (reference 08); `run_decompositions()` functionalizes and threads tokens, as aot_export
-# does. Both then run `placeholder_naming_pass` (torch/_export/utils.py): effect tokens become
-# `token`, `token_1`...; user inputs take the names of `forward`'s parameters; buffers become
+# torch 2.13's `torch.export.export` traces the training IR (`_export_for_training`,
+# torch/export/_trace.py L2268), in which effectful ops are plain calls (reference 08);
+# `run_decompositions()` functionalizes and threads tokens, as aot_export does. Both then run
+# `placeholder_naming_pass` (torch/_export/utils.py L1053-1078): effect tokens become `token`,
+# `token_1`...; user inputs take the names of `forward`'s parameters; buffers become
 # `b_<name>`. Outputs are always a flat tuple.
 
 
-def _tuple_output(mod: Any, keep_buffers: bool = False) -> Any:
-    """`mod` with its outputs as a tuple; keeps `named_buffers` so aot_export lifts them."""
+def _tuple_output(mod: Any) -> Any:
+    """`mod` with its outputs as a tuple; shares `mod`'s buffers so aot_export lifts them."""
 
     class _Flat(Module):
         def __init__(self) -> None:
@@ -348,8 +370,7 @@ def _name_like_export(gm: Any, sig: GraphSignature, mod: Any) -> None:
     sig.input_tokens = [renames.get(n, n) for n in sig.input_tokens]
     sig.user_inputs = [renames.get(n, n) for n in sig.user_inputs]
     sig.inputs_to_buffers = {renames.get(k, k): v for k, v in sig.inputs_to_buffers.items()}
-    sig.user_inputs_to_mutate = {k: renames.get(v, v) for k, v in
-                                 sig.user_inputs_to_mutate.items()}
+    sig.user_inputs_to_mutate = {k: renames.get(v, v) for k, v in sig.user_inputs_to_mutate.items()}
 
 
 def _rename_placeholder(gm: Any, node: Any, new: str) -> None:
@@ -390,8 +411,9 @@ class _Tape(TorchDispatchMode):
     def __init__(self) -> None:
         self.records: list[tuple[Any, tuple, dict, Any]] = []
 
-    def __torch_dispatch__(self, func: Any, types: tuple, args: tuple = (),
-                           kwargs: dict | None = None) -> Any:
+    def __torch_dispatch__(
+        self, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None
+    ) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         self.records.append((func, args, kwargs, out))
@@ -499,7 +521,7 @@ def _derive_backward(autograd: dict, fn: Callable, args: tuple) -> tuple[Callabl
 def _walk_tape(rules: list, first: Any, tangent: Any, fetch: Callable, primals: list) -> tuple:
     """Reverse mode over the tape: the gradients of `primals`, in order."""
     grads: dict[int, Any] = {id(first): tangent}
-    for rule, func, args, kwargs, out in reversed(rules):
+    for rule, _func, args, _kwargs, out in reversed(rules):
         outs = out if isinstance(out, (tuple, list)) else (out,)
         if not any(id(o) in grads for o in outs if isinstance(o, refimpl.Tensor)):
             continue
@@ -512,6 +534,3 @@ def _walk_tape(rules: list, first: Any, tangent: Any, fetch: Callable, primals: 
             else:
                 grads[id(arg)] = grad
     return tuple(grads[id(p)] for p in primals if id(p) in grads)
-
-
-__all__ = ["GOLD_NS", "RefimplWorld", "Unsupported"]

@@ -2,7 +2,7 @@
 
 Models: nothing upstream; the invariants effect tokens exist for (effects run in program order on
 every path and under every schedule of the functional graph) and the ones tracing relies on.
-Spec: EFF-14, EFF-19, EFF-23, DSP-15, FX-5, FX-6.
+Spec: TRC-3, TRC-9, TRC-11, TRC-12, TRC-14, EFF-14, EFF-19, EFF-23, DSP-15, FX-5, FX-6.
 
 The refimpl-only properties are fast and part of the default run. The differential ones
 (`@pytest.mark.torch`) are bounded by `ORACLE_DIFF_EXAMPLES` (default 10) examples each;
@@ -34,7 +34,7 @@ from refimpl.operator import ops
 from refimpl.passes import check_effect_tokens
 
 FAST = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
 )
 DIFF_EXAMPLES = int(os.environ.get("ORACLE_DIFF_EXAMPLES", "10"))
 DIFF = settings(
@@ -64,6 +64,13 @@ def expected_log(doc: dict) -> list[tuple]:
             shapes = tuple(shape for a in stmt["args"] if isinstance(a, dict))
             log.append((custom[stmt["op"]], literals, shapes))
     return log
+
+
+def effectful_events(doc: dict, log: list[tuple]) -> list[tuple]:
+    """The events of ops with an effect (prints, ORDERED custom ops)."""
+    names = {op.rsplit(".", 1)[0] for op in effectful_ops(doc)}
+    names.add("aten::_print")
+    return [e for e in log if e[0] in names]
 
 
 def effectful_ops(doc: dict) -> set[str]:
@@ -139,7 +146,7 @@ def test_dense_effect_log_is_program_order(doc: dict) -> None:
     )
 
 
-@pytest.mark.spec("EFF-19", "EFF-23")
+@pytest.mark.spec("TRC-14", "TRC-3", "EFF-23")
 @FAST
 @given(doc=ps.programs(max_ops=16))
 def test_functional_trace_has_one_token_chain(doc: dict) -> None:
@@ -154,19 +161,28 @@ def test_functional_trace_has_one_token_chain(doc: dict) -> None:
     )
 
 
-@pytest.mark.spec("FX-6", "EFF-19")
+@pytest.mark.spec("FX-6", "TRC-3", "TRC-14")
 @FAST
 @given(doc=ps.programs(max_ops=16), data=st.data())
 def test_every_schedule_replays_program_order(doc: dict, data: st.DataObject) -> None:
+    """Graph order replays the effectful events in program order, and so does every schedule.
+
+    Only events of effectful ops are compared: a custom op without an effect is free to move
+    (or, unused, to be dead code), exactly what the token chain does not constrain.
+    """
     program = load_program(doc)
-    expected = expected_log(doc)
+    wanted = effectful_events(doc, expected_log(doc))
     with prepared(program) as fn:
         gm, sig = functional(fn, program)
+        graph_order = run_schedule(gm, sig, program, None)
+        assert effectful_events(doc, graph_order) == wanted, (
+            f"expected graph order to replay {wanted}, got {graph_order}:\n{gm.code}"
+        )
         for k in range(SCHEDULES_PER_GRAPH):
             schedule = data.draw(ps.schedules(gm.graph), label=f"schedule {k}")
-            log = run_schedule(gm, sig, program, schedule)
-            assert log == expected, (
-                f"expected schedule {schedule} to replay {expected}, got {log}:\n{gm.code}"
+            log = effectful_events(doc, run_schedule(gm, sig, program, schedule))
+            assert log == wanted, (
+                f"expected schedule {schedule} to replay {wanted}, got {log}:\n{gm.code}"
             )
 
 
@@ -179,21 +195,21 @@ def test_without_token_edges_some_schedule_breaks_order(doc: dict) -> None:
     if len(prints) < 2:  # two prints never depend on each other by data
         return
     program = load_program(doc)
-    expected = expected_log(doc)
+    expected = effectful_events(doc, expected_log(doc))
     with prepared(program) as fn:
         gm, sig = functional(fn, program)
         drop_token_edges(gm)
         candidates = [latest_first(gm)] + [
             random_topological_order(gm.graph, random.Random(seed)) for seed in range(4)
         ]
-        logs = [run_schedule(gm, sig, program, s) for s in candidates]
+        logs = [effectful_events(doc, run_schedule(gm, sig, program, s)) for s in candidates]
     assert any(log != expected for log in logs), (
         f"expected some schedule of the token-free graph to break {expected}, "
         f"got program order under all {len(logs)}"
     )
 
 
-@pytest.mark.spec("FX-5")
+@pytest.mark.spec("TRC-12", "FX-5")
 @FAST
 @given(doc=ps.programs(max_ops=16))
 def test_dce_keeps_effectful_nodes(doc: dict) -> None:
@@ -201,9 +217,9 @@ def test_dce_keeps_effectful_nodes(doc: dict) -> None:
     effectful = effectful_ops(doc)
     with prepared(program) as fn:
         gm = refimpl.make_fx(fn, tracing_mode="fake")(*make_inputs(program))
-    before = [n.name for n in gm.graph.nodes if _qualname(n) in effectful]
-    gm.graph.eliminate_dead_code()
-    after = [n.name for n in gm.graph.nodes if _qualname(n) in effectful]
+        before = [n.name for n in gm.graph.nodes if _qualname(n) in effectful]
+        gm.graph.eliminate_dead_code()  # while the effects are still registered
+        after = [n.name for n in gm.graph.nodes if _qualname(n) in effectful]
     n_effects = sum(stmt["op"] in effectful for stmt in doc["body"])
     assert len(before) == n_effects, f"expected {n_effects} effectful nodes, got {before}"
     assert after == before, f"expected DCE to keep {before}, got {after}"
@@ -217,13 +233,14 @@ def _qualname(node: Any) -> str | None:
            f"{target._overloadname}"
 
 
-@pytest.mark.spec("EFF-19")
+@pytest.mark.spec("TRC-11", "TRC-9")
 @FAST
 @given(doc=ps.programs(max_ops=16, input_mutation=False))
 def test_export_without_tokens_equals_make_fx(doc: dict) -> None:
     program = load_program(doc)
     with prepared(program) as fn:
         traced = refimpl.make_fx(fn, tracing_mode="fake")(*make_inputs(program))
+        traced.graph.eliminate_dead_code()  # aot_export's graph has had DCE too
         exported = remove_effect_tokens(functional(fn, program)[0])
     effectful = frozenset(effectful_ops(doc))
     a = CanonicalGraph.from_graph_module(exported, effectful_targets=effectful)
@@ -272,16 +289,22 @@ def _divergences(doc: dict, paths: list[str]) -> list[str]:
 @given(doc=ps.programs(max_ops=10))
 def test_torch_agrees_on_structural_paths(doc: dict) -> None:
     problems = _divergences(doc, STRUCTURAL_PATHS)
-    assert not problems, f"expected torch to agree with refimpl, got:\n" + "\n".join(problems)
+    assert not problems, "expected torch to agree with refimpl, got:\n" + "\n".join(problems)
+
+
+# [NOTE: compile and effect-free custom ops] A custom op registered with effect None is pure to
+# torch, so compile drops it when its result is unused, while eager runs it and logs. That is a
+# known difference of expectation, not of token handling: the compile properties use ORDERED ops.
+COMPILE_PROGRAMS = ps.programs(max_ops=10, custom_effects=("ORDERED",))
 
 
 @pytest.mark.torch
 @pytest.mark.spec("EFF-14")
 @DIFF
-@given(doc=ps.programs(max_ops=10))
+@given(doc=COMPILE_PROGRAMS)
 def test_aot_eager_keeps_eager_effect_log(doc: dict) -> None:
     problems = _divergences(doc, ["compile:aot_eager"])
-    assert not problems, f"expected compile:aot_eager to keep eager's log, got:\n" + "\n".join(
+    assert not problems, "expected compile:aot_eager to keep eager's log, got:\n" + "\n".join(
         problems
     )
 
@@ -290,9 +313,9 @@ def test_aot_eager_keeps_eager_effect_log(doc: dict) -> None:
 @pytest.mark.inductor
 @pytest.mark.spec("EFF-14")
 @DIFF
-@given(doc=ps.programs(max_ops=10))
+@given(doc=COMPILE_PROGRAMS)
 def test_inductor_keeps_eager_effect_log(doc: dict) -> None:
     problems = _divergences(doc, ["compile:inductor"])
-    assert not problems, f"expected compile:inductor to keep eager's log, got:\n" + "\n".join(
+    assert not problems, "expected compile:inductor to keep eager's log, got:\n" + "\n".join(
         problems
     )

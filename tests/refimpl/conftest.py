@@ -8,8 +8,8 @@ Spec: none of its own; the fixtures serve the tests that cite EFF-n and DSP-n.
   registry, and restores both after the test ([NOTE: restoring the registry]).
 - ``seed_profile`` / ``torch_2_13_profile`` / ``any_profile``: make a profile active for one test
   (``refimpl.set_profile``), restored afterwards.
-- ``dense_backend``: each CPU array backend in turn (``numpy``, ``array-api-strict``), restored
-  afterwards.
+- ``dense_backend``: each array backend in turn (``numpy``, ``array-api-strict``, and ``cupy``
+  marked ``gpu``), restored afterwards.
 
 Simplifications:
 1. The repository root is put on ``sys.path`` so that ``import tests.strategies`` works when
@@ -89,14 +89,16 @@ def torch_2_13_profile(isolated_effects: EffectsState) -> refimpl.profiles.Profi
 
 
 @pytest.fixture(params=PROFILES)
-def any_profile(request: pytest.FixtureRequest,
-                isolated_effects: EffectsState) -> refimpl.profiles.Profile:
+def any_profile(
+    request: pytest.FixtureRequest, isolated_effects: EffectsState
+) -> refimpl.profiles.Profile:
     return refimpl.set_profile(request.param)
 
 
-@pytest.fixture(params=CPU_BACKENDS)
+@pytest.fixture(params=[*CPU_BACKENDS, pytest.param("cupy", marks=pytest.mark.gpu)])
 def dense_backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Each CPU backend in turn; the previously active backend is restored afterwards."""
+    """Each array backend in turn (CuPy only where the ``gpu`` marker finds a device); the
+    previously active backend is restored afterwards."""
     previous = refimpl_backend._active
     refimpl.set_backend(request.param)
     try:

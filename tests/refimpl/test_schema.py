@@ -151,8 +151,13 @@ def test_every_registered_schema_prints_as_torch(torch):
     schemas = torch._C._jit_get_all_schemas()
     for schema in schemas:
         text = str(schema)
+        try:
+            theirs = torch._C.parse_schema(text)
+        except RuntimeError:
+            # Registered by other means (e.g. opaque `PyObject` types once torch.distributed
+            # loads) and rejected by torch's own parser: nothing to compare.
+            continue
         mine = parse_schema(text)
-        theirs = torch._C.parse_schema(text)
         if str(mine) != str(theirs):
             mismatched.append((text, str(mine), str(theirs)))
         elif str(mine) != text:

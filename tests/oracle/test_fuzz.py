@@ -1,0 +1,115 @@
+"""`python -m oracle fuzz`: a bounded campaign end to end, signatures, and a planted divergence.
+
+Models: nothing upstream.
+Spec: RPT-1 (exit codes).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oracle import fuzz
+from oracle.compare import PathResult
+from oracle.observation import ErrorObs, Observation
+from oracle.program import load_program
+from oracle.refimpl_runner import run_refimpl
+
+ROOT = Path(__file__).resolve().parents[2]
+PRINTS = {
+    "format": "effects-program/1",
+    "name": "two-prints",
+    "inputs": [{"name": "x", "shape": [2], "dtype": "float32"}],
+    "body": [
+        {"op": "aten::_print.default", "args": ["a"]},
+        {"op": "aten::_print.default", "args": ["b"]},
+    ],
+    "outputs": ["x"],
+}
+
+
+@pytest.mark.torch
+@pytest.mark.spec("RPT-1")
+def test_cli_runs_a_tiny_campaign(tmp_path: Path) -> None:
+    findings = tmp_path / "findings"
+    cmd = [sys.executable, "-m", "oracle.fuzz", "--max-examples", "3", "--paths", "eager",
+           "--budget", "5m", "--findings", str(findings)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (
+        f"expected exit 0 (no finding on eager), got {done.returncode}:\n{done.stderr[-2000:]}"
+    )
+    assert "3 examples" in done.stderr, f"expected a summary of 3 examples, got {done.stderr!r}"
+
+
+def _result(kinds: list[str], path: str = "eager") -> PathResult:
+    return PathResult("p", path, "diverge", kinds=kinds)
+
+
+def test_signature_is_stable() -> None:
+    program = load_program(PRINTS)
+    t = Observation("eager", "torch", effect_log=[("aten::_print", ("b",), ())])
+    r = Observation("eager", "refimpl", effect_log=[("aten::_print", ("a",), ())])
+    first = fuzz.signature(program, _result(["reference mismatch: effect log"]), t, r)
+    again = fuzz.signature(program, _result(["reference mismatch: effect log"]), t, r)
+    assert first == again, f"expected equal signatures, got {first} and {again}"
+    assert fuzz.signature_hash(first) == fuzz.signature_hash(again), "expected equal hashes"
+    assert first == {
+        "path": "eager", "kinds": ["reference mismatch: effect log"], "ops": ["aten::_print"]
+    }, f"expected path, kinds and the differing events' op, got {first}"
+    other = fuzz.signature(program, _result(["error"], "export"), t, r)
+    assert fuzz.signature_hash(other) != fuzz.signature_hash(first), (
+        f"expected another path and kind to give another hash, got {other}"
+    )
+
+
+def test_signature_abstracts_custom_op_names() -> None:
+    doc = dict(PRINTS, custom_ops=[
+        {"name": "fz::op3", "schema": "op3(str tag) -> ()", "behavior": "stamp",
+         "effect": "ORDERED"}])
+    program = load_program(doc)
+    t = Observation("eager", "torch", effect_log=[])
+    r = Observation("eager", "refimpl", effect_log=[("fz::op3", ("s",), ())],
+                    error=None)
+    sig = fuzz.signature(program, _result(["reference mismatch: effect log"]), t, r)
+    assert sig["ops"] == ["fz:stamp/ORDERED"], f"expected the abstracted op, got {sig['ops']}"
+    t_err = Observation("eager", "torch", error=ErrorObs("RuntimeError", "boom"))
+    sig = fuzz.signature(program, _result(["error"]), t_err, r)
+    assert "torch:RuntimeError" in sig["ops"], f"expected the error type, got {sig['ops']}"
+
+
+@pytest.mark.spec("RPT-1")
+def test_planted_divergence_becomes_a_finding(tmp_path: Path, monkeypatch) -> None:
+    """The torch side is replaced by refimpl with its effect log reversed: every program with
+    two events diverges, and the shrunk example is written as a loadable finding."""
+
+    def wrong_torch(doc: dict, path: str, timeout: float) -> Observation:
+        obs = run_refimpl(load_program(doc), path)
+        obs.side = "torch"
+        obs.effect_log = list(reversed(obs.effect_log))
+        return obs
+
+    monkeypatch.setattr(fuzz, "torch_observation", wrong_torch)
+    findings = tmp_path / "findings"
+    code = fuzz.main(["--paths", "eager", "--max-examples", "200", "--budget", "60s",
+                      "--findings", str(findings), "--seed", "1"])
+    assert code == 1, f"expected exit 1 (findings), got {code}"
+    folders = [p for p in findings.iterdir() if not p.name.startswith(".")]
+    assert folders, f"expected a finding folder in {findings}, got none"
+    for folder in folders:
+        program = load_program(folder / "program.json")
+        report = (folder / "report.md").read_text()
+        sig = json.loads((folder / "signature.json").read_text())
+        assert folder.name == fuzz.signature_hash(sig), (
+            f"expected the folder to be named by its signature hash, got {folder.name} for {sig}"
+        )
+        assert "torch" in report and sig["path"] in report, (
+            f"expected the report to name the path and torch, got:\n{report}"
+        )
+        assert len(program.body) <= 4, (
+            f"expected a shrunk program (at most 4 statements), got {len(program.body)}"
+        )
+    assert (findings / ".hypothesis").is_dir(), "expected the example database in the findings"

@@ -1,0 +1,232 @@
+"""Tests for refimpl/profiles.py: loading, choosing and switching version profiles.
+
+Models: nothing in torch; the profile table of specs/README.md ("Profiles") and
+/work/shared/reference/seed-vs-torch.md.
+Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-15, EFF-18, EFF-22, EFF-24 (the clauses whose switches a
+profile sets).
+
+The expected switch values are the table of specs/README.md, written out here so that a profile
+file that drifts from the spec fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import refimpl
+from refimpl import profiles
+from refimpl.effects import _get_effect, with_effects
+from refimpl.functional_tensor import FunctionalTensorMode
+from refimpl.profiles import (
+    Profile,
+    available_profiles,
+    get_profile,
+    load_profile,
+    on_profile_change,
+    profile_for_torch_version,
+    set_profile,
+)
+
+pytestmark = pytest.mark.usefixtures("isolated_effects")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# specs/README.md, "Profiles": the switch table.
+SEED_SWITCHES = {
+    "import_registrations": ("aten::_print", "aten::_async_error", "higher_order::call_torchbind"),
+    "with_effects_asserts_has_effects": True,
+    "hop_has_aliasing": "not_effect",
+    "has_effects_profiler_skip": True,
+    "check_messages": "assert",
+    "fake_rule": "mode_py_impl",
+    "functionalize_rule": False,
+    "hop_schemas": False,
+}
+TORCH_SWITCHES = {
+    "import_registrations": (
+        "aten::_print",
+        "aten::_linalg_check_errors",
+        "higher_order::call_torchbind",
+        "higher_order::print",
+        "higher_order::invoke_leaf_function",
+    ),
+    "with_effects_asserts_has_effects": False,
+    "hop_has_aliasing": "false",
+    "has_effects_profiler_skip": False,
+    "check_messages": "explicit",
+    "fake_rule": "register_fake",
+    "functionalize_rule": True,
+    "hop_schemas": True,
+}
+EXPECTED = {
+    "seed": ((), SEED_SWITCHES),
+    "torch-2.13": (("2.13",), TORCH_SWITCHES),
+    "torch-2.14": (("2.14",), TORCH_SWITCHES),
+}
+
+
+@pytest.mark.spec("EFF-8", "EFF-10", "EFF-11", "EFF-12", "EFF-15", "EFF-18", "EFF-22", "EFF-24")
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_profile_switches_match_the_spec_table(name):
+    profile = available_profiles()[name]
+    versions, switches = EXPECTED[name]
+    assert profile.name == name == profile.path.stem, f"expected name {name}, {profile.path}"
+    assert profile.torch_versions == versions, f"expected {versions}, came {profile.torch_versions}"
+    came = {key: getattr(profile, key) for key in switches}
+    assert came == switches, f"{name}: expected {switches}, came {came}"
+
+
+@pytest.mark.spec("EFF-8")
+def test_only_the_three_profiles_exist():
+    assert sorted(available_profiles()) == sorted(EXPECTED), f"came {sorted(available_profiles())}"
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("2.13.0+cpu", "torch-2.13"),
+        ("2.13.0", "torch-2.13"),
+        ("2.13", "torch-2.13"),
+        ("2.14.1+cu130", "torch-2.14"),
+    ],
+)
+def test_profile_for_torch_version(version, expected):
+    came = profile_for_torch_version(version).name
+    assert came == expected, f"expected {expected} for {version}, came {came}"
+
+
+@pytest.mark.parametrize("version", ["2.12.0", "3.0.0", "1.13.1"])
+def test_no_profile_for_other_versions(version):
+    with pytest.raises(LookupError) as excinfo:
+        profile_for_torch_version(version)
+    assert version in str(excinfo.value) and "seed" in str(excinfo.value), f"{excinfo.value}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="profile_for_torch_version uses version.startswith(prefix), so '2.13' matches "
+    "'2.130.0'; specs/README.md says the prefix must be followed by '.' or the end",
+)
+def test_version_prefix_must_end_at_a_dot():
+    with pytest.raises(LookupError):
+        profile_for_torch_version("2.130.0")
+
+
+def test_set_profile_by_name_and_object():
+    profile = set_profile("torch-2.13")
+    assert get_profile() is profile and profile.name == "torch-2.13", f"came {get_profile()}"
+    seed = available_profiles()["seed"]
+    assert set_profile(seed) is seed and get_profile() is seed, "expected a Profile accepted"
+
+
+def test_unknown_profile_lists_the_available_ones():
+    with pytest.raises(ValueError) as excinfo:
+        set_profile("torch-9.99")
+    message = str(excinfo.value)
+    assert "'torch-9.99'" in message, f"expected the name, came {message}"
+    for name in EXPECTED:
+        assert name in message, f"expected {name} listed, came {message}"
+
+
+def test_listeners_hear_every_change():
+    heard = []
+    on_profile_change(lambda old, new: heard.append((old and old.name, new.name)))
+    try:
+        current = get_profile().name
+        assert heard == [(None, current)], f"expected one call at registration, came {heard}"
+        set_profile("torch-2.13")
+        assert heard[-1] == (current, "torch-2.13"), f"came {heard[-1]}"
+    finally:
+        profiles._listeners.pop()
+
+
+@pytest.mark.spec("EFF-8")
+def test_switching_profiles_re_registers_the_import_list():
+    set_profile("seed")
+    assert _get_effect("aten::_async_error") is not None, "expected the seed's registration"
+    set_profile("torch-2.13")
+    assert _get_effect("aten::_async_error") is None, "expected the seed's registration undone"
+    assert _get_effect("aten::_linalg_check_errors") is not None, "expected 2.13's registration"
+    set_profile("seed")
+    assert _get_effect("aten::_linalg_check_errors") is None, "expected 2.13's undone"
+
+
+@pytest.mark.spec("EFF-24")
+def test_switching_profiles_switches_the_functionalize_rule():
+    set_profile("torch-2.13")
+    assert FunctionalTensorMode in with_effects.python_key_table, "expected the 2.13 rule"
+    set_profile("seed")
+    assert FunctionalTensorMode not in with_effects.python_key_table, "expected no seed rule"
+
+
+_BASE = """
+name = "{name}"
+description = "test"
+torch_versions = []
+
+[switches]
+import_registrations = []
+with_effects_asserts_has_effects = true
+hop_has_aliasing = "false"
+has_effects_profiler_skip = false
+check_messages = "explicit"
+fake_rule = "register_fake"
+functionalize_rule = true
+hop_schemas = true
+"""
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda text: text.replace("hop_schemas = true\n", ""), "missing 'hop_schemas'"),
+        (
+            lambda text: text.replace("functionalize_rule = true", "functionalize_rule = 1"),
+            "'functionalize_rule' must be bool",
+        ),
+        (
+            lambda text: text.replace('fake_rule = "register_fake"', 'fake_rule = "other"'),
+            "'fake_rule' must be one of",
+        ),
+        (lambda text: text + "surprise = true\n", "unknown switches ['surprise']"),
+    ],
+    ids=["missing", "wrong-type", "bad-choice", "unknown"],
+)
+def test_malformed_profile_files_name_the_file_and_switch(tmp_path, edit, fragment):
+    path = tmp_path / "broken.toml"
+    path.write_text(edit(_BASE.format(name="broken")))
+    with pytest.raises(ValueError) as excinfo:
+        load_profile(path)
+    assert str(path) in str(excinfo.value), f"expected the file named, came {excinfo.value}"
+    assert fragment in str(excinfo.value), f"expected {fragment!r}, came {excinfo.value}"
+
+
+def test_a_well_formed_file_loads(tmp_path):
+    path = tmp_path / "fine.toml"
+    path.write_text(_BASE.format(name="fine"))
+    profile = load_profile(path)
+    assert isinstance(profile, Profile) and profile.name == "fine", f"came {profile}"
+    assert profile.import_registrations == (), f"came {profile.import_registrations}"
+
+
+@pytest.mark.spec("EFF-8")
+def test_refimpl_profile_environment_variable_picks_the_import_registrations():
+    code = (
+        "import refimpl, refimpl.effects as e; "
+        "print(refimpl.get_profile().name, e._get_effect('aten::_linalg_check_errors'), "
+        "e._get_effect('aten::_async_error'))"
+    )
+    env = dict(os.environ, REFIMPL_PROFILE="torch-2.13")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, f"expected success, came {result.stderr}"
+    expected = "torch-2.13 EffectType.ORDERED None"
+    assert result.stdout.strip() == expected, f"expected {expected!r}, came {result.stdout!r}"
+    assert refimpl.get_profile() is not None, "expected this process untouched"
