@@ -68,10 +68,14 @@ def load_known_findings() -> list[dict]:
     return json.loads(text)["findings"]
 
 
+def _covers(entry: dict, program: str, path: str) -> bool:
+    """An entry names ``programs`` and ``paths`` (lists; ``"*"`` for any)."""
+    programs, paths = entry.get("programs", ["*"]), entry.get("paths", ["*"])
+    return ("*" in programs or program in programs) and ("*" in paths or path in paths)
+
+
 def _matches(entry: dict, result: PathResult) -> bool:
-    if entry.get("program") not in ("*", result.program):
-        return False
-    if entry.get("path") not in ("*", result.path):
+    if not _covers(entry, result.program, result.path):
         return False
     return any(kind.startswith(entry.get("kind", "")) for kind in result.kinds)
 
@@ -83,8 +87,7 @@ def _apply_known(run: CheckRun, known: list[dict]) -> None:
         for result in hits:
             result.status = "known"
             result.known.append(entry)
-        relevant = any(entry.get("program") in ("*", p) and entry.get("path") in ("*", q)
-                       for p, q in covered)
+        relevant = any(_covers(entry, p, q) for p, q in covered)
         if relevant and not hits:
             run.stale_known.append(entry)
 

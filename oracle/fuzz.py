@@ -12,8 +12,9 @@ How a campaign runs:
 2. Each example runs its torch side in a worker process (`oracle.isolate.run_torch_isolated`),
    so a crash or a hang is a finding too, and its refimpl side in this process.
 3. A failing example is written at once to `<findings>/<signature-hash>/` (`program.json`,
-   `report.md`, both observations); while Hypothesis shrinks it, every smaller failing example
-   with the same signature replaces it ([NOTE: finding signatures]).
+   `report.md`, both observations); Hypothesis then shrinks it (one bug per path and kinds of
+   divergence), and at the end of the round the shrunk example replaces it
+   ([NOTE: finding signatures]).
 4. `--jobs N` starts N worker processes of this command with seeds `seed, seed+1, ...`; they share
    the findings folder and its example database.
 
@@ -28,12 +29,14 @@ Simplifications:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.metadata
 import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -75,15 +78,13 @@ def torch_observation(doc: dict, path: str, timeout: float) -> Observation:
 
 # [NOTE: finding signatures] A finding is named by (path, kinds of divergence, ops involved).
 # "Ops involved" must survive shrinking, so it is read from the symptom, not from the program:
-# the events on which the two effect logs differ (by position), or the error types of a side
-# that raised; a value or graph mismatch involves no ops. Custom-op names are replaced by their
+# the error types of a side that raised, else the events on which the two effect logs differ
+# (by position); a value or graph mismatch involves no ops. Custom-op names are replaced by their
 # behaviour and effect, because the generator numbers custom ops by position.
 
 
 def _abstract_ops(program: Program) -> dict[str, str]:
-    return {
-        c.name: f"{c.name.split('::')[0]}:{c.behavior}/{c.effect}" for c in program.custom_ops
-    }
+    return {c.name: f"{c.name.split('::')[0]}:{c.behavior}/{c.effect}" for c in program.custom_ops}
 
 
 def _involved(program: Program, t: Observation, r: Observation) -> list[str]:
@@ -92,6 +93,8 @@ def _involved(program: Program, t: Observation, r: Observation) -> list[str]:
     for side, obs in (("torch", t), ("refimpl", r)):
         if obs.error is not None:
             involved.add(f"{side}:{obs.error.type}")
+    if involved:  # a side that raised stopped its log early: the error is the symptom
+        return sorted(involved)
     tl, rl = list(t.effect_log), list(r.effect_log)
     for k in range(max(len(tl), len(rl))):
         a = tl[k] if k < len(tl) else None
@@ -180,8 +183,14 @@ def _report(finding: Finding) -> str:
     ]
     for side, obs in (("torch", t), ("refimpl", r)):
         if obs.code:
-            lines += ["", f"## Generated code ({side}, {obs.path})", "", "```python",
-                      obs.code.rstrip(), "```"]
+            lines += [
+                "",
+                f"## Generated code ({side}, {obs.path})",
+                "",
+                "```python",
+                obs.code.rstrip(),
+                "```",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -230,6 +239,9 @@ class Fuzzer:
     examples: int = 0
     seed: int = 0
     new_findings: dict[str, dict] = field(default_factory=dict)
+    round_last: dict[str, Finding] = field(default_factory=dict)
+    provisional: dict[str, str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
     known: list[dict] = field(default_factory=load_known_findings)
 
     def time_left(self) -> float:
@@ -248,24 +260,56 @@ class Fuzzer:
             run.results.append(compare_observations(program, t_obs, r_obs))
         _apply_known(run, self.known)
         return [
-            Finding(signature(program, res, *sides[res.path]), program, res,
-                    *sides[res.path], self.torch_version, self.seed)
-            for res in run.results if res.status in FAILING
+            Finding(
+                signature(program, res, *sides[res.path]),
+                program,
+                res,
+                *sides[res.path],
+                self.torch_version,
+                self.seed,
+            )
+            for res in run.results
+            if res.status in FAILING
         ]
 
     def property(self, doc: dict) -> None:
-        """The Hypothesis test body: fails with the first finding's signature."""
+        """The Hypothesis test body: records findings, fails with the first one's bug key."""
         assume(self.time_left() > 0)
         self.examples += 1
         found = self.check(doc)
         for finding in found:
-            key = finding.folder_name
-            if write_finding(self.findings, finding) or key not in self.new_findings:
-                self.new_findings[key] = finding.sig
+            key = bug_key(finding)
+            self.round_last[key] = finding
+            if key not in self.provisional and key not in self.seen:
+                self.provisional[key] = finding.folder_name
+                write_finding(self.findings, finding)
+                self.new_findings[finding.folder_name] = finding.sig
         if found:
-            raise _failure_type(found[0].folder_name)(
+            raise _failure_type(bug_key(found[0]))(
                 "; ".join(json.dumps(f.sig, sort_keys=True) for f in found)
             )
+
+    def end_round(self) -> None:
+        """Write each bug's last failing example of the round: the one Hypothesis shrank to.
+
+        A provisional folder (written when the bug was first seen) whose signature changed
+        while shrinking is replaced by the shrunk one's ([NOTE: finding signatures]).
+        """
+        for key, finding in self.round_last.items():
+            write_finding(self.findings, finding)
+            self.new_findings[finding.folder_name] = finding.sig
+            first = self.provisional.get(key)
+            if first is not None and first != finding.folder_name:
+                shutil.rmtree(self.findings / first, ignore_errors=True)
+                self.new_findings.pop(first, None)
+            self.seen.add(key)
+        self.round_last.clear()
+        self.provisional.clear()
+
+
+def bug_key(finding: Finding) -> str:
+    """What Hypothesis tells bugs apart by: the path and the kinds of divergence."""
+    return signature_hash({"path": finding.sig["path"], "kinds": finding.sig["kinds"]})
 
 
 class Divergence(AssertionError):
@@ -293,30 +337,38 @@ def seed_rounds(campaign_seed: int) -> None:
         local._hypothesis_global_random = random.Random(campaign_seed)
 
 
-def run_round(fuzzer: Fuzzer, db: DirectoryBasedExampleDatabase, max_examples: int,
-              first: bool) -> None:
+def run_round(
+    fuzzer: Fuzzer, db: DirectoryBasedExampleDatabase, max_examples: int, first: bool
+) -> None:
     """One `@given` run; its failures are already on disk, so its exception is swallowed."""
     phases = [Phase.generate, Phase.target, Phase.shrink]
     if first:
         phases.insert(0, Phase.reuse)
 
-    @settings(database=db, deadline=None, max_examples=max_examples, phases=phases,
-              suppress_health_check=list(HealthCheck), report_multiple_bugs=True,
-              print_blob=False)
+    @settings(
+        database=db,
+        deadline=None,
+        max_examples=max_examples,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=True,
+        print_blob=False,
+    )
     @given(doc=strategies.programs(max_ops=20))
     def fuzz_effect_programs(doc: dict) -> None:
         fuzzer.property(doc)
 
-    try:
+    with contextlib.suppress(Exception):  # every finding is on disk once the round ends
         fuzz_effect_programs()
-    except Exception:  # noqa: BLE001 - every finding is already written
-        return
+    fuzzer.end_round()
 
 
 def _progress_text(examples: int, started: float, findings: int, left: float) -> str:
     elapsed = max(time.monotonic() - started, 1e-9)
-    return (f"fuzz: {examples} examples, {examples / elapsed:.2f}/s, "
-            f"{findings} finding(s), {max(left, 0):.0f} s left")
+    return (
+        f"fuzz: {examples} examples, {examples / elapsed:.2f}/s, "
+        f"{findings} finding(s), {max(left, 0):.0f} s left"
+    )
 
 
 def campaign(args: argparse.Namespace, console: Console) -> int:
@@ -325,19 +377,20 @@ def campaign(args: argparse.Namespace, console: Console) -> int:
     args.findings.mkdir(parents=True, exist_ok=True)
     db = DirectoryBasedExampleDatabase(str(args.findings / ".hypothesis"))
     started = time.monotonic()
-    fuzzer = Fuzzer(args.paths, args.findings, started + args.budget, version, args.timeout,
-                    seed=args.seed)
+    fuzzer = Fuzzer(
+        args.paths, args.findings, started + args.budget, version, args.timeout, seed=args.seed
+    )
     seed_rounds(args.seed)
-    status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None \
-        else None
+    status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None else None
     with Live(console=console, transient=False, auto_refresh=False) as live:
         first = True
         while fuzzer.time_left() > 0 and fuzzer.examples < args.max_examples:
             remaining = args.max_examples - fuzzer.examples
             run_round(fuzzer, db, min(ROUND_EXAMPLES, remaining), first)
             first = False
-            text = _progress_text(fuzzer.examples, started, len(fuzzer.new_findings),
-                                  fuzzer.time_left())
+            text = _progress_text(
+                fuzzer.examples, started, len(fuzzer.new_findings), fuzzer.time_left()
+            )
             live.update(text, refresh=True)
             if status is not None:
                 _write_status(status, fuzzer)
@@ -353,9 +406,11 @@ def _write_status(path: Path, fuzzer: Fuzzer) -> None:
 
 def _summary(console: Console, fuzzer: Fuzzer, started: float) -> None:
     elapsed = time.monotonic() - started
-    console.print(f"{fuzzer.examples} examples in {elapsed:.0f} s "
-                  f"({fuzzer.examples / max(elapsed, 1e-9):.2f}/s), "
-                  f"{len(fuzzer.new_findings)} finding(s)")
+    console.print(
+        f"{fuzzer.examples} examples in {elapsed:.0f} s "
+        f"({fuzzer.examples / max(elapsed, 1e-9):.2f}/s), "
+        f"{len(fuzzer.new_findings)} finding(s)"
+    )
     for key, sig in sorted(fuzzer.new_findings.items()):
         console.print(f"  {fuzzer.findings / key}: {json.dumps(sig, sort_keys=True)}")
 
@@ -377,8 +432,18 @@ def run_jobs(args: argparse.Namespace, argv: list[str], console: Console) -> int
     base = _strip_jobs(argv)
     children = []
     for k in range(args.jobs):
-        cmd = [sys.executable, "-m", "oracle.fuzz", *base, "--jobs", "1",
-               "--seed", str(args.seed + k), "--worker", str(k)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "oracle.fuzz",
+            *base,
+            "--jobs",
+            "1",
+            "--seed",
+            str(args.seed + k),
+            "--worker",
+            str(k),
+        ]
         children.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
     started = time.monotonic()
     status_dir = args.findings / ".workers"
@@ -437,23 +502,41 @@ def _paths(text: str) -> list[str]:
     unknown = [p for p in paths if p not in PATHS]
     if unknown or not paths:
         raise argparse.ArgumentTypeError(
-            f"unknown path(s) {', '.join(unknown)}; expected some of {', '.join(PATHS)}")
+            f"unknown path(s) {', '.join(unknown)}; expected some of {', '.join(PATHS)}"
+        )
     return paths
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m oracle fuzz",
-                                     description="Fuzz effect programs: torch against refimpl.")
-    parser.add_argument("--paths", type=_paths, default=list(PATHS),
-                        help=f"comma-separated subset of {','.join(PATHS)} (default: all)")
-    parser.add_argument("--budget", type=parse_duration, default=600.0,
-                        help="wall-clock budget, e.g. 90s, 10m, 2h (default 10m)")
+    parser = argparse.ArgumentParser(
+        prog="python -m oracle fuzz", description="Fuzz effect programs: torch against refimpl."
+    )
+    parser.add_argument(
+        "--paths",
+        type=_paths,
+        default=list(PATHS),
+        help=f"comma-separated subset of {','.join(PATHS)} (default: all)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=parse_duration,
+        default=600.0,
+        help="wall-clock budget, e.g. 90s, 10m, 2h (default 10m)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the round seeds")
     parser.add_argument("--jobs", type=int, default=1, help="independent worker processes")
-    parser.add_argument("--findings", type=Path, default=DEFAULT_FINDINGS,
-                        help="findings folder (also holds the example database)")
-    parser.add_argument("--max-examples", type=int, default=sys.maxsize,
-                        help="stop after this many examples (default: only the budget)")
+    parser.add_argument(
+        "--findings",
+        type=Path,
+        default=DEFAULT_FINDINGS,
+        help="findings folder (also holds the example database)",
+    )
+    parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=sys.maxsize,
+        help="stop after this many examples (default: only the budget)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per torch case")
     parser.add_argument("--profile", help="refimpl profile (default: from the torch version)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)

@@ -69,8 +69,11 @@ PICK = st.integers(0, 63)  # an index resolved modulo the candidates (see the mo
 # ---------------------------------------------------------------------------------------------
 
 
-def custom_op_specs(behaviors: tuple[str, ...], max_custom_ops: int,
-                    effects: tuple[str | None, ...] = ("ORDERED", None)) -> st.SearchStrategy:
+def custom_op_specs(
+    behaviors: tuple[str, ...],
+    max_custom_ops: int,
+    effects: tuple[str | None, ...] = ("ORDERED", None),
+) -> st.SearchStrategy:
     """Lists of `(behavior, effect)` pairs; op names are given by position later."""
     spec = st.tuples(st.sampled_from(behaviors), st.sampled_from(effects))
     return st.lists(spec, min_size=0, max_size=max_custom_ops)
@@ -149,8 +152,11 @@ class _Builder:
         op = ops[kind % len(ops)]
         args = [self.pick(a)]
         if PURE_OPS[op] == 2:
-            second = {"ref": self.inputs[b % len(self.inputs)]} if op == "aten::mul.Tensor" \
+            second = (
+                {"ref": self.inputs[b % len(self.inputs)]}
+                if op == "aten::mul.Tensor"
                 else self.pick(b)
+            )
             args.append(second)
         name = self._fresh()
         self._bind({"op": op, "args": args}, [name])
@@ -211,6 +217,7 @@ def programs(
     draw: Any,
     *,
     max_ops: int = 12,
+    min_ops: int = 0,
     effect_density: float = 0.5,
     max_custom_ops: int = 3,
     behaviors: tuple[str, ...] = tuple(BEHAVIOR_SCHEMAS),
@@ -225,11 +232,14 @@ def programs(
 ) -> dict:
     """A program JSON document that `load_program` accepts (valid by construction).
 
-    Knobs: `max_ops` (body length); `effect_density` (0..1, the share of effectful
-    statements: prints, custom-op calls, registered aten effects, input mutations);
-    `max_custom_ops` and the `behaviors` and `custom_effects` ("ORDERED" and/or None) they may
-    have; `aten_effects` (may register ORDERED on cos/sin); `input_mutation` (may use
-    `aten::add_.Tensor` on an input); shapes (`max_rank`, `max_dim`) and `dtypes`.
+    Knobs:
+    - `max_ops`, `min_ops`: body length (keep `min_ops` 0 so shrinking can remove ops);
+    - `effect_density`: 0..1, the share of effectful statements (prints, custom-op calls,
+      registered aten effects, input mutations);
+    - `max_custom_ops`, `behaviors`, `custom_effects` ("ORDERED" and/or None): the custom ops;
+    - `aten_effects`: may register ORDERED on cos/sin;
+    - `input_mutation`: may use `aten::add_.Tensor` on an input;
+    - `max_inputs`, `max_rank`, `max_dim`, `dtypes`: inputs, shapes and dtypes.
     """
     dtype = draw(st.sampled_from(dtypes), label="dtype")
     shape = draw(st.lists(st.integers(1, max_dim), max_size=max_rank), label="shape")
@@ -242,7 +252,7 @@ def programs(
             st.lists(st.sampled_from(ATEN_EFFECT_OPS), unique=True, max_size=2),
             label="aten ops made ORDERED",
         )
-    raw = draw(st.lists(RAW_STATEMENT, min_size=0, max_size=max_ops), label="body")
+    raw = draw(st.lists(RAW_STATEMENT, min_size=min_ops, max_size=max_ops), label="body")
     custom = [_custom_op_json(i, b, e) for i, (b, e) in enumerate(specs)]
     inputs = [f"x{i}" for i in range(n_inputs)]
     builder = _Builder(dtype, inputs, custom, registered, effect_density, input_mutation)
@@ -264,16 +274,23 @@ def _unique(refs: list[dict]) -> list[Any]:
     return out
 
 
-def _document(name: str, custom: list, registered: list, inputs: list, shape: list,
-              dtype: str, input_fills: list, builder: _Builder, outputs: list) -> dict:
+def _document(
+    name: str,
+    custom: list,
+    registered: list,
+    inputs: list,
+    shape: list,
+    dtype: str,
+    input_fills: list,
+    builder: _Builder,
+    outputs: list,
+) -> dict:
     doc: dict[str, Any] = {"format": "effects-program/1", "name": name}
     if custom:
         doc["custom_ops"] = custom
     if registered:
         doc["register_effects"] = {op: "ORDERED" for op in registered}
-    doc["inputs"] = [
-        _input_json(n, shape, dtype, f) for n, f in zip(inputs, input_fills)
-    ]
+    doc["inputs"] = [_input_json(n, shape, dtype, f) for n, f in zip(inputs, input_fills)]
     doc["body"] = builder.body
     doc["outputs"] = outputs
     return doc

@@ -36,8 +36,19 @@ PRINTS = {
 @pytest.mark.spec("RPT-1")
 def test_cli_runs_a_tiny_campaign(tmp_path: Path) -> None:
     findings = tmp_path / "findings"
-    cmd = [sys.executable, "-m", "oracle.fuzz", "--max-examples", "3", "--paths", "eager",
-           "--budget", "5m", "--findings", str(findings)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "oracle.fuzz",
+        "--max-examples",
+        "3",
+        "--paths",
+        "eager",
+        "--budget",
+        "5m",
+        "--findings",
+        str(findings),
+    ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (
         f"expected exit 0 (no finding on eager), got {done.returncode}:\n{done.stderr[-2000:]}"
@@ -58,7 +69,9 @@ def test_signature_is_stable() -> None:
     assert first == again, f"expected equal signatures, got {first} and {again}"
     assert fuzz.signature_hash(first) == fuzz.signature_hash(again), "expected equal hashes"
     assert first == {
-        "path": "eager", "kinds": ["reference mismatch: effect log"], "ops": ["aten::_print"]
+        "path": "eager",
+        "kinds": ["reference mismatch: effect log"],
+        "ops": ["aten::_print"],
     }, f"expected path, kinds and the differing events' op, got {first}"
     other = fuzz.signature(program, _result(["error"], "export"), t, r)
     assert fuzz.signature_hash(other) != fuzz.signature_hash(first), (
@@ -67,13 +80,20 @@ def test_signature_is_stable() -> None:
 
 
 def test_signature_abstracts_custom_op_names() -> None:
-    doc = dict(PRINTS, custom_ops=[
-        {"name": "fz::op3", "schema": "op3(str tag) -> ()", "behavior": "stamp",
-         "effect": "ORDERED"}])
+    doc = dict(
+        PRINTS,
+        custom_ops=[
+            {
+                "name": "fz::op3",
+                "schema": "op3(str tag) -> ()",
+                "behavior": "stamp",
+                "effect": "ORDERED",
+            }
+        ],
+    )
     program = load_program(doc)
     t = Observation("eager", "torch", effect_log=[])
-    r = Observation("eager", "refimpl", effect_log=[("fz::op3", ("s",), ())],
-                    error=None)
+    r = Observation("eager", "refimpl", effect_log=[("fz::op3", ("s",), ())], error=None)
     sig = fuzz.signature(program, _result(["reference mismatch: effect log"]), t, r)
     assert sig["ops"] == ["fz:stamp/ORDERED"], f"expected the abstracted op, got {sig['ops']}"
     t_err = Observation("eager", "torch", error=ErrorObs("RuntimeError", "boom"))
@@ -94,8 +114,20 @@ def test_planted_divergence_becomes_a_finding(tmp_path: Path, monkeypatch) -> No
 
     monkeypatch.setattr(fuzz, "torch_observation", wrong_torch)
     findings = tmp_path / "findings"
-    code = fuzz.main(["--paths", "eager", "--max-examples", "200", "--budget", "60s",
-                      "--findings", str(findings), "--seed", "1"])
+    code = fuzz.main(
+        [
+            "--paths",
+            "eager",
+            "--max-examples",
+            "200",
+            "--budget",
+            "60s",
+            "--findings",
+            str(findings),
+            "--seed",
+            "1",
+        ]
+    )
     assert code == 1, f"expected exit 1 (findings), got {code}"
     folders = [p for p in findings.iterdir() if not p.name.startswith(".")]
     assert folders, f"expected a finding folder in {findings}, got none"
