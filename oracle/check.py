@@ -20,12 +20,11 @@ from importlib import resources
 from typing import Any
 
 import refimpl
-from refimpl.profiles import profile_for_torch_version
-
 from oracle.compare import PathResult, compare_observations
 from oracle.observation import Observation
 from oracle.program import program_to_json
 from oracle.refimpl_runner import PATHS, run_refimpl
+from refimpl.profiles import profile_for_torch_version
 
 __all__ = ["CheckRun", "load_known_findings", "run_check", "select_profile"]
 

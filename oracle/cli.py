@@ -74,8 +74,11 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         run = run_check(programs, args.paths, profile=args.profile, isolate=args.isolate,
                         timeout=args.timeout, progress=tick)
     if args.format == "table":
-        out = Console(file=open(args.output, "w"), width=160) if args.output else console
-        report.print_table(run, out)
+        if args.output:
+            with open(args.output, "w") as f:
+                report.print_table(run, Console(file=f, width=160))
+        else:
+            report.print_table(run, console)
     else:
         import json  # noqa: PLC0415
 

@@ -23,15 +23,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import refimpl
-from refimpl.effect_log import record_effects
-from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
-from refimpl.export import Module, aot_export, remove_effect_tokens
-from refimpl.library import EffectType, Library, custom_op
-
 from oracle import behaviors
 from oracle.canonical import CanonicalGraph
 from oracle.observation import ErrorObs, Observation, ValueObs
 from oracle.program_source import ProgramSource, write_program
+from refimpl.effect_log import record_effects
+from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
+from refimpl.export import Module, aot_export, remove_effect_tokens
+from refimpl.library import EffectType, Library, custom_op
 
 __all__ = ["PATHS", "run_refimpl"]
 

@@ -19,8 +19,9 @@ Simplifications:
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from refimpl import _pytree as pytree
 from refimpl.aten import OPS

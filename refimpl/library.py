@@ -12,9 +12,9 @@ Simplifications:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 from refimpl._library import simple_registry
 from refimpl._library.custom_ops import CustomOpDef

@@ -23,7 +23,6 @@ from typing import Any
 from refimpl import _pytree as pytree
 from refimpl.backend import get_backend
 from refimpl.dispatch_key import (
-    AUTOGRAD_FOR_BACKEND,
     BACKEND_KEYS,
     DispatchKey,
     DispatchKeySet,

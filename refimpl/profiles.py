@@ -12,10 +12,14 @@ Simplifications:
 from __future__ import annotations
 
 import os
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 __all__ = ["Profile", "available_profiles", "get_profile", "load_profile", "on_profile_change",
            "profile_for_torch_version", "set_profile"]

@@ -17,7 +17,8 @@ Simplifications:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from refimpl.dispatch_key import DispatchKey
 from refimpl.operator import HigherOrderOperator

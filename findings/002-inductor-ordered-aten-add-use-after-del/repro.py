@@ -1,6 +1,11 @@
+"""Reproduce the finding without the oracle: `python repro.py` (torch 2.13.0)."""
+
+import traceback
+
 import torch
 from torch._higher_order_ops.effects import _register_effectful_op
 from torch._library.effects import EffectType
+
 h = _register_effectful_op(torch.ops.aten.add.Tensor, EffectType.ORDERED)
 def f(x):
     a = torch.ops.aten.add.Tensor(x, x)
@@ -14,4 +19,5 @@ for backend in ("aot_eager", "inductor"):
     try:
         print(backend, torch.compile(f, backend=backend, fullgraph=True)(x))
     except Exception as e:
-        import traceback; print(backend, type(e).__name__, str(e).splitlines()[0]); tb = traceback.format_exc().splitlines(); print("\n".join(tb[-12:]))
+        print(backend, type(e).__name__, str(e).splitlines()[0])
+        print("\n".join(traceback.format_exc().splitlines()[-12:]))

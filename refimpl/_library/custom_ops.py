@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import inspect
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from refimpl._library import simple_registry
 from refimpl._library.effects import EffectType

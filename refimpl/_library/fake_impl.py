@@ -9,7 +9,7 @@ Simplifications:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from refimpl._library.utils import RegistrationHandle
 

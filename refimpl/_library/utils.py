@@ -9,7 +9,7 @@ Simplifications: none.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["RegistrationHandle", "parse_namespace"]
 

@@ -30,7 +30,8 @@ def test_catalog_agrees_on_structural_paths(catalog_run):
     bad = [f"{r.program} [{r.path}]: {r.status} {r.details}" for r in catalog_run.results
            if r.status not in ("agree", "known")]
     assert not bad, "expected every catalog program to agree; got:\n" + "\n".join(bad)
-    assert catalog_run.profile == "torch-2.13", f"expected profile torch-2.13, got {catalog_run.profile}"
+    profile = catalog_run.profile
+    assert profile == "torch-2.13", f"expected profile torch-2.13, got {profile}"
 
 
 @pytest.mark.spec("RPT-5")
