@@ -13,6 +13,7 @@ Simplifications:
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from oracle.program import program_to_json
 from oracle.refimpl_runner import PATHS, run_refimpl
 from refimpl.profiles import profile_for_torch_version
 
-__all__ = ["CheckRun", "load_known_findings", "run_check", "select_profile"]
+__all__ = ["CheckRun", "known_finding_for", "load_known_findings", "run_check",
+           "select_profile"]
 
 
 @dataclass
@@ -76,7 +78,17 @@ def _covers(entry: dict, program: str, path: str) -> bool:
 def _matches(entry: dict, result: PathResult) -> bool:
     if not _covers(entry, result.program, result.path):
         return False
+    if "match" in entry and not re.search(entry["match"], "\n".join(result.details)):
+        return False
     return any(kind.startswith(entry.get("kind", "")) for kind in result.kinds)
+
+
+def known_finding_for(result: PathResult, known: list[dict] | None = None) -> dict | None:
+    """The known-findings entry a divergent result matches, if any (fuzzing uses this)."""
+    for entry in load_known_findings() if known is None else known:
+        if _matches(entry, result):
+            return entry
+    return None
 
 
 def _apply_known(run: CheckRun, known: list[dict]) -> None:

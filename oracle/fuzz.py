@@ -320,7 +320,7 @@ _FAILURE_TYPES: dict[str, type] = {}
 
 
 def _failure_type(key: str) -> type:
-    """One exception class per signature, so that Hypothesis shrinks each bug on its own."""
+    """One exception class per bug key, so that Hypothesis shrinks each bug on its own."""
     if key not in _FAILURE_TYPES:
         _FAILURE_TYPES[key] = type(f"Divergence_{key}", (Divergence,), {})
     return _FAILURE_TYPES[key]

@@ -12,10 +12,18 @@ Simplifications:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["arg_tree_leaves", "tree_flatten", "tree_leaves", "tree_map", "tree_map_only",
            "tree_unflatten"]
+
+
+# [NOTE: pytree fast paths] The dispatcher flattens and maps every op's arguments several
+# times, and almost always they are a flat tuple of tensors and scalars. So each function looks
+# at an item's exact type before recursing: a leaf is handled in the loop, only a container
+# costs a call. The order in which leaves are visited (and ``fn`` is called) is unchanged.
+_CONTAINERS = (tuple, list, dict)
 
 
 def tree_leaves(tree: Any) -> list[Any]:
@@ -26,21 +34,27 @@ def tree_leaves(tree: Any) -> list[Any]:
 
 
 def _collect(tree: Any, out: list[Any]) -> None:
-    if type(tree) in (tuple, list):
-        for item in tree:
-            _collect(item, out)
-    elif type(tree) is dict:
-        for item in tree.values():
-            _collect(item, out)
+    kind = type(tree)
+    if kind is tuple or kind is list:
+        items = tree
+    elif kind is dict:
+        items = tree.values()
     else:
         out.append(tree)
+        return
+    for item in items:
+        if type(item) in _CONTAINERS:
+            _collect(item, out)
+        else:
+            out.append(item)
 
 
 def arg_tree_leaves(*args: Any, **kwargs: Any) -> list[Any]:
     """Leaves of ``(args, kwargs)``, as torch's ``arg_tree_leaves``."""
     out: list[Any] = []
     _collect(args, out)
-    _collect(kwargs, out)
+    if kwargs:
+        _collect(kwargs, out)
     return out
 
 
@@ -48,11 +62,16 @@ def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
     """Apply ``fn`` to every leaf, keeping the container structure."""
     kind = type(tree)
     if kind is tuple:
-        return tuple(tree_map(fn, item) for item in tree)
+        try:
+            return tuple([tree_map(fn, x) if type(x) in _CONTAINERS else fn(x) for x in tree])
+        except StopIteration as exc:
+            # What the generator expression this list replaces did (PEP 479): tree_unflatten
+            # with too few leaves raises this, not StopIteration.
+            raise RuntimeError("generator raised StopIteration") from exc
     if kind is list:
-        return [tree_map(fn, item) for item in tree]
+        return [tree_map(fn, x) if type(x) in _CONTAINERS else fn(x) for x in tree]
     if kind is dict:
-        return {key: tree_map(fn, item) for key, item in tree.items()}
+        return {k: tree_map(fn, x) if type(x) in _CONTAINERS else fn(x) for k, x in tree.items()}
     return fn(tree)
 
 

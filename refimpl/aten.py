@@ -507,11 +507,13 @@ _register("profiler::_record_function_exit._RecordFunction", _record_function_ex
 # --------------------------------------------------------------------------------------------
 # factories
 # --------------------------------------------------------------------------------------------
-def _size(size: Any) -> tuple[int, ...]:
+def _size(size: Any, op: str = "size") -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (list, tuple)):
         size = size[0]
-    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in size):
-        raise TypeError(f"size must be a sequence of non-negative ints, got {list(size)!r}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in size):
+        raise TypeError(f"{op}(): argument 'size' must be tuple of ints, got {list(size)!r}")
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"{op}: Dimension size must be non-negative.")
     return tuple(size)
 
 
@@ -621,15 +623,15 @@ def tensor(data: Any, *, dtype: Any = None, device: str | None = None) -> Tensor
 
 
 def empty(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
-    return OPS["aten::empty.memory_format"](list(_size(size)), dtype=dtype, device=device)
+    return OPS["aten::empty.memory_format"](list(_size(size, "empty")), dtype=dtype, device=device)
 
 
 def zeros(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
-    return OPS["aten::zeros"](list(_size(size)), dtype=dtype, device=device)
+    return OPS["aten::zeros"](list(_size(size, "zeros")), dtype=dtype, device=device)
 
 
 def ones(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
-    return OPS["aten::ones"](list(_size(size)), dtype=dtype, device=device)
+    return OPS["aten::ones"](list(_size(size, "ones")), dtype=dtype, device=device)
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: str | None = None) -> Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import import_module
 from types import ModuleType
 
@@ -35,9 +36,10 @@ class Backend:
     xp: ModuleType
     device: str
 
-    @property
+    @cached_property
     def dtypes(self) -> dict[str, object]:
-        """refimpl dtype name -> this namespace's dtype object."""
+        """refimpl dtype name -> this namespace's dtype object (built on first use: every
+        operand conversion reads it). Read it, do not change it."""
         xp = self.xp
         return {"bool": xp.bool, "int64": xp.int64, "float32": xp.float32,
                 "float64": xp.float64}

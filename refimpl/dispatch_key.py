@@ -58,6 +58,12 @@ class DispatchKey(enum.Enum):
 
     __str__ = __repr__
 
+    # Members are singletons compared by identity, so identity hashing agrees with ``==``; it
+    # runs in C, where ``Enum.__hash__`` (``hash(self._name_)``) is a Python call on every
+    # kernel-cache lookup. Set and dict order of keys never depended on the hash: string hashes
+    # are salted per process.
+    __hash__ = object.__hash__
+
 
 K = DispatchKey
 

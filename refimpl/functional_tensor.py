@@ -18,8 +18,9 @@ Simplifications:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any, Callable
+from typing import Any
 
 from refimpl import _pytree as pytree
 from refimpl.mode_stack import TorchDispatchMode, _TorchDispatchModeKey

@@ -34,7 +34,7 @@ class Library:
 
     def __init__(self, ns: str, kind: str, dispatch_key: str = "") -> None:
         if kind not in _KINDS:
-            raise ValueError("Unsupported kind: ", kind)
+            raise ValueError(f"Unsupported kind: {kind}")
         if ns in ("torch", "prim", "prims", "aten", "profiler") and kind == "DEF":
             raise ValueError(ns, " is a reserved namespace. Please try creating a library with "
                                  "another name.")
@@ -75,6 +75,18 @@ class Library:
         op = self._lookup(op_name)
         entry = simple_registry.singleton.find(op._name)
         self._registration_handles.append(entry.fake_impl.register(fn))
+
+    def _register_effectful_op(self, op_name: str | OpOverload | CustomOpDef,
+                               effect: EffectType | None) -> None:
+        """Set an op's effect until this library is destroyed (``torch.library.Library``)."""
+        if isinstance(op_name, OpOverload):
+            qualname = op_name._name
+        elif isinstance(op_name, CustomOpDef):
+            qualname = op_name._qualname
+        else:
+            qualname = op_name
+        entry = simple_registry.singleton.find(qualname)
+        self._registration_handles.append(entry.effect.register(effect))
 
     def _lookup(self, op_name: str | OpOverload) -> OpOverload:
         if isinstance(op_name, OpOverload):

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from refimpl.dispatch_key import DispatchKey, tls_set_included
+from refimpl.dispatch_key import DispatchKey, _tls, key_bit
 
 __all__ = [
     "TorchDispatchMode", "_TorchDispatchModeKey", "_get_current_dispatch_mode",
@@ -45,14 +43,20 @@ class _Stack(threading.local):
 
 _stack = _Stack()
 
+# [NOTE: modes and the Python key] While any mode is on the stack, the TLS include set holds
+# Python and PythonTLSSnapshot, so that every op dispatches to the Python key even when no
+# argument is a Python tensor subclass. Every push and pop re-derives both bits from the stack
+# (one mask, flipped in one step: this runs a dozen times per traced op).
+_PY_KEYS = key_bit(DispatchKey.Python) | key_bit(DispatchKey.PythonTLSSnapshot)
+_NOT_PY_KEYS = ~_PY_KEYS
+
 
 def _sync_python_key() -> None:
-    # [NOTE: modes and the Python key] While any mode is on the stack, the TLS include set holds
-    # Python and PythonTLSSnapshot, so that every op dispatches to the Python key even when no
-    # argument is a Python tensor subclass.
-    on = bool(_stack.modes)
-    tls_set_included(DispatchKey.Python, on)
-    tls_set_included(DispatchKey.PythonTLSSnapshot, on)
+    """Set or clear the [NOTE: modes and the Python key] bits to match the stack."""
+    if _stack.modes:
+        _tls.included |= _PY_KEYS
+    else:
+        _tls.included &= _NOT_PY_KEYS
 
 
 def _push_mode(mode: TorchDispatchMode) -> None:
@@ -90,31 +94,43 @@ def mode_stack_snapshot() -> tuple[TorchDispatchMode, ...]:
     return tuple(_stack.modes)
 
 
-@contextmanager
-def _pop_mode_temporarily() -> Iterator[TorchDispatchMode]:
+# The two context managers below are small classes rather than ``@contextmanager`` generators:
+# the dispatcher enters one per Python-key dispatch, and a generator-based manager costs several
+# times as much per use. They behave as the generator versions would: nothing happens until
+# ``__enter__``, and an exception in the block propagates after the mode is restored.
+class _pop_mode_temporarily:  # noqa: N801 - upstream name (a function upstream)
     """Pop the top mode for the duration of the block, then push it back."""
-    mode = _pop_mode()
-    try:
-        yield mode
-    finally:
-        _push_mode(mode)
+
+    __slots__ = ("mode",)
+
+    def __enter__(self) -> TorchDispatchMode:
+        self.mode = _pop_mode()
+        return self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _push_mode(self.mode)
 
 
-@contextmanager
-def _unset_dispatch_mode(key: _TorchDispatchModeKey) -> Iterator[TorchDispatchMode | None]:
+class _unset_dispatch_mode:  # noqa: N801 - a context manager keeps its function-style name
     """Take the mode of kind ``key`` off the stack for the block (wherever it sits)."""
-    mode = _get_dispatch_mode(key)
-    if mode is None:
-        yield None
-        return
-    index = _stack.modes.index(mode)
-    del _stack.modes[index]
-    _sync_python_key()
-    try:
-        yield mode
-    finally:
-        _stack.modes.insert(index, mode)
-        _sync_python_key()
+
+    __slots__ = ("key", "mode", "index")
+
+    def __init__(self, key: _TorchDispatchModeKey) -> None:
+        self.key = key
+
+    def __enter__(self) -> TorchDispatchMode | None:
+        self.mode = mode = _get_dispatch_mode(self.key)
+        if mode is not None:
+            self.index = _stack.modes.index(mode)
+            del _stack.modes[self.index]
+            _sync_python_key()
+        return mode
+
+    def __exit__(self, *exc: object) -> None:
+        if self.mode is not None:
+            _stack.modes.insert(self.index, self.mode)
+            _sync_python_key()
 
 
 class TorchDispatchMode:

@@ -489,6 +489,11 @@ class OpOverloadPacket:
         )
 
 
+# torch's messages name the class ``torch._ops.OpOverloadPacket`` (``type(op)`` in with_effects'
+# check); instances keep their own ``__module__`` (``torch._ops.aten``) for fx names.
+OpOverloadPacket.__module__ = "torch._ops"
+
+
 def _binds(schema: FunctionSchema, args: tuple, kwargs: dict) -> bool:
     positional = [a for a in schema.arguments if not a.kwarg_only]
     if len(args) > len(positional):
@@ -549,7 +554,7 @@ class _HigherOrderNamespace:
         if name in _higher_order_ops:
             return _higher_order_ops[name]
         raise AttributeError(
-            f"'_PyOpNamespace' 'torch.ops.higher_order' object has no attribute '{name}'"
+            f"'_HigherOrderNamespace' 'torch.ops.higher_order' object has no attribute '{name}'"
         )
 
 

@@ -97,7 +97,8 @@ def available_profiles() -> dict[str, Profile]:
 def profile_for_torch_version(version: str) -> Profile:
     """The profile whose ``torch_versions`` prefixes match ``version`` (e.g. ``2.13.0+cpu``)."""
     for profile in available_profiles().values():
-        if any(version.startswith(prefix) for prefix in profile.torch_versions):
+        if any(version == prefix or version.startswith(prefix + ".")
+               for prefix in profile.torch_versions):
             return profile
     raise LookupError(f"no profile matches torch {version}; available: "
                       f"{', '.join(available_profiles())}")

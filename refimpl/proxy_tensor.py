@@ -25,9 +25,9 @@ from __future__ import annotations
 import inspect
 import operator
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any, Callable
+from typing import Any
 
 from refimpl import _pytree as pytree
 from refimpl.aten import OPS
@@ -203,8 +203,10 @@ def make_fx(fn: Callable, tracing_mode: str = "real",
         fake_mode = FakeTensorMode(allow_non_fake_inputs=True) if tracing_mode == "fake" else None
         inputs = [fake_mode.from_tensor(a) if fake_mode and isinstance(a, Tensor) else a
                   for a in args]
-        return trace(fn, inputs, placeholder_names(fn, len(args)), fake_mode=fake_mode,
-                     tracing_mode=tracing_mode)
+        gm = trace(fn, inputs, placeholder_names(fn, len(args)), fake_mode=fake_mode,
+                   tracing_mode=tracing_mode)
+        gm.recompile()  # the code exists from the start, as with torch ([NOTE: lazy code])
+        return gm
 
     return wrapped
 
@@ -218,9 +220,11 @@ def trace(fn: Callable, inputs: list[Any], names: list[str], *,
         proxy = tracer.create_proxy("placeholder", name, (), {})
         track_tensor_tree(value, proxy, constant=None, tracer=tracer)
     body = inner(fn) if inner is not None else fn
-    with fake_mode if fake_mode is not None else nullcontext():
-        with ProxyTorchDispatchMode(tracer, tracing_mode):
-            out = body(*inputs)
+    with (
+        fake_mode if fake_mode is not None else nullcontext(),
+        ProxyTorchDispatchMode(tracer, tracing_mode),
+    ):
+        out = body(*inputs)
     check_traced_output(out)
     tracer.graph.output(pytree.tree_map(lambda e: _to_node(tracer.unwrap_proxy(e)), out))
     return GraphModule(tracer.root, tracer.graph)

@@ -134,6 +134,8 @@ class Tensor:
         return f"tensor({body}{suffix})"
 
     def __bool__(self) -> bool:
+        if self.numel() > 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     __hash__ = object.__hash__

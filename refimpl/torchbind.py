@@ -148,6 +148,9 @@ class CallTorchBind(HigherOrderOperator):
 
 
 call_torchbind = CallTorchBind()
+# No autograd is modelled; torch registers an autograd impl that redispatches below it.
+call_torchbind.fallthrough(DispatchKey.AutogradCPU)
+call_torchbind.fallthrough(DispatchKey.AutogradCUDA)
 
 
 @call_torchbind.py_impl(DispatchKey.CompositeExplicitAutograd)

@@ -52,7 +52,7 @@ class CustomOpDef:
             raise RuntimeError(
                 f"There was no fake impl registered for {self}. This is necessary for "
                 f"torch.compile/export/fx tracing to work. Please use "
-                f"`{self._name}.register_fake` to add an fake impl."
+                f"`{self._init_fn.__name__}.register_fake` to add an fake impl."
             )
         return fake(*args, **kwargs)
 

@@ -75,9 +75,20 @@ _name_regex = re.compile(r"^([a-zA-Z_][0-9a-zA-Z_]*?)(?:_(\d+))?$")
 _torch_module_regex = re.compile(r"^torch(?:\.(?!_dynamo\.|_inductor\.)[^.]+)*$")
 
 
+# Pure functions of a string, asked once per node with a handful of distinct strings: memoized
+# (``_snake_case`` per op name, ``_is_from_torch`` per module name).
+_snake_case_memo: dict[str, str] = {}
+_from_torch_memo: dict[str, bool] = {}
+
+
 def _snake_case(s: str) -> str:
     """``pascalCase`` -> ``pascal_case``; dots and underscores are kept."""
-    return _snake_case_sub(r"_\1", s).lower()
+    out = _snake_case_memo.get(s)
+    if out is None:
+        if len(_snake_case_memo) >= 4096:  # targets like ``_tensor_constant<n>`` never repeat
+            _snake_case_memo.clear()
+        out = _snake_case_memo[s] = _snake_case_sub(r"_\1", s).lower()
+    return out
 
 
 def _is_magic(x: str) -> bool:
@@ -86,7 +97,12 @@ def _is_magic(x: str) -> bool:
 
 def _is_from_torch(obj: object) -> bool:
     module = getattr(obj, "__module__", None)
-    return isinstance(module, str) and _torch_module_regex.fullmatch(module) is not None
+    if type(module) is not str:
+        return isinstance(module, str) and _torch_module_regex.fullmatch(module) is not None
+    out = _from_torch_memo.get(module)
+    if out is None:
+        out = _from_torch_memo[module] = _torch_module_regex.fullmatch(module) is not None
+    return out
 
 
 def _legal_candidate(candidate: str) -> re.Match[str]:
@@ -224,6 +240,8 @@ class _Emitter:
         self.namespace = namespace
         self.root_module = root_module
         self.globals: dict[str, Any] = {}
+        # id(callable) -> its name in the code; the graph keeps the callables alive.
+        self._callable_names: dict[int, str] = {}
         for name, obj in _custom_builtins.items():
             self.add_global(name, obj)
 
@@ -238,6 +256,14 @@ class _Emitter:
         self.globals[name] = obj
         return name
 
+    def add_callable(self, fn: Any) -> str:
+        """``add_global(_get_qualified_name(fn), fn)``, worked out once per callable: the
+        same call target or operator argument recurs on many nodes."""
+        name = self._callable_names.get(id(fn))
+        if name is None:
+            name = self._callable_names[id(fn)] = self.add_global(_get_qualified_name(fn), fn)
+        return name
+
     def repr_arg(self, arg: object) -> str:
         """Python text for an argument leaf or container, as torch's ``_get_repr``."""
         if isinstance(arg, Node):
@@ -246,7 +272,7 @@ class _Emitter:
             cls = type(arg)
             return f"{self.add_global(_get_qualified_name(cls), cls)}{tuple(arg)!r}"
         if _is_op_overload(arg) or _is_higher_order(arg):
-            return self.add_global(_get_qualified_name(arg), arg)  # type: ignore[arg-type]
+            return self.add_callable(arg)
         if isinstance(arg, enum.Enum):
             cls = arg.__class__
             return f"{self.add_global(cls.__name__, cls)}.{arg.name}"
@@ -297,7 +323,7 @@ class _Emitter:
             if name in _inplace_methods:
                 text = _inplace_methods[name].format(*(self.repr_arg(a) for a in node.args))
                 return f"{text};  {node!r} = {self.repr_arg(node.args[0])}"
-        global_name = self.add_global(_get_qualified_name(target), target)
+        global_name = self.add_callable(target)
         args = node.args
         if (
             global_name == "getattr"

@@ -13,6 +13,9 @@ Simplifications:
    (see [NOTE: forward stub]); so no name in the generated code has to resolve to an
    operator object.
 3. No ``print_readable``, ``to_folder``, pickling, ``__deepcopy__`` or ``_lineno_map``.
+4. ``__init__`` and the ``graph`` setter do not generate code: ``.code`` and ``forward`` are
+   made on first use ([NOTE: lazy code]). So a codegen error surfaces on first use, and edits
+   made to the graph before that first use show without a ``recompile()``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,16 @@ __all__ = ["GraphModule"]
 # placeholder targets, so the body reads nothing but its own parameters and ``self``.
 # Errors raised by the ops propagate unchanged, as they would from compiled code: the
 # Interpreter's "While executing" decoration is switched off.
+
+
+# [NOTE: lazy code]
+# torch generates the source in ``__init__`` (through the ``graph`` setter) and again in every
+# ``recompile()``. aot_export edits the traced graph (dead-code elimination) and recompiles, so
+# the first text was thrown away unread: a fifth of an export's time. Here the ``graph`` setter
+# only marks the code stale; ``.code`` and ``forward`` (through ``__getattr__``, as the
+# instance attribute ``recompile`` sets is missing) generate it when first asked for, and an
+# explicit ``recompile()`` generates it at once, as upstream. make_fx recompiles before
+# returning, so a traced module has its code from the start, as with torch.
 
 
 class _AttrHolder:
@@ -94,11 +107,15 @@ class GraphModule:
     def graph(self, g: Graph) -> None:
         self._graph = g
         g.owning_module = self
-        self.recompile()
+        # [NOTE: lazy code] what upstream's ``self.recompile()`` here would make, on first use.
+        self._code = None
+        self.__dict__.pop("forward", None)
 
     @property
     def code(self) -> str:
         """The generated source, byte for byte as torch's ``GraphModule.code`` (FX-2)."""
+        if self._code is None:
+            self.recompile()
         return self._code
 
     def recompile(self) -> PythonCode:
@@ -108,6 +125,15 @@ class GraphModule:
         stub = _forward_stub(self._graph, python_code.src, python_code.globals)
         self.forward = stub.__get__(self, type(self))
         return python_code
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: ``forward`` before its first use.
+        if name == "forward" and "_graph" in self.__dict__:
+            self.recompile()
+            return self.forward
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+        )
 
     def _run_graph(self, *args: Any) -> Any:
         interpreter = Interpreter(self)

@@ -173,11 +173,38 @@ def map_arg(a: Any, fn: Callable[[Node], Any]) -> Any:
     return map_aggregate(a, lambda x: fn(x) if isinstance(x, Node) else x)
 
 
-def _collect_input_nodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[Node, None]:
-    """Input nodes in order of first appearance, args before kwargs (an ordered set)."""
-    found: dict[Node, None] = {}
-    map_arg((args, kwargs), found.setdefault)
-    return found
+# Leaf types that never hold a Node: ``_copy_args`` keeps them without a call.
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def _copy_args(a: Any, found: dict[Node, None]) -> Any:
+    """``map_aggregate(a, lambda x: x)`` that also adds every ``Node`` it meets to ``found``,
+    in order of first appearance (an ordered set): one pass where there were two, for the
+    copy and the input nodes of ``Node._update_args_kwargs``."""
+    if isinstance(a, tuple):
+        mapped = _copy_items(a, found)
+        return type(a)(*mapped) if hasattr(a, "_fields") else tuple(mapped)
+    if isinstance(a, list):
+        return _copy_items(a, found)
+    if isinstance(a, dict):
+        return dict(zip(a.keys(), _copy_items(a.values(), found)))
+    if isinstance(a, slice):
+        return slice(*_copy_items((a.start, a.stop, a.step), found))
+    if isinstance(a, Node):
+        found[a] = None
+    return a
+
+
+def _copy_items(items: Any, found: dict[Node, None]) -> list[Any]:
+    out = []
+    for x in items:
+        kind = type(x)
+        if kind is Node:
+            found[x] = None
+        elif kind not in _ATOMS:
+            x = _copy_args(x, found)
+        out.append(x)
+    return out
 
 
 # -- names -------------------------------------------------------------------------------------
@@ -309,12 +336,13 @@ class Node:
 
     def _update_args_kwargs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Store copies of the argument trees and keep both directions of use in step."""
-        self._args = map_aggregate(tuple(args), lambda x: x)
-        self._kwargs = map_aggregate(dict(kwargs), lambda x: x)
+        found: dict[Node, None] = {}
+        self._args = _copy_args(tuple(args), found)
+        self._kwargs = _copy_args(dict(kwargs), found)
         for old in self._input_nodes:
             old.users.pop(self, None)
-        self._input_nodes = _collect_input_nodes(self._args, self._kwargs)
-        for new in self._input_nodes:
+        self._input_nodes = found
+        for new in found:
             new.users.setdefault(self)
 
     def _replace_input_with(self, old: Node, new: Node) -> None:

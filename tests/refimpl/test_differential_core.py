@@ -192,11 +192,6 @@ def test_with_effects_on_a_plain_function(fn):
 
 
 @pytest.mark.spec("EFF-10")
-@pytest.mark.xfail(
-    strict=True,
-    reason="the message prints type(op): <class 'refimpl.operator.OpOverloadPacket'> against "
-    "torch's <class 'torch._ops.OpOverloadPacket'>",
-)
 def test_with_effects_on_an_op_overload_packet():
     assert_same_error(
         lambda s: s.effects.with_effects(
@@ -268,15 +263,7 @@ def test_has_aliasing_of_a_str():
     [
         ("direct", "nofake"),
         ("with_effects", "nofake"),
-        pytest.param(
-            "direct",
-            "renamed",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="CustomOpDef._meta_kernel names the op (`renamed.register_fake`); "
-                "torch names the function (`_named_otherwise.register_fake`)",
-            ),
-        ),
+        ("direct", "renamed"),
     ],
 )
 def test_custom_op_without_fake_impl_under_fake_mode(custom_sides, via, name):
@@ -580,7 +567,6 @@ BAD_INPUTS = [
     pytest.param(
         lambda s: s.zeros(-1),
         id="negative-size",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py _size: TypeError"),
     ),
     pytest.param(
         lambda s: s.tensor([[1, 2], [3]]),
@@ -663,12 +649,7 @@ def test_hop_naming_matches_torch(name):
         ("aten", "nonexist"),
         ("cat99", "nonexist"),
         ("aten", "add", "nonexist"),
-        pytest.param(
-            ("higher_order", "nonexist"),
-            marks=pytest.mark.xfail(
-                strict=True, reason="operator._HigherOrderNamespace says '_PyOpNamespace'"
-            ),
-        ),
+        ("higher_order", "nonexist"),
     ],
     ids=str,
 )

@@ -413,6 +413,25 @@ def test_resolve_key_steps(hop, kernels, key, expected):
     assert came is K[expected], f"{sorted(kernels)} at {key}: expected {expected}, came {came}"
 
 
+CIA_REASON = (
+    "resolve_key step 3 asks for a kernel on any backend key; torch asks only for a kernel on the "
+    "backends of k's autograd key (_dispatch_get_backend_keyset_from_autograd: {CPU} for "
+    "AutogradCPU, empty for CUDA and Undefined), or a CompositeExplicitAutograd kernel"
+)
+
+
+@pytest.mark.spec("DSP-7")
+@pytest.mark.xfail(strict=True, raises=NotImplementedError, reason=CIA_REASON)
+@pytest.mark.parametrize("key", ["CUDA", "Undefined"])
+def test_implicit_kernel_serves_keys_whose_backend_has_no_kernel(hop, key):
+    # torch 2.13.0 (run here, see test_differential_core.py): with CompositeImplicitAutograd
+    # and CPU kernels, resolve_key(op, CUDA) and resolve_key(op, Undefined) give the implicit one.
+    hop.py_kernels[K.CompositeImplicitAutograd] = "implicit"
+    hop.py_kernels[K.CPU] = "cpu"
+    came = resolve_key(hop, K[key])
+    assert came is K.CompositeImplicitAutograd, f"expected CompositeImplicitAutograd, {came}"
+
+
 @pytest.mark.spec("DSP-7")
 @pytest.mark.parametrize("key", ["CPU", "CUDA"])
 def test_resolve_key_without_kernel_or_fallback_raises(hop, key):

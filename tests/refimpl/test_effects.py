@@ -57,7 +57,7 @@ from refimpl.library import _scoped_library, custom_op
 from refimpl.operator import HigherOrderOperator
 from refimpl.proxy_tensor import make_fx
 from refimpl.tensor import Tensor
-from refimpl.torchbind import call_torchbind, register_class
+from refimpl.torchbind import _unregister_class, call_torchbind, register_class
 
 pytestmark = pytest.mark.usefixtures("isolated_effects")
 
@@ -139,9 +139,12 @@ def _noret(x: Tensor) -> None:
     LOG.append(("real", "noret"))
 
 
-def _nofake(x: Tensor) -> Tensor:
+def nofake(x: Tensor) -> Tensor:  # named as in ref 07: torch's message names the function
     LOG.append(("real", "nofake"))
     return x.clone()
+
+
+nofake_fn = nofake
 
 
 @pytest.fixture
@@ -153,7 +156,7 @@ def cat07():
         rec.register_fake(_rec_fake)
         noret = custom_op("cat07::noret", _noret, mutates_args=(), lib=lib)
         noret.register_fake(lambda x: LOG.append(("fake", "noret")))
-        nofake = custom_op("cat07::nofake", _nofake, mutates_args=(), lib=lib)
+        nofake = custom_op("cat07::nofake", nofake_fn, mutates_args=(), lib=lib)
         for op in (rec, noret, nofake):
             _register_effectful_op(op, ORDERED)
         yield {"rec": rec, "noret": noret, "nofake": nofake}
@@ -164,7 +167,8 @@ def script_class():
     """A script-object class ``effq.Counter`` with a tensor-free method ``bump(int n) -> int``."""
     cls = register_class("effq", "Counter")
     cls.def_method("bump(int n) -> int", lambda self, n: n + 1)
-    return cls
+    yield cls
+    _unregister_class("effq", "Counter")
 
 
 # -- EFF-1 .. EFF-8: effect types and the registry ------------------------------------------------
@@ -342,11 +346,6 @@ def test_custom_op_register_effect():
 
 
 @pytest.mark.spec("EFF-4", "DSP-17")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="refimpl.library.Library has no _register_effectful_op (torch/library.py L585-599)",
-)
 def test_library_register_effectful_op_is_undone_by_destroy():
     with _scoped_library("effq", "FRAGMENT") as lib:
         lib.define("lib_op(Tensor x) -> Tensor")
@@ -592,6 +591,17 @@ def test_torch_2_13_rejects_non_operators_with_a_message(torch_2_13_profile, op)
     with pytest.raises(AssertionError) as excinfo:
         with_effects(new_token_tensor(), op, refimpl.tensor([1.0]))
     expected = f"op must be HigherOrderOperator or OpOverload, got {type(op)}"
+    assert str(excinfo.value) == expected, f"expected {expected!r}, came {excinfo.value}"
+
+
+@pytest.mark.spec("EFF-10")
+def test_torch_2_13_packet_message_is_torchs(torch_2_13_profile):
+    # ref 02_errors B3, verbatim.
+    with pytest.raises(AssertionError) as excinfo:
+        with_effects(new_token_tensor(), ops.aten.add, refimpl.tensor([1.0]))
+    expected = (
+        "op must be HigherOrderOperator or OpOverload, got <class 'torch._ops.OpOverloadPacket'>"
+    )
     assert str(excinfo.value) == expected, f"expected {expected!r}, came {excinfo.value}"
 
 

@@ -141,9 +141,12 @@ def test_custom_op_fake_impl_and_missing_fake_impl():
                 log.append(("fake", tag)) or ops.aten.empty_like.default(x, dtype=refimpl.float64)
             )
         )
+        def nofake(x):  # torch's message names the implementing function
+            return x.clone()
+
         custom_op(
             "fakeq::nofake",
-            lambda x: x.clone(),
+            nofake,
             mutates_args=(),
             lib=lib,
             schema="(Tensor x) -> Tensor",

@@ -51,11 +51,6 @@ def test_library_kinds(kind):
 
 
 @pytest.mark.spec("DSP-17")
-@pytest.mark.xfail(
-    strict=True,
-    reason="refimpl.library.Library.__init__ raises ValueError('Unsupported kind: ', kind) "
-    "(two args); torch 2.13.0 raises ValueError(f'Unsupported kind: {kind}')",
-)
 def test_unsupported_kind_message():
     with pytest.raises(ValueError) as excinfo:
         Library("libq", "BAD")
@@ -305,3 +300,23 @@ def test_custom_op_schema_is_the_parsed_inferred_text():
         custom_op("libq::typed", _defaults, mutates_args=(), lib=lib)
         came = str(ops.libq.typed.default._schema)
     assert came == "libq::typed(Tensor x, SymInt n=3) -> Tensor[]", f"came {came!r}"
+
+
+def _body_named_otherwise(x):
+    return x.clone()
+
+
+@pytest.mark.spec("DSP-15", "DSP-18")
+def test_missing_fake_impl_message_names_the_function():
+    with _scoped_library("libq", "FRAGMENT") as lib:
+        custom_op(
+            "libq::renamed",
+            _body_named_otherwise,
+            mutates_args=(),
+            lib=lib,
+            schema="(Tensor x) -> Tensor",
+        )
+        with FakeTensorMode(), pytest.raises(RuntimeError) as excinfo:
+            ops.libq.renamed.default(refimpl.empty(2))
+    expected = "Please use `_body_named_otherwise.register_fake` to add an fake impl."
+    assert str(excinfo.value).endswith(expected), f"expected ...{expected!r}, {excinfo.value}"

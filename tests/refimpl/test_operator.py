@@ -140,11 +140,6 @@ def test_unknown_ops_raise_torchs_attribute_error(get, message):
 
 
 @pytest.mark.spec("DSP-12")
-@pytest.mark.xfail(
-    strict=True,
-    reason="refimpl.operator._HigherOrderNamespace.__getattr__ names the class '_PyOpNamespace'; "
-    "torch 2.13.0 says '_HigherOrderNamespace'",
-)
 def test_unknown_higher_order_op_raises_torchs_attribute_error():
     with pytest.raises(AttributeError) as excinfo:
         _ = ops.higher_order.nonexist
@@ -222,12 +217,6 @@ def test_call_torchbind_calls_the_method_and_is_ordered(queue_class):
 
 
 @pytest.mark.spec("DSP-19")
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotImplementedError,
-    reason="call_torchbind has no autograd kernel and does not fall through AutogradCPU "
-    "(torch registers py_autograd_impl), so a tensor argument stops at AutogradCPU",
-)
 def test_call_torchbind_with_a_tensor_argument(queue_class):
     obj = queue_class()
     call_torchbind(obj, "push", refimpl.tensor([1.0]))

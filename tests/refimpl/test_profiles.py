@@ -107,11 +107,6 @@ def test_no_profile_for_other_versions(version):
     assert version in str(excinfo.value) and "seed" in str(excinfo.value), f"{excinfo.value}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="profile_for_torch_version uses version.startswith(prefix), so '2.13' matches "
-    "'2.130.0'; specs/README.md says the prefix must be followed by '.' or the end",
-)
 def test_version_prefix_must_end_at_a_dot():
     with pytest.raises(LookupError):
         profile_for_torch_version("2.130.0")

@@ -268,7 +268,8 @@ def test_explicit_with_effects_on_a_pure_op_is_traced_verbatim(torch_2_13_profil
 
 
 @pytest.mark.spec("TRC-9")
-@pytest.mark.parametrize("bad", [object(), {1, 2}, [refimpl.ones(1), object()]], ids=repr)
+@pytest.mark.parametrize("bad", [object(), {1, 2}, [refimpl.ones(1), object()]],
+                         ids=["object", "set", "list-with-object"])
 def test_traced_function_returning_a_non_tensor_is_a_type_error(bad):
     with pytest.raises(TypeError, match="make_fx: the traced function returned a"):
         make_fx(lambda x: bad, "fake")(refimpl.ones(2))
