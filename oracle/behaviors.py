@@ -370,3 +370,29 @@ def fill_values(fill: str | dict, shape: tuple | list, dtype: str) -> np.ndarray
     else:
         raise ValueError(f"unknown fill {fill!r}")
     return values.astype(DTYPES[dtype])
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels (both worlds register these for a program's custom ops)
+# ---------------------------------------------------------------------------------------------
+
+
+def custom_op_kernels(spec: Any, ops: Any, on_event: Callable[[tuple], None]
+                      ) -> tuple[Callable, Callable]:
+    """The real kernel (reports its event, then computes the behaviour) and the fake impl.
+
+    `ops` is the world's adaptor; `on_event` receives the event of each real run. The fake impl
+    never reports: fake tensors must not cause side effects.
+    """
+    sig = parse_signature(spec.schema)
+
+    def kernel(*args: Any, **kwargs: Any) -> Any:
+        values = bind_arguments(sig, args, kwargs)
+        on_event(make_event(spec.name, sig.params, values))
+        return apply_behavior(spec.behavior, ops, values)
+
+    def fake(*args: Any, **kwargs: Any) -> Any:
+        values = bind_arguments(sig, args, kwargs)
+        return apply_behavior(spec.behavior, ops, values, fake=True)
+
+    return kernel, fake

@@ -68,21 +68,6 @@ def resolve(qualname: str) -> Any:
     return getattr(packet, overload) if overload else packet
 
 
-def _kernels(spec: Any) -> tuple[Callable, Callable]:
-    sig = behaviors.parse_signature(spec.schema)
-
-    def kernel(*args: Any, **kwargs: Any) -> Any:
-        values = behaviors.bind_arguments(sig, args, kwargs)
-        refimpl.effect_log.log_effect(behaviors.make_event(spec.name, sig.params, values))
-        return behaviors.apply_behavior(spec.behavior, _RefimplOps, values)
-
-    def fake(*args: Any, **kwargs: Any) -> Any:
-        values = behaviors.bind_arguments(sig, args, kwargs)
-        return behaviors.apply_behavior(spec.behavior, _RefimplOps, values, fake=True)
-
-    return kernel, fake
-
-
 @contextlib.contextmanager
 def registrations(program: Any) -> Iterator[set[str]]:
     """Define the program's custom ops and register its effects; undo all of it on exit."""
@@ -94,7 +79,8 @@ def registrations(program: Any) -> Iterator[set[str]]:
             if ns not in libs:
                 libs[ns] = Library(ns, "FRAGMENT")
                 stack.callback(libs[ns]._destroy)
-            kernel, fake = _kernels(spec)
+            kernel, fake = behaviors.custom_op_kernels(spec, _RefimplOps,
+                                                     refimpl.effect_log.log_effect)
             schema = spec.schema[spec.schema.index("("):]
             op = custom_op(spec.name, kernel, schema=schema, lib=libs[ns])
             op.register_fake(fake)

@@ -255,20 +255,13 @@ def _nameless_schema(spec: Any) -> str:
 
 
 def _custom_op_kernels(spec: Any, ctx: RunContext) -> tuple[Callable, Callable]:
-    """The real kernel (logs, then computes the behaviour) and the fake impl (never logs)."""
-    sig = behaviors.parse_signature(spec.schema)
+    """`behaviors.custom_op_kernels`, draining captured prints before each event (order)."""
 
-    def kernel(*args: Any, **kwargs: Any) -> Any:
+    def on_event(event: tuple) -> None:
         ctx.capture.drain()
-        values = behaviors.bind_arguments(sig, args, kwargs)
-        ctx.log.append(behaviors.make_event(spec.name, sig.params, values))
-        return behaviors.apply_behavior(spec.behavior, _TorchOps, values)
+        ctx.log.append(event)
 
-    def fake(*args: Any, **kwargs: Any) -> Any:
-        values = behaviors.bind_arguments(sig, args, kwargs)
-        return behaviors.apply_behavior(spec.behavior, _TorchOps, values, fake=True)
-
-    return kernel, fake
+    return behaviors.custom_op_kernels(spec, _TorchOps, on_event)
 
 
 def _define_custom_op(spec: Any, ctx: RunContext, stack: contextlib.ExitStack) -> None:
