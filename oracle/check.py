@@ -24,7 +24,7 @@ import refimpl
 from oracle.compare import PathResult, compare_observations
 from oracle.observation import Observation
 from oracle.program import program_to_json
-from oracle.refimpl_runner import PATHS, run_refimpl
+from oracle.refimpl_runner import PATHS, run_refimpl_paths
 from refimpl.profiles import profile_for_torch_version
 
 __all__ = ["CheckRun", "known_finding_for", "load_known_findings", "run_check",
@@ -124,11 +124,11 @@ def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None 
     version = torch_version()
     run = CheckRun(version, select_profile(profile, version), list(paths))
     for program in programs:
-        for path in paths:
+        references = run_refimpl_paths(program, list(paths))
+        for path, r_obs in zip(paths, references):
             if progress is not None:
                 progress(f"{program.name} [{path}]")
             t_obs = run_torch_side(program, path, isolate, timeout)
-            r_obs = run_refimpl(program, path)
             run.torch_seconds += t_obs.seconds
             run.refimpl_seconds += r_obs.seconds
             run.observations[(program.name, path)] = (t_obs, r_obs)

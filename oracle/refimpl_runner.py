@@ -32,7 +32,7 @@ from refimpl.effects import _get_effect, _register_effectful_op, new_token_tenso
 from refimpl.export import Module, aot_export, remove_effect_tokens
 from refimpl.library import EffectType, Library, custom_op
 
-__all__ = ["PATHS", "run_refimpl"]
+__all__ = ["PATHS", "run_refimpl", "run_refimpl_paths"]
 
 PATHS = ("eager", "fake", "make_fx", "functional", "export", "compile:aot_eager",
          "compile:inductor")
@@ -192,22 +192,40 @@ PATH_RUNNERS: dict[str, Callable[[_Case], None]] = {
 
 def run_refimpl(program: Any, path: str) -> Observation:
     """Run ``program`` on ``path`` with refimpl; never raises for a program's own errors."""
-    start = time.perf_counter()
-    obs = Observation(path=path, side="refimpl")
-    log: list = []
+    return run_refimpl_paths(program, [path])[0]
+
+
+def run_refimpl_paths(program: Any, paths: list[str]) -> list[Observation]:
+    """One observation per path; the custom ops are defined and the body compiled once."""
+    unknown = [p for p in paths if p not in PATH_RUNNERS]
+    observations = [Observation(path=p, side="refimpl") for p in paths]
+    if unknown:
+        for obs in observations:
+            obs.error = ErrorObs("ValueError", f"unknown path {unknown[0]!r}; expected one of "
+                                               f"{', '.join(PATHS)}")
+        return observations
     try:
-        if path not in PATH_RUNNERS:
-            raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
-        with record_effects() as log, contextlib.redirect_stdout(_Sink()), \
-                registrations(program) as effectful:
+        with contextlib.redirect_stdout(_Sink()), registrations(program) as effectful:
             src = write_program(program, resolve, with_effects=with_effects,
                                 new_token=new_token_tensor)
-            PATH_RUNNERS[path](_Case(program, src, obs, effectful))
+            for obs in observations:
+                _run_path(_Case(program, src, obs, effectful))
+    except Exception as exc:  # defining the program failed: every path records it
+        for obs in observations:
+            obs.error = obs.error or ErrorObs.from_exception(exc)
+    return observations
+
+
+def _run_path(case: _Case) -> None:
+    start = time.perf_counter()
+    log: list = []
+    try:
+        with record_effects() as log:
+            PATH_RUNNERS[case.obs.path](case)
     except Exception as exc:  # the observation records it (Simplification 2)
-        obs.error = ErrorObs.from_exception(exc)
-    obs.effect_log = list(log)
-    obs.seconds = time.perf_counter() - start
-    return obs
+        case.obs.error = ErrorObs.from_exception(exc)
+    case.obs.effect_log = list(log)
+    case.obs.seconds = time.perf_counter() - start
 
 
 class _Sink:

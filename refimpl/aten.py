@@ -113,20 +113,51 @@ def _meta(shape: tuple[int, ...], dt: dtypes.dtype) -> Tensor:
     return Tensor._make(None, tuple(shape), dt, "meta")
 
 
+def _type_error(op: str, expected: str, arg: str, value: Any) -> RuntimeError:
+    """torch's schema check message (``aten::sin() Expected a value of type 'Tensor' ...``)."""
+    return RuntimeError(
+        f"aten::{op}() Expected a value of type '{expected}' for argument '{arg}' but instead "
+        f"found type '{type(value).__name__}'."
+    )
+
+
 def _check_tensor(value: Any, op: str, arg: str) -> Tensor:
     if not isinstance(value, Tensor):
-        raise TypeError(
-            f"{op}(): argument '{arg}' must be Tensor, not {type(value).__name__}"
-        )
+        raise _type_error(op, "Tensor", arg, value)
     return value
 
 
-def _check_scalar(value: Any, op: str, arg: str) -> Any:
+def _check_scalar(value: Any, op: str, arg: str, expected: str = "Scalar") -> Any:
     if isinstance(value, Tensor) or not isinstance(value, (bool, int, float)):
-        raise TypeError(
-            f"{op}(): argument '{arg}' must be Number, not {type(value).__name__}"
-        )
+        raise _type_error(op, expected, arg, value)
     return value
+
+
+# torch refuses these bool forms with its own messages (aten/src/ATen/native/BinaryOps.cpp).
+_SUB_BOOL_BOOL = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+                  "`^` or `logical_xor()` operator instead.")
+_SUB_BOOL = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+_NEG_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+             "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _is_bool(x: Any) -> bool:
+    return x.dtype is dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, bool)
+
+
+def _check_sub(self: Tensor, other: Any) -> None:
+    if _is_bool(self) and _is_bool(other):
+        raise RuntimeError(_SUB_BOOL_BOOL)
+    if _is_bool(self) or _is_bool(other):
+        raise RuntimeError(_SUB_BOOL)
+
+
+def _check_alpha(dt: dtypes.dtype, alpha: Any) -> None:
+    if isinstance(alpha, float) and not dt.is_floating_point:
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
 
 
 def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
@@ -170,30 +201,41 @@ def _operand(x: Any, dt: dtypes.dtype) -> Any:
 
 def _binary(fn: Callable[[Any, Any], Any], opname: str, with_alpha: bool,
             scalar_other: bool) -> tuple[Callable, Callable]:
-    """Dense and meta kernels of an elementwise binary op (``add.Tensor`` & co.)."""
+    """Dense and meta kernels of an elementwise binary op (``add.Tensor`` & co.).
 
-    def check(self: Any, other: Any) -> None:
+    On bool results ``add``/``mul`` are ``logical_or``/``logical_and``: the array API has no
+    ``+``/``*`` for bool arrays, and that is what torch computes.
+    """
+    bool_fn = _BOOL_FNS.get(opname)
+
+    def check(self: Any, other: Any, alpha: Any) -> dtypes.dtype:
         _check_tensor(self, opname, "self")
         if scalar_other or not isinstance(other, Tensor):
             # A Tensor overload also takes a Python number (torch's "wrapped number").
-            _check_scalar(other, opname, "other")
+            _check_scalar(other, opname, "other", "Scalar" if scalar_other else "Tensor")
+        if opname == "sub":
+            _check_sub(self, other)
+        dt = _binary_dtype(self, other)
+        if with_alpha:
+            _check_alpha(dt, alpha)
+        return dt
 
     def dense(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
-        check(self, other)
-        dt = _binary_dtype(self, other)
+        dt = check(self, other, alpha)
         shape = broadcast_shapes(self.shape, other.shape) if isinstance(other, Tensor) \
             else self.shape
         b = _operand(other, dt)
         if with_alpha and alpha != 1:
             b = b * _operand(alpha, dt)
-        out = fn(_operand(self, dt), b)
+        out = (bool_fn or fn)(_operand(self, dt), b) if dt is dtypes.bool_ \
+            else fn(_operand(self, dt), b)
         return Tensor._make(out, shape, dt, self.device)
 
     def meta(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
-        check(self, other)
+        dt = check(self, other, alpha)
         shape = broadcast_shapes(self.shape, other.shape) if isinstance(other, Tensor) \
             else self.shape
-        return _meta(shape, _binary_dtype(self, other))
+        return _meta(shape, dt)
 
     if with_alpha and not scalar_other:
         def dense_kw(self, other, *, alpha=1):
@@ -205,6 +247,11 @@ def _binary(fn: Callable[[Any, Any], Any], opname: str, with_alpha: bool,
         return dense_kw, meta_kw
     return dense, meta
 
+
+_BOOL_FNS = {
+    "add": lambda a, b: get_backend().xp.logical_or(a, b),
+    "mul": lambda a, b: get_backend().xp.logical_and(a, b),
+}
 
 for _name, _fn, _alpha, _scalar in (
     ("aten::add.Tensor", lambda a, b: a + b, True, False),
@@ -227,12 +274,16 @@ def _unary(xp_name: str, opname: str, floating: bool) -> tuple[Callable, Callabl
 
     def dense(self: Tensor) -> Tensor:
         _check_tensor(self, opname, "self")
+        if opname == "neg" and self.dtype is dtypes.bool_:
+            raise RuntimeError(_NEG_BOOL)
         dt = out_dtype(self)
         return Tensor._make(getattr(get_backend().xp, xp_name)(_operand(self, dt)),
                             self.shape, dt, self.device)
 
     def meta(self: Tensor) -> Tensor:
         _check_tensor(self, opname, "self")
+        if opname == "neg" and self.dtype is dtypes.bool_:
+            raise RuntimeError(_NEG_BOOL)
         return _meta(self.shape, out_dtype(self))
 
     return dense, meta
@@ -405,8 +456,14 @@ def _inplace_from(functional: str) -> tuple[Callable, Callable]:
 _register("aten::mul_.Tensor", *_inplace_from("aten::mul.Tensor"))
 
 
+def _check_not_bool_abs(self: Tensor) -> None:
+    if self.dtype is dtypes.bool_:
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
+
+
 def absolute__dense(self: Tensor) -> Tensor:
     _check_tensor(self, "absolute_", "self")
+    _check_not_bool_abs(self)
     self._data = get_backend().xp.abs(self._data)
     return self
 
@@ -416,6 +473,7 @@ _register("aten::absolute_", absolute__dense, inplace_meta)
 
 def absolute_dense(self: Tensor) -> Tensor:
     _check_tensor(self, "absolute", "self")
+    _check_not_bool_abs(self)
     return Tensor._make(get_backend().xp.abs(self._data), self.shape, self.dtype, self.device)
 
 
@@ -445,7 +503,7 @@ _register("aten::lift_fresh_copy", clone_dense, clone_meta)
 # --------------------------------------------------------------------------------------------
 def _print_dense(s: str) -> None:
     if not isinstance(s, str):
-        raise TypeError(f"_print(): argument 's' must be str, not {type(s).__name__}")
+        raise _type_error("_print", "str", "s", s)
     builtins.print(s, flush=True)
     log_effect(("aten::_print", (s,), ()))
 

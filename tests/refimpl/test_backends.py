@@ -237,10 +237,6 @@ def test_dense_cases(dense_backend, case):
 @pytest.mark.parametrize("op", ["add", "mul"])
 def test_bool_arithmetic(dense_backend, request, op):
     # torch 2.13.0: tensor([True, False]) + tensor([True, False]) -> tensor([True, False]).
-    if dense_backend == "array-api-strict":
-        request.applymarker(
-            pytest.mark.xfail(strict=True, raises=TypeError, reason=STRICT_BOOL_REASON)
-        )
     b = refimpl.tensor([True, False])
     out = getattr(ops.aten, op).Tensor(b, b)
     _assert_values(out, np.array([True, False]), f"{op}(bool, bool)")

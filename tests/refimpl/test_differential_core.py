@@ -542,17 +542,14 @@ BAD_INPUTS = [
     pytest.param(
         lambda s: s.ops.aten.sub.Tensor(s.tensor([True]), s.tensor([False])),
         id="sub-bool",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py _binary: no bool check"),
     ),
     pytest.param(
         lambda s: s.ops.aten.neg.default(s.tensor([True])),
         id="neg-bool",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py _unary: no bool check"),
     ),
     pytest.param(
         lambda s: s.ops.aten.add.Tensor(s.tensor([1]), s.tensor([1]), alpha=1.5),
         id="int-float-alpha",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py _binary: alpha unchecked"),
     ),
     pytest.param(
         lambda s: s.ops.aten.add.Tensor(s.tensor([1.0]), "x"),

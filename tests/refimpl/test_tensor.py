@@ -296,11 +296,6 @@ KNOWN_MESSAGE_BUGS = [
         "aten::add() Expected a value of type 'Tensor' for argument 'other' but instead found "
         "type 'str'.",
         id="add-str-other",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="no schema argument check before dispatch "
-            "(refimpl/operator.py OpOverload.__call__)",
-        ),
     ),
     pytest.param(
         lambda: ops.aten.sin.default("x"),
@@ -316,7 +311,6 @@ KNOWN_MESSAGE_BUGS = [
         "aten::_print() Expected a value of type 'str' for argument 's' but instead found type "
         "'int'.",
         id="print-int",
-        marks=pytest.mark.xfail(strict=True, reason="no schema argument check before dispatch"),
     ),
     pytest.param(
         lambda: ops.aten.sub.Tensor(refimpl.tensor([True]), refimpl.tensor([False])),
@@ -324,7 +318,6 @@ KNOWN_MESSAGE_BUGS = [
         "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
         "`logical_xor()` operator instead.",
         id="sub-bool-bool",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py _binary has no bool check for sub"),
     ),
     pytest.param(
         lambda: ops.aten.sub.Tensor(refimpl.tensor([True]), refimpl.tensor([1])),
@@ -332,7 +325,6 @@ KNOWN_MESSAGE_BUGS = [
         "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
         "to invert a mask, use the `~` or `logical_not()` operator instead.",
         id="sub-bool-int",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py _binary has no bool check for sub"),
     ),
     pytest.param(
         lambda: ops.aten.neg.default(refimpl.tensor([True])),
@@ -340,21 +332,18 @@ KNOWN_MESSAGE_BUGS = [
         "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
         "invert a mask, use the `~` or `logical_not()` operator instead.",
         id="neg-bool",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py _unary has no bool check for neg"),
     ),
     pytest.param(
         lambda: ops.aten.add.Tensor(refimpl.tensor([1]), refimpl.tensor([1]), alpha=1.5),
         RuntimeError,
         "For integral input tensors, argument alpha must not be a floating point number.",
         id="int-float-alpha",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py _binary does not check alpha"),
     ),
     pytest.param(
         lambda: ops.aten.absolute.default(refimpl.tensor([True])),
         NotImplementedError,
         "\"abs_cpu\" not implemented for 'Bool'",
         id="absolute-bool",
-        marks=pytest.mark.xfail(strict=True, reason="aten.py absolute_dense accepts bool"),
     ),
     pytest.param(
         lambda: refimpl.zeros(-1),
