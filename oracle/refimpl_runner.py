@@ -30,6 +30,7 @@ from oracle.program_source import ProgramSource, write_program
 from refimpl.effect_log import record_effects
 from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
 from refimpl.export import Module, aot_export, remove_effect_tokens
+from refimpl.fx import node as fx_node
 from refimpl.library import EffectType, Library, custom_op
 
 __all__ = ["PATHS", "run_refimpl", "run_refimpl_paths"]
@@ -73,6 +74,11 @@ def registrations(program: Any) -> Iterator[set[str]]:
     """Define the program's custom ops and register its effects; undo all of it on exit."""
     effectful: set[str] = set()
     with contextlib.ExitStack() as stack:
+        # Tracing with_effects marks its op side-effectful for good, as torch.fx does; restore
+        # the set so runs stay independent (the torch runner does the same, [NOTE: side-effect
+        # set] there).
+        saved = set(fx_node._side_effectful_functions)
+        stack.callback(_restore_side_effects, fx_node._side_effectful_functions, saved)
         libs: dict[str, Library] = {}
         for spec in program.custom_ops:
             ns, name = spec.name.split("::", 1)
@@ -95,6 +101,11 @@ def registrations(program: Any) -> Iterator[set[str]]:
             if effect is not None:
                 effectful.add(name)
         yield effectful
+
+
+def _restore_side_effects(current: set, saved: set) -> None:
+    current.intersection_update(saved)
+    current.update(saved)
 
 
 def _undo(handle: Any, op: Any, previous: Any) -> None:

@@ -309,6 +309,10 @@ def _register_effect(name: str, effect: str | None, ctx: RunContext, stack: Any)
 def registrations(ctx: RunContext) -> Iterator[RunContext]:
     """Define the program's custom ops and register its effects; undo all of it on exit."""
     with contextlib.ExitStack() as stack:
+        # [NOTE: side-effect set] Tracing with_effects adds its op to torch.fx's process-wide
+        # _side_effectful_functions for good (ref 11); restore it so runs stay independent.
+        saved = set(torch.fx.node._side_effectful_functions)
+        stack.callback(_restore_side_effects, torch.fx.node._side_effectful_functions, saved)
         for spec in ctx.program.custom_ops:
             _define_custom_op(spec, ctx, stack)
         for name, effect in dict(ctx.program.register_effects).items():
@@ -316,6 +320,11 @@ def registrations(ctx: RunContext) -> Iterator[RunContext]:
         stack.callback(torch._dynamo.reset)  # runs first: drop compiled code before the ops go
         ctx.effectful_targets = _effectful_targets(ctx)
         yield ctx
+
+
+def _restore_side_effects(current: set, saved: set) -> None:
+    current.intersection_update(saved)
+    current.update(saved)
 
 
 def _effectful_targets(ctx: RunContext) -> set[str]:
