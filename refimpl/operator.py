@@ -23,7 +23,6 @@ from typing import Any
 from refimpl import _pytree as pytree
 from refimpl.backend import get_backend
 from refimpl.dispatch_key import (
-    BACKEND_KEYS,
     DispatchKey,
     DispatchKeySet,
     _tls,
@@ -104,10 +103,12 @@ def resolve_key(op: OperatorBase, k: DispatchKey) -> DispatchKey:
         if (k == K.Undefined or is_included_in_alias(k, cand)) \
                 and op.has_kernel_for_dispatch_key(cand):
             return cand
-    # 3. CompositeImplicitAutograd serves backend and autograd keys when no backend kernel exists.
+    # 3. CompositeImplicitAutograd serves backend and autograd keys when k's own backend has
+    #    no kernel (torch asks _dispatch_get_backend_keyset_from_autograd(k)).
     cand = K.CompositeImplicitAutograd
-    has_backend_kernel = op.has_kernel_for_any_dispatch_key(
-        DispatchKeySet(BACKEND_KEYS)
+    own_backend = _BACKEND_OF_AUTOGRAD.get(k)
+    has_backend_kernel = (
+        own_backend is not None and op.has_kernel_for_dispatch_key(own_backend)
     ) or op.has_kernel_for_dispatch_key(K.CompositeExplicitAutograd)
     if (k == K.Undefined or is_included_in_alias(k, cand)) \
             and op.has_kernel_for_dispatch_key(cand) and not has_backend_kernel:
@@ -115,7 +116,20 @@ def resolve_key(op: OperatorBase, k: DispatchKey) -> DispatchKey:
     # 4. The Autograd alias serves the per-backend autograd keys.
     if is_included_in_alias(k, K.Autograd) and op.has_kernel_for_dispatch_key(K.Autograd):
         return K.Autograd
+    # 5. Backend fallback: a key with a fallback kernel resolves to itself (the caller then
+    #    finds no Python kernel there and raises its own error).
+    if k in _HAS_BACKEND_FALLBACK:
+        return k
     raise NotImplementedError(f"could not find kernel for {op} at dispatch key {k}")
+
+
+# torch._C._dispatch_get_backend_keyset_from_autograd, for the modelled keys.
+_BACKEND_OF_AUTOGRAD = {K.AutogradCPU: K.CPU, K.AutogradCUDA: K.CUDA, K.AutogradMeta: K.Meta}
+# Every modelled runtime key but the dense backends has a backend fallback in torch
+# (torch._C._dispatch_has_backend_fallback).
+_HAS_BACKEND_FALLBACK = frozenset(
+    k for k in DispatchKeySet.full() if k not in (K.CPU, K.CUDA)
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,7 +410,7 @@ class OpOverload(OperatorBase):
         else:
             try:
                 kernel = self.py_kernels[resolve_key(self, key)]
-            except NotImplementedError:
+            except (NotImplementedError, KeyError):
                 raise NotImplementedError(
                     f"Could not run '{self._schema.name}' with arguments from the "
                     f"'{key.name}' backend. '{self._schema.name}' is only available for these "

@@ -17,7 +17,7 @@ Simplifications:
 
 [NOTE: world protocol]
 A world `w` is any object with these attributes. `TorchWorld` in `torch_world.py` is the torch
-one; the refimpl one is written by the lead.
+one; `refimpl_world.py` implements it with refimpl.
 
 - `w.name` -- `"torch"`, `"refimpl"`, ...
 - `w.namespace(scenario) -> str` -- the custom-op namespace for one run of a scenario. A world

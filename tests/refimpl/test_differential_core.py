@@ -731,14 +731,6 @@ KERNEL_SETS = [
     ("CompositeExplicitAutograd", "CompositeImplicitAutograd"),
 ]
 KEYS = ["CPU", "CUDA", "AutogradCPU", "AutogradOther", "Functionalize", "Undefined"]
-FALLBACK_BUG = "resolve_key has no backend-fallback step (the key itself)"
-# torch computes "has a backend kernel" from the backends of k's autograd key only
-# (_dispatch_get_backend_keyset_from_autograd(k): {CPU} for AutogradCPU, empty for CUDA,
-# AutogradOther's sparse/quantized set, Undefined); refimpl from every backend key.
-CIA_BUG = "resolve_key step 3 asks for a kernel on any backend, not on k's own backend"
-CIA_BUG_CASES = {
-    (("CompositeImplicitAutograd", "CPU"), key) for key in ("CUDA", "AutogradOther", "Undefined")
-}
 
 
 def _torch_resolve(kernels, key):
@@ -764,14 +756,6 @@ def test_resolve_key_matches_torch(request, kernels, key):
         r_result = outcome(lambda: r_resolve_key(r_hop, DispatchKey[key]))
     finally:
         _higher_order_ops.pop(r_hop.name(), None)
-    if (
-        t_result[0] == "ok"
-        and t_result[1] == getattr(torch._C.DispatchKey, key)
-        and key not in kernels
-    ):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=FALLBACK_BUG))
-    if (kernels, key) in CIA_BUG_CASES:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=CIA_BUG))
     expected = (t_result[0], str(t_result[1])) if t_result[0] == "ok" else t_result[:2]
     came = (r_result[0], str(r_result[1])) if r_result[0] == "ok" else r_result[:2]
     assert came == expected, f"{kernels} at {key}: expected {expected}, came {came}"
