@@ -27,6 +27,7 @@ from oracle import behaviors
 from oracle.canonical import CanonicalGraph
 from oracle.observation import ErrorObs, Observation, ValueObs
 from oracle.program_source import ProgramSource, write_program
+from oracle.run_state import forget_side_effects, restore_side_effects
 from refimpl.effect_log import record_effects
 from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
 from refimpl.export import Module, aot_export, remove_effect_tokens
@@ -78,7 +79,7 @@ def registrations(program: Any) -> Iterator[set[str]]:
         # the set so runs stay independent (the torch runner does the same, [NOTE: side-effect
         # set] there).
         saved = set(fx_node._side_effectful_functions)
-        stack.callback(_restore_side_effects, fx_node._side_effectful_functions, saved)
+        stack.callback(restore_side_effects, fx_node._side_effectful_functions, saved)
         libs: dict[str, Library] = {}
         for spec in program.custom_ops:
             ns, name = spec.name.split("::", 1)
@@ -100,12 +101,10 @@ def registrations(program: Any) -> Iterator[set[str]]:
             stack.callback(_undo, handle, op, previous)
             if effect is not None:
                 effectful.add(name)
+        forget_side_effects(program, resolve, _get_effect, fx_node._side_effectful_functions)
         yield effectful
 
 
-def _restore_side_effects(current: set, saved: set) -> None:
-    current.intersection_update(saved)
-    current.update(saved)
 
 
 def _undo(handle: Any, op: Any, previous: Any) -> None:

@@ -79,6 +79,7 @@ from oracle import behaviors
 from oracle.canonical import CanonicalGraph
 from oracle.observation import ErrorObs, Observation, ValueObs, freeze
 from oracle.program_source import write_program
+from oracle.run_state import forget_side_effects, restore_side_effects
 
 PATHS = (
     "eager",
@@ -312,19 +313,16 @@ def registrations(ctx: RunContext) -> Iterator[RunContext]:
         # [NOTE: side-effect set] Tracing with_effects adds its op to torch.fx's process-wide
         # _side_effectful_functions for good (ref 11); restore it so runs stay independent.
         saved = set(torch.fx.node._side_effectful_functions)
-        stack.callback(_restore_side_effects, torch.fx.node._side_effectful_functions, saved)
+        stack.callback(restore_side_effects, torch.fx.node._side_effectful_functions, saved)
         for spec in ctx.program.custom_ops:
             _define_custom_op(spec, ctx, stack)
         for name, effect in dict(ctx.program.register_effects).items():
             _register_effect(name, effect, ctx, stack)
         stack.callback(torch._dynamo.reset)  # runs first: drop compiled code before the ops go
         ctx.effectful_targets = _effectful_targets(ctx)
+        forget_side_effects(ctx.program, ctx.resolve, _get_effect,
+                             torch.fx.node._side_effectful_functions)
         yield ctx
-
-
-def _restore_side_effects(current: set, saved: set) -> None:
-    current.intersection_update(saved)
-    current.update(saved)
 
 
 def _effectful_targets(ctx: RunContext) -> set[str]:
