@@ -79,6 +79,22 @@ class ErrorObs:
         return cls(type(exc).__name__, "\n".join(text[:lines]))
 
 
+def value_obs(value: Any, tensor_type: type, describe: Any, *,
+              with_values: bool = True) -> list[ValueObs]:
+    """Outputs flattened in order (Simplification 1), for either world.
+
+    ``describe(tensor, with_values) -> ValueObs`` reads one tensor of ``tensor_type``.
+    """
+    if isinstance(value, (list, tuple)):
+        return [obs for v in value
+                for obs in value_obs(v, tensor_type, describe, with_values=with_values)]
+    if value is None:
+        return [ValueObs((), "None", None)]
+    if isinstance(value, tensor_type):
+        return [describe(value, with_values)]
+    return [ValueObs((), type(value).__name__, [value])]
+
+
 @dataclass
 class Observation:
     """One program on one path of one side. `error` or `skipped` replace outputs when set."""

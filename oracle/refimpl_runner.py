@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import refimpl
-from oracle import behaviors
+from oracle import behaviors, observation
 from oracle.canonical import CanonicalGraph
 from oracle.observation import ErrorObs, Observation, ValueObs
 from oracle.program_source import ProgramSource, write_program
@@ -119,16 +119,14 @@ def make_inputs(program: Any) -> list[Any]:
             for s in program.inputs]
 
 
+def _describe(t: Any, with_values: bool) -> ValueObs:
+    values = t.numpy().reshape(-1).tolist() if with_values else None
+    return ValueObs(tuple(t.shape), t.dtype.name, values)
+
+
 def value_obs(value: Any, *, with_values: bool = True) -> list[ValueObs]:
     """Outputs flattened in order (observation.py, Simplification 1)."""
-    if isinstance(value, (list, tuple)):
-        return [obs for v in value for obs in value_obs(v, with_values=with_values)]
-    if value is None:
-        return [ValueObs((), "None", None)]
-    if isinstance(value, refimpl.Tensor):
-        values = value.numpy().reshape(-1).tolist() if with_values else None
-        return [ValueObs(tuple(value.shape), value.dtype.name, values)]
-    return [ValueObs((), type(value).__name__, [value])]
+    return observation.value_obs(value, refimpl.Tensor, _describe, with_values=with_values)
 
 
 class _Case:

@@ -76,7 +76,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.export._remove_effect_tokens_pass import _remove_effect_tokens
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from oracle import behaviors
+from oracle import behaviors, observation
 from oracle.canonical import CanonicalGraph
 from oracle.observation import ErrorObs, Observation, ValueObs, freeze
 from oracle.program_source import write_program
@@ -384,16 +384,14 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+def _describe(t: torch.Tensor, with_values: bool) -> ValueObs:
+    values = t.detach().reshape(-1).tolist() if with_values else None
+    return ValueObs(tuple(t.shape), _dtype_name(t.dtype), values)
+
+
 def value_obs(value: Any, *, with_values: bool = True) -> list[ValueObs]:
     """Outputs flattened in order (observation.py, Simplification 1)."""
-    if isinstance(value, (list, tuple)):
-        return [obs for v in value for obs in value_obs(v, with_values=with_values)]
-    if value is None:
-        return [ValueObs((), "None", None)]
-    if isinstance(value, torch.Tensor):
-        values = value.detach().reshape(-1).tolist() if with_values else None
-        return [ValueObs(tuple(value.shape), _dtype_name(value.dtype), values)]
-    return [ValueObs((), type(value).__name__, [value])]
+    return observation.value_obs(value, torch.Tensor, _describe, with_values=with_values)
 
 
 # --------------------------------------------------------------------------------------------
