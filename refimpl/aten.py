@@ -28,7 +28,7 @@ from refimpl.backend import get_backend
 from refimpl.dispatch_key import DispatchKey
 from refimpl.effect_log import log_effect
 from refimpl.mode_stack import _len_torch_dispatch_stack
-from refimpl.operator import OpOverload, define_schema
+from refimpl.operator import OpOverload, define_schema, schema_type_error
 from refimpl.tensor import Tensor
 
 __all__ = [
@@ -114,11 +114,13 @@ def _meta(shape: tuple[int, ...], dt: dtypes.dtype) -> Tensor:
 
 
 def _type_error(op: str, expected: str, arg: str, value: Any) -> RuntimeError:
-    """torch's schema check message (``aten::sin() Expected a value of type 'Tensor' ...``)."""
-    return RuntimeError(
-        f"aten::{op}() Expected a value of type '{expected}' for argument '{arg}' but instead "
-        f"found type '{type(value).__name__}'."
-    )
+    """torch's argument-check message for ``aten::<op>`` (``"sin"`` or ``"add.Tensor"``)."""
+    name, _, overload = op.partition(".")
+    schema_op = OPS.get(f"aten::{name}" + (f".{overload}" if overload else ""))
+    if schema_op is not None:
+        return schema_type_error(schema_op._schema, expected, arg, value)
+    return RuntimeError(f"aten::{name}() Expected a value of type '{expected}' for argument "
+                        f"'{arg}' but instead found type '{type(value).__name__}'.")
 
 
 def _check_tensor(value: Any, op: str, arg: str) -> Tensor:
@@ -199,20 +201,21 @@ def _operand(x: Any, dt: dtypes.dtype) -> Any:
     return backend.xp.asarray(x, dtype=target)
 
 
-def _binary(fn: Callable[[Any, Any], Any], opname: str, with_alpha: bool,
+def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
             scalar_other: bool) -> tuple[Callable, Callable]:
     """Dense and meta kernels of an elementwise binary op (``add.Tensor`` & co.).
 
     On bool results ``add``/``mul`` are ``logical_or``/``logical_and``: the array API has no
     ``+``/``*`` for bool arrays, and that is what torch computes.
     """
+    opname = overload.split(".")[0]
     bool_fn = _BOOL_FNS.get(opname)
 
     def check(self: Any, other: Any, alpha: Any) -> dtypes.dtype:
-        _check_tensor(self, opname, "self")
+        _check_tensor(self, overload, "self")
         if scalar_other or not isinstance(other, Tensor):
             # A Tensor overload also takes a Python number (torch's "wrapped number").
-            _check_scalar(other, opname, "other", "Scalar" if scalar_other else "Tensor")
+            _check_scalar(other, overload, "other", "Scalar" if scalar_other else "Tensor")
         if opname == "sub":
             _check_sub(self, other)
         dt = _binary_dtype(self, other)
@@ -261,7 +264,7 @@ for _name, _fn, _alpha, _scalar in (
     ("aten::mul.Tensor", lambda a, b: a * b, False, False),
     ("aten::mul.Scalar", lambda a, b: a * b, False, True),
 ):
-    _register(_name, *_binary(_fn, _name.split("::")[1].split(".")[0], _alpha, _scalar))
+    _register(_name, *_binary(_fn, _name.split("::")[1], _alpha, _scalar))
 
 
 def _unary(xp_name: str, opname: str, floating: bool) -> tuple[Callable, Callable]:
@@ -655,6 +658,23 @@ def _infer_dtype(values: np.ndarray) -> dtypes.dtype:
     raise TypeError(f"tensor(): cannot make a tensor from values of kind {values.dtype}")
 
 
+def _check_nested(data: Any, dim: int) -> int | None:
+    """torch's checks of nested sequence data: no strings, equal lengths along each dim."""
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    if not isinstance(data, (list, tuple)):
+        return None
+    lengths = [len(item) if isinstance(item, (list, tuple)) else None for item in data]
+    for item in data:
+        _check_nested(item, dim + 1)
+    if lengths and lengths[0] is not None:
+        for got in lengths[1:]:
+            if got != lengths[0]:
+                raise ValueError(f"expected sequence of length {lengths[0]} at dim {dim + 1} "
+                                 f"(got {got})")
+    return len(data)
+
+
 def tensor(data: Any, *, dtype: Any = None, device: str | None = None) -> Tensor:
     """``torch.tensor``: a new tensor holding a copy of ``data`` (nested lists, scalars, arrays).
 
@@ -663,12 +683,11 @@ def tensor(data: Any, *, dtype: Any = None, device: str | None = None) -> Tensor
     """
     if isinstance(data, Tensor):
         data = data.numpy()
-    try:
-        host = np.asarray(data)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"tensor(): could not build a tensor from {data!r}: {exc}") from None
-    if host.dtype == object:
-        raise TypeError(f"tensor(): could not build a tensor from {data!r}")
+    elif isinstance(data, (list, tuple, str, bytes)) or not hasattr(data, "__array__"):
+        _check_nested(data, 0)
+    host = np.asarray(data)
+    if host.dtype == object or host.dtype.kind in "USV":
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
     dt = dtypes.get_dtype(dtype) if dtype is not None else (
         dtypes.float32 if host.size == 0 and host.dtype.kind == "f" else _infer_dtype(host))
     backend = get_backend()

@@ -37,7 +37,8 @@ from refimpl.tensor import Tensor
 
 __all__ = [
     "HigherOrderOperator", "OpOverload", "OpOverloadPacket", "OperatorBase", "_higher_order_ops",
-    "_get_operation_overload", "_get_schema", "define_schema", "ops", "resolve_key",
+    "_get_operation_overload", "_get_schema", "check_arguments", "define_schema", "ops",
+    "resolve_key", "schema_type_error",
     "undefine_schema",
 ]
 
@@ -400,22 +401,34 @@ class OpOverload(OperatorBase):
         if key == K.Python:
             kernel = self._dispatch_python
         elif key == K.Undefined:
-            raise RuntimeError(
-                f"There were no tensor arguments to this function (e.g., you passed an empty "
-                f"list of Tensors), but no fallback function is registered for schema "
-                f"{self._name}.  This usually means that this function requires a non-empty "
-                f"list of Tensors, or that you (the operator writer) forgot to register a "
-                f"fallback function."
-            )
+            kernel = self._no_tensor_arguments
         else:
-            try:
-                kernel = self.py_kernels[resolve_key(self, key)]
-            except (NotImplementedError, KeyError):
-                raise NotImplementedError(
-                    f"Could not run '{self._schema.name}' with arguments from the "
-                    f"'{key.name}' backend. '{self._schema.name}' is only available for these "
-                    f"backends: [{', '.join(sorted(k.name for k in self.py_kernels))}]."
-                ) from None
+            kernel = None
+        if kernel is not None:
+            self._dispatch_cache[key] = kernel
+            return kernel
+        return self._resolve_backend(key)
+
+    def _no_tensor_arguments(self, *args: Any, **kwargs: Any) -> Any:
+        """No tensor reached the dispatcher: torch's argument check speaks first, if it fails."""
+        check_arguments(self._schema, args, kwargs)
+        raise RuntimeError(
+            f"There were no tensor arguments to this function (e.g., you passed an empty "
+            f"list of Tensors), but no fallback function is registered for schema "
+            f"{self._name}.  This usually means that this function requires a non-empty "
+            f"list of Tensors, or that you (the operator writer) forgot to register a "
+            f"fallback function."
+        )
+
+    def _resolve_backend(self, key: DispatchKey) -> Any:
+        try:
+            kernel = self.py_kernels[resolve_key(self, key)]
+        except (NotImplementedError, KeyError):
+            raise NotImplementedError(
+                f"Could not run '{self._schema.name}' with arguments from the "
+                f"'{key.name}' backend. '{self._schema.name}' is only available for these "
+                f"backends: [{', '.join(sorted(k.name for k in self.py_kernels))}]."
+            ) from None
         self._dispatch_cache[key] = kernel
         return kernel
 
@@ -523,6 +536,38 @@ def _binds(schema: FunctionSchema, args: tuple, kwargs: dict) -> bool:
                 and not str(arg.type).endswith("?"):
             return False
     return True
+
+
+def schema_type_error(schema: FunctionSchema, expected: str, arg: str,
+                      value: Any) -> RuntimeError:
+    """torch's argument-check message: the line, ``Position``, ``Value``, ``Declaration``."""
+    names = [a.name for a in schema.arguments]
+    lines = [f"{schema.name}() Expected a value of type '{expected}' for argument '{arg}' but "
+             f"instead found type '{type(value).__name__}'."]
+    if arg in names:
+        lines.append(f"Position: {names.index(arg)}")
+    lines += [f"Value: {value!r}", f"Declaration: {schema}", _cast_details(expected, value)]
+    return RuntimeError("\n".join(lines))
+
+
+def _cast_details(expected: str, value: Any) -> str:
+    # The last line of torch's message comes from its C++ casters (pybind11 for non-tensors).
+    if expected == "Tensor":
+        return f"Cast error details: Unable to cast {value} to Tensor"
+    return (f"Cast error details: Unable to cast Python instance of type {type(value)} to C++ "
+            f"type '?' (#define PYBIND11_DETAILED_ERROR_MESSAGES or compile in debug mode for "
+            f"details)")
+
+
+def check_arguments(schema: FunctionSchema, args: tuple, kwargs: dict) -> None:
+    """Raise torch's message for the first argument whose type does not fit the schema."""
+    positional = [a for a in schema.arguments if not a.kwarg_only]
+    bound = list(zip(positional, args)) + [
+        (a, kwargs[a.name]) for a in schema.arguments if a.name in kwargs
+    ]
+    for arg, value in bound:
+        if not _value_fits(str(arg.type), value):
+            raise schema_type_error(schema, str(arg.type).rstrip("?"), arg.name, value)
 
 
 def _value_fits(type_text: str, value: Any) -> bool:

@@ -17,6 +17,7 @@ Simplifications:
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -91,7 +92,7 @@ def _annotation_text(ann: Any, where: str) -> str:
     origin, args = typing.get_origin(ann), typing.get_args(ann)
     if origin is list and args == (Tensor,):
         return "Tensor[]"
-    if origin is typing.Union and type(None) in args and len(args) == 2:
+    if origin in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
         inner = next(a for a in args if a is not type(None))
         return _annotation_text(inner, where) + "?"
     raise ValueError(f"infer_schema(func): Parameter {where} has unsupported type {ann}.")
@@ -110,19 +111,29 @@ def _return_text(ann: Any) -> str:
     raise ValueError(f"infer_schema(func): Return has unsupported type {ann}.")
 
 
+def _default_text(default: Any) -> str:
+    if default is inspect.Parameter.empty:
+        return ""
+    if isinstance(default, str):
+        return f'="{default}"'  # torch prints string defaults in double quotes
+    return f"={default!r}"
+
+
 def infer_schema(fn: Callable, mutates_args: tuple = ()) -> str:
     """The schema text (without a name) of a type-annotated function."""
     sig = inspect.signature(fn)
     hints = typing.get_type_hints(fn)
     params = []
+    mutated = 0
     for name, param in sig.parameters.items():
         if name not in hints:
             raise ValueError(f"infer_schema(func): Parameter {name} must have a type annotation.")
         text = _annotation_text(hints[name], name)
         if name in mutates_args:
-            text = text.replace("Tensor", "Tensor(a!)", 1)
-        default = "" if param.default is inspect.Parameter.empty else f"={param.default!r}"
-        params.append(f"{text} {name}{default}")
+            # Each mutated argument gets its own alias set: Tensor(a0!), Tensor(a1!)...
+            text = text.replace("Tensor", f"Tensor(a{mutated}!)", 1)
+            mutated += 1
+        params.append(f"{text} {name}{_default_text(param.default)}")
     return f"({', '.join(params)}) -> {_return_text(hints.get('return'))}"
 
 

@@ -554,12 +554,10 @@ BAD_INPUTS = [
     pytest.param(
         lambda s: s.ops.aten.add.Tensor(s.tensor([1.0]), "x"),
         id="add-str",
-        marks=pytest.mark.xfail(strict=True, reason="no schema argument check"),
     ),
     pytest.param(
         lambda s: s.ops.aten._print.default(3),
         id="print-int",
-        marks=pytest.mark.xfail(strict=True, reason="no schema argument check"),
     ),
     pytest.param(
         lambda s: s.zeros(-1),
@@ -568,7 +566,6 @@ BAD_INPUTS = [
     pytest.param(
         lambda s: s.tensor([[1, 2], [3]]),
         id="ragged",
-        marks=pytest.mark.xfail(strict=True, reason="aten.tensor: TypeError"),
     ),
 ]
 
@@ -815,8 +812,8 @@ def _schema_fns(tensor):
         "all_types",
         "defaults",
         "nothing",
-        pytest.param("str_default", marks=pytest.mark.xfail(strict=True, reason="repr() default")),
-        pytest.param("mutates", marks=pytest.mark.xfail(strict=True, reason="Tensor(a!) twice")),
+        "str_default",
+        "mutates",
     ],
 )
 def test_infer_schema_matches_torch(name):

@@ -245,11 +245,6 @@ def _mutates_two(x: Tensor, y: Tensor) -> None:
 
 
 @pytest.mark.spec("DSP-18")
-@pytest.mark.xfail(
-    strict=True,
-    reason="infer_schema annotates every mutated argument Tensor(a!); torch numbers them "
-    "Tensor(a0!), Tensor(a1!) so that they do not alias each other",
-)
 def test_schema_inference_numbers_mutated_arguments():
     came = infer_schema(_mutates_two, ("x", "y"))
     expected = "(Tensor(a0!) x, Tensor(a1!) y) -> ()"
@@ -261,10 +256,6 @@ def _str_default(x: Tensor, s: str = "a") -> Tensor:
 
 
 @pytest.mark.spec("DSP-18")
-@pytest.mark.xfail(
-    strict=True,
-    reason="infer_schema prints a str default with repr() (s='a'); torch prints s=\"a\"",
-)
 def test_schema_inference_prints_str_defaults_like_torch():
     came = infer_schema(_str_default, ())
     expected = '(Tensor x, str s="a") -> Tensor'
@@ -276,12 +267,6 @@ def _pep604(x: Tensor, o: Tensor | None) -> Tensor:
 
 
 @pytest.mark.spec("DSP-18")
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="infer_schema only knows typing.Union/Optional, not the X | None form "
-    "(types.UnionType), which torch accepts",
-)
 def test_schema_inference_accepts_pep604_optionals():
     came = infer_schema(_pep604, ())
     assert came == "(Tensor x, Tensor? o) -> Tensor", f"came {came!r}"
