@@ -22,9 +22,9 @@ from typing import Any
 
 import refimpl
 from oracle.compare import PathResult, compare_observations
-from oracle.observation import Observation
+from oracle.observation import PATHS, Observation
 from oracle.program import program_to_json
-from oracle.refimpl_runner import PATHS, run_refimpl_paths
+from oracle.refimpl_runner import run_refimpl_paths
 from refimpl.profiles import profile_for_torch_version
 
 __all__ = ["CheckRun", "known_finding_for", "load_known_findings", "run_check",

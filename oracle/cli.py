@@ -15,8 +15,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
+from oracle.observation import PATHS, parse_paths
 from oracle.program import ProgramError, load_catalog, load_program
-from oracle.refimpl_runner import PATHS
 
 __all__ = ["main"]
 
@@ -24,12 +24,10 @@ EXIT_AGREE, EXIT_DIVERGE, EXIT_USAGE = 0, 1, 2
 
 
 def _paths(text: str) -> list[str]:
-    paths = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in paths if p not in PATHS]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown path(s) {', '.join(unknown)}; expected some of {', '.join(PATHS)}")
-    return paths
+    try:
+        return parse_paths(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oracle.canonical import compare_graphs
-from oracle.observation import Observation
+from oracle.observation import COMPILE_PATHS, Observation
 
 __all__ = ["PathResult", "compare_observations", "TOLERANCES"]
 
 TOLERANCES = {"float32": (1.3e-6, 1e-5), "float64": (1e-7, 1e-7)}  # (rtol, atol), torch's
-COMPILE_PATHS = ("compile:aot_eager", "compile:inductor")
 HARNESS_ERRORS = ("WorkerCrash", "Timeout", "WorkerError")
 
 

@@ -52,10 +52,10 @@ from rich.live import Live
 from oracle import strategies
 from oracle.check import CheckRun, _apply_known, load_known_findings, select_profile
 from oracle.compare import PathResult, compare_observations
-from oracle.observation import Observation
+from oracle.observation import PATHS, Observation, parse_paths
 from oracle.program import Program, dump_program, load_program
 from oracle.program_source import write_program
-from oracle.refimpl_runner import PATHS, run_refimpl
+from oracle.refimpl_runner import run_refimpl
 
 __all__ = ["Finding", "Fuzzer", "main", "signature", "signature_hash", "torch_observation"]
 
@@ -498,13 +498,10 @@ def parse_duration(text: str) -> float:
 
 
 def _paths(text: str) -> list[str]:
-    paths = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in paths if p not in PATHS]
-    if unknown or not paths:
-        raise argparse.ArgumentTypeError(
-            f"unknown path(s) {', '.join(unknown)}; expected some of {', '.join(PATHS)}"
-        )
-    return paths
+    try:
+        return parse_paths(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -26,6 +26,19 @@ from typing import Any
 from oracle.canonical import CanonicalGraph
 
 SIDES = ("torch", "refimpl")
+PATHS = ("eager", "fake", "make_fx", "functional", "export", "compile:aot_eager",
+         "compile:inductor")
+COMPILE_PATHS = ("compile:aot_eager", "compile:inductor")
+
+
+def parse_paths(text: str) -> list[str]:
+    """``"eager,make_fx"`` -> a list of known paths; ``ValueError`` naming the unknown ones."""
+    paths = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in paths if p not in PATHS]
+    if unknown or not paths:
+        raise ValueError(
+            f"unknown path(s) {', '.join(unknown)}; expected some of {', '.join(PATHS)}")
+    return paths
 
 
 def freeze(value: Any) -> Any:

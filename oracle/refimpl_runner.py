@@ -25,7 +25,7 @@ from typing import Any
 import refimpl
 from oracle import behaviors, observation
 from oracle.canonical import CanonicalGraph
-from oracle.observation import ErrorObs, Observation, ValueObs
+from oracle.observation import PATHS, ErrorObs, Observation, ValueObs
 from oracle.program_source import ProgramSource, write_program
 from oracle.run_state import forget_side_effects, restore_side_effects
 from refimpl.effect_log import record_effects
@@ -36,8 +36,6 @@ from refimpl.library import EffectType, Library, custom_op
 
 __all__ = ["PATHS", "run_refimpl", "run_refimpl_paths"]
 
-PATHS = ("eager", "fake", "make_fx", "functional", "export", "compile:aot_eager",
-         "compile:inductor")
 EFFECTS = {"ORDERED": EffectType.ORDERED, None: None}
 SIGNATURE_FIELDS = ("input_tokens", "output_tokens", "user_inputs", "user_outputs",
                     "inputs_to_buffers", "buffers_to_mutate", "user_inputs_to_mutate")

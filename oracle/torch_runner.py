@@ -78,19 +78,9 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from oracle import behaviors, observation
 from oracle.canonical import CanonicalGraph
-from oracle.observation import ErrorObs, Observation, ValueObs, freeze
+from oracle.observation import PATHS, ErrorObs, Observation, ValueObs, freeze
 from oracle.program_source import write_program
 from oracle.run_state import forget_side_effects, restore_side_effects
-
-PATHS = (
-    "eager",
-    "fake",
-    "make_fx",
-    "functional",
-    "export",
-    "compile:aot_eager",
-    "compile:inductor",
-)
 
 EFFECTS = {"ORDERED": EffectType.ORDERED, None: None}
 
