@@ -41,7 +41,7 @@ from refimpl.dispatch_key import (
 )
 from refimpl.dtype import float32
 from refimpl.effects import _get_effect
-from refimpl.export import aot_export
+from refimpl.export import _TokenPlaceholders, aot_export
 from refimpl.fake_tensor import FakeTensor, FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor
 from refimpl.mode_stack import TorchDispatchMode, _get_current_dispatch_mode, mode_stack_snapshot
@@ -528,7 +528,12 @@ def _add_effects_line(trace: Trace, allow_token_discovery: bool, tokens: dict, o
     # handle_effects calls _get_effect(op) first too, so asking here changes nothing (EFF-7).
     effect = _get_effect(op)
     token = tokens.get(effect)
-    held = trace.token_id(token) if token is not None else "none yet (discovery makes one)"
+    if token is not None:
+        held = trace.token_id(token)
+    elif isinstance(tokens, _TokenPlaceholders):  # [NOTE: single-pass export]
+        held = "none yet (aot_export adds a token placeholder)"
+    else:
+        held = "none yet (discovery makes one)"
     discovery = "on" if allow_token_discovery else "off"
     trace.add(
         "effects",

@@ -6,9 +6,12 @@ and ``torch/export/_remove_effect_tokens_pass.py`` at torch 2.13.0.
 Spec: TRC-1 .. TRC-7, TRC-11, TRC-13.
 
 Simplifications:
-1. Two passes, as AOTAutograd does: a metadata pass under FakeTensorMode +
-   FunctionalTensorMode(discovery on) finds the effect types and mutated inputs; the tracing
-   pass then makes one ``arg<i>_1`` token placeholder per effect type, in discovery order.
+1. One pass where AOTAutograd makes two. torch first runs the program under FakeTensorMode +
+   FunctionalTensorMode(discovery on) to learn the effect types and mutated inputs, then traces
+   it with one token placeholder per effect type. refimpl traces once: the token map makes a
+   token placeholder the first time an effect type is looked up, and the placeholders are named
+   ``arg<i>_1`` when the trace ends ([NOTE: single-pass export]). Graph and signature are the
+   same; the program's Python code (and any fake impl) runs once instead of twice.
 2. No autograd: ``aot_export_backward`` traces a given backward function with an empty token
    map and discovery on, which is what AOTAutograd's backward trace does with effects
    ([NOTE: backward tokens]).
@@ -29,8 +32,9 @@ from refimpl.effects import _get_schema, with_effects
 from refimpl.fake_tensor import FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
 from refimpl.fx import GraphModule
+from refimpl.mode_stack import _get_dispatch_mode, _TorchDispatchModeKey
 from refimpl.operator import ops
-from refimpl.proxy_tensor import placeholder_names, trace
+from refimpl.proxy_tensor import placeholder_names, trace, track_tensor_tree
 from refimpl.tensor import Tensor
 
 __all__ = ["GraphSignature", "Module", "aot_export", "aot_export_backward", "lift_constants",
@@ -102,17 +106,44 @@ def _as_tuple(out: Any) -> tuple:
     return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
 
-def _metadata_pass(flat: Callable, inputs: list[Any]) -> tuple[list[Any], list[int]]:
-    """Effect types seen (discovery on) and indices of mutated inputs; nothing really runs."""
-    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
-    mode = FunctionalTensorMode(_allow_token_discovery=True)
-    fakes = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in inputs]
-    wrapped = [FunctionalTensor._wrap(x, mode) if isinstance(x, Tensor) else x for x in fakes]
-    with fake_mode, mode:
-        flat(*wrapped)
-    mutated = [i for i, (w, f) in enumerate(zip(wrapped, fakes))
-               if isinstance(w, FunctionalTensor) and w.elem is not f]
-    return list(mode._tokens), mutated
+# [NOTE: single-pass export] AOTAutograd learns the effect types before tracing (its metadata
+# pass) so that the token placeholders can come first. refimpl learns them while tracing:
+# 1. the user inputs' placeholders get provisional names (``_user_input<i>``);
+# 2. the functional mode's token map is a ``_TokenPlaceholders``: when ``handle_effects`` asks
+#    whether an effect type has a token and none exists yet, it makes a token placeholder
+#    (inserted before the user inputs, in discovery order) and answers yes, so the seed's
+#    discovery branch (which would add a ``tangents_token``) is never taken;
+# 3. when the trace ends, the placeholders are renamed ``arg0_1``, ``arg1_1``, ... in order,
+#    the names torch gives them, and the outputs are (final tokens, mutated inputs, user
+#    outputs), with the mutated inputs found by comparing each wrapper's value with its input.
+class _TokenPlaceholders(dict):
+    """The tracing pass's token map: an effect type's first lookup makes its token placeholder."""
+
+    def __init__(self, mode: FunctionalTensorMode, fake_mode: FakeTensorMode) -> None:
+        super().__init__()
+        self.mode, self.fake_mode = mode, fake_mode
+        self.placeholders: list[Any] = []
+
+    def __contains__(self, key: object) -> bool:
+        if not dict.__contains__(self, key):
+            self[key] = self._new_token()
+        return True
+
+    def _new_token(self) -> FunctionalTensor:
+        tracer = _get_dispatch_mode(_TorchDispatchModeKey.PROXY).tracer
+        token = self.fake_mode.from_tensor(_TOKEN_TEMPLATE)
+        graph = tracer.graph
+        # The first token goes first in the graph, each next one after the one before.
+        last = self.placeholders[-1] if self.placeholders else None
+        with graph.inserting_after(last) if last else graph.inserting_before(None):
+            proxy = tracer.create_proxy("placeholder", f"_token{len(self.placeholders)}", (), {})
+        track_tensor_tree(token, proxy, constant=None, tracer=tracer)
+        self.placeholders.append(proxy.node)
+        return FunctionalTensor._wrap(token, self.mode)
+
+
+# A token's metadata (``tensor([])``'s): each token placeholder's fake value is made from it.
+_TOKEN_TEMPLATE = OPS["aten::empty.memory_format"]([0])
 
 
 def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, *,
@@ -125,20 +156,21 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     """
     buffers = _buffers_of(fn)
     buffer_names = [name for name, _ in buffers]
-    flat = _flat_fn(fn, buffer_names)
     inputs = [b for _, b in buffers] + list(args)
-    effects, mutated = _metadata_pass(flat, inputs)
-    n_tok = len(effects)
-    names = [f"arg{i}_1" for i in range(n_tok + len(inputs))]
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
-    token_values = [fake_mode.from_tensor(OPS["aten::empty.memory_format"]([0]))
-                    for _ in effects]
     fake_inputs = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in inputs]
-    gm = trace(_joint(flat, effects, n_tok, mutated), token_values + fake_inputs, names,
+    found: dict[str, Any] = {}
+    joint = _joint(_flat_fn(fn, buffer_names), fake_mode, found)
+    gm = trace(joint, fake_inputs, [f"_user_input{i}" for i in range(len(inputs))],
                fake_mode=fake_mode, tracing_mode="fake")
+    tokens = found["tokens"]
+    n_tok, mutated = len(tokens.placeholders), found["mutated"]
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    for i, node in enumerate(placeholders):
+        node._rename(f"arg{i}_1")
+        node.target = node.name  # a placeholder's target is its parameter's name
     gm.lifted_constants = []
     if lift_tensor_constants:
-        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
         user = placeholders[n_tok + len(buffer_names):]
         gm.lifted_constants = lift_constants(gm, before=user[0] if user else None)
     gm.graph.eliminate_dead_code()
@@ -149,18 +181,21 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     return gm, sig
 
 
-def _joint(flat: Callable, effects: list, n_tok: int, mutated: list[int]) -> Callable:
-    """The traced function: tokens seed the functional mode; outputs = tokens, mutations, outs."""
+def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> Callable:
+    """The traced function ([NOTE: single-pass export]); ``found`` gets the token map and the
+    indices of the mutated inputs."""
 
-    def joint(*all_args: Any) -> tuple:
-        tokens, inputs = all_args[:n_tok], all_args[n_tok:]
+    def joint(*inputs: Any) -> tuple:
         mode = FunctionalTensorMode(_allow_token_discovery=False)
-        mode._tokens = {eff: FunctionalTensor._wrap(t, mode) for eff, t in zip(effects, tokens)}
+        mode._tokens = tokens = _TokenPlaceholders(mode, fake_mode)
         wrapped = [FunctionalTensor._wrap(x, mode) if isinstance(x, Tensor) else x
                    for x in inputs]
         with mode:
             out = _as_tuple(flat(*wrapped))
-        final_tokens = [mode._tokens[eff].elem for eff in effects]
+        mutated = [i for i, (w, x) in enumerate(zip(wrapped, inputs))
+                   if isinstance(w, FunctionalTensor) and w.elem is not x]
+        found.update(tokens=tokens, mutated=mutated)
+        final_tokens = [t.elem for t in tokens.values()]
         mutations = [wrapped[i].elem for i in mutated]
         user = pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out)
         return (*final_tokens, *mutations, *user)

@@ -215,16 +215,16 @@ def test_proxy_mode_records_then_the_fake_mode_computes() -> None:
 @pytest.mark.spec("DSP-8", "EFF-16", "EFF-19", "EFF-21", "EFF-23", "TRC-1")
 def test_functional_mode_sends_print_to_handle_effects_then_the_proxy_rule() -> None:
     out = explain(prog, [x4()], mode="functional")
-    # occurrence 0 and 1: aot_export's metadata pass (f's _print, then the fake rule's).
-    traced = out.trace.subtree("aten._print.default(", occurrence=2, keys=False)
+    traced = out.trace.subtree("aten._print.default(", keys=False)
     assert traced[1].strip() == "handled by: mode FunctionalTensorMode.__torch_dispatch__", (
         f"expected the functional mode to handle _print; got {traced[1]!r}"
     )
     assert (
         traced[2]
         .strip()
-        .startswith("handle_effects: aten._print.default has effect ORDERED; token tok")
-    ), f"expected handle_effects with a token next; got {traced[2]!r}"
+        == "handle_effects: aten._print.default has effect ORDERED; token none yet "
+        "(aot_export adds a token placeholder); discovery off"
+    ), f"expected handle_effects, with aot_export's token placeholder to come; got {traced[2]!r}"
     assert (
         traced[3]
         .strip()
@@ -241,9 +241,8 @@ def test_functional_mode_sends_print_to_handle_effects_then_the_proxy_rule() -> 
 @pytest.mark.spec("EFF-21", "EFF-23", "TRC-1")
 def test_functional_tokens_chain_from_one_call_to_the_next() -> None:
     out = explain(two_prints, [x4()], mode="functional")
-    # occurrence 2: the traced pass (0 and 1 are the metadata pass: f's call, the fake rule's).
-    first = out.trace.subtree("aten._print.default('a')", occurrence=2, keys=False)
-    second = out.trace.subtree("aten._print.default('b')", occurrence=2, keys=False)
+    first = out.trace.subtree("aten._print.default('a')", keys=False)
+    second = out.trace.subtree("aten._print.default('b')", keys=False)
     token_lines = [line.strip() for line in first if line.strip().startswith("token:")]
     assert token_lines, "expected a 'token:' line under the first with_effects call"
     _, tok_in, _, tok_out, _ = token_lines[0].replace(",", "").split()
