@@ -139,32 +139,57 @@ class WithEffects(HigherOrderOperator):
 with_effects = WithEffects()
 
 
+# [NOTE: effects fast paths] One effectful op asks has_effects and has_aliasing several times
+# (the functional mode, then with_effects at each level); the seed recomputes every answer.
+# refimpl keeps what cannot change between calls: the aliasing answer per overload (a schema
+# never changes) and has_effects' profiler skip set per profile. The answers are the seed's.
 def has_aliasing(op: OpType) -> bool:
     """Whether ``op``'s schema has alias annotations (EFF-11). NOT FOR PUBLIC USE."""
     if isinstance(op, HigherOrderOperator):
         if get_profile().hop_has_aliasing == "false":
             return False
         return not _get_effect(op)
-    for arg in op._schema.arguments:
+    aliasing = _schema_aliasing.get(op)
+    if aliasing is None:
+        aliasing = _schema_aliasing[op] = _schema_has_alias_info(op._schema)
+    return aliasing
+
+
+def _schema_has_alias_info(schema: FunctionSchema) -> bool:
+    for arg in schema.arguments:
         if arg.alias_info is not None:
             return True
-    for arg in op._schema.returns:
+    for arg in schema.returns:
         if arg.alias_info is not None:
             return True
     return False
 
 
+_schema_aliasing: dict[OpOverload, bool] = {}
+
+
 def has_effects(op: Any) -> bool:
     """Whether ``op`` is an effectful, non-aliasing operator (EFF-12)."""
     # Skip over the profiler's RecordFunction as they should not show up in the graph.
-    if get_profile().has_effects_profiler_skip:
-        _skip_ops = {ops.profiler._record_function_exit._RecordFunction}
-        if op in _skip_ops:
-            return False
+    # (The seed builds this set on every call: [NOTE: effects fast paths].)
+    if _skip_ops and op in _skip_ops:
+        return False
     return (
         isinstance(op, (HigherOrderOperator, OpOverload))
         and not has_aliasing(op)
         and _get_effect(op) is not None
+    )
+
+
+# has_effects' ``_skip_ops``: the profiler's RecordFunction op when the profile skips it.
+_skip_ops: frozenset[Any] = frozenset()
+
+
+def _apply_profiler_skip(old: Profile | None, new: Profile) -> None:
+    global _skip_ops
+    _skip_ops = frozenset(
+        {ops.profiler._record_function_exit._RecordFunction}
+        if new.has_effects_profiler_skip else ()
     )
 
 
@@ -364,4 +389,5 @@ register_effects_handler(has_effects, handle_effects)
 fx_node.register_effectful_predicate(_is_effectful_target)
 on_profile_change(_apply_import_registrations)
 on_profile_change(_apply_functionalize_rule)
+on_profile_change(_apply_profiler_skip)
 get_profile()

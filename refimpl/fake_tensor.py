@@ -88,6 +88,8 @@ class FakeTensorMode(TorchDispatchMode):
         # 3. Otherwise the op's meta kernel computes the output metadata.
         out = func.redispatch(DispatchKey.Meta, *args, **kwargs)
         device = _common_device(args, kwargs)
+        if type(out) is Tensor:  # the common case: one tensor out
+            return self._fakeify(out, device)
         return pytree.tree_map(lambda x: self._fakeify(x, device), out)
 
     def _fakeify(self, x: Any, device: str) -> Any:
@@ -108,6 +110,12 @@ class FakeTensorMode(TorchDispatchMode):
 
 
 def _common_device(args: tuple, kwargs: dict) -> str:
+    for arg in args:  # most ops' first argument is a tensor: no tree walk then
+        if isinstance(arg, Tensor):
+            if arg.device != "meta":
+                return arg.device
+        elif isinstance(arg, (list, tuple, dict)):
+            break  # a container comes first: walk the leaves in order
     for leaf in pytree.arg_tree_leaves(*args, **kwargs):
         if isinstance(leaf, Tensor) and leaf.device != "meta":
             return leaf.device

@@ -99,16 +99,26 @@ def mode_stack_snapshot() -> tuple[TorchDispatchMode, ...]:
 # times as much per use. They behave as the generator versions would: nothing happens until
 # ``__enter__``, and an exception in the block propagates after the mode is restored.
 class _pop_mode_temporarily:  # noqa: N801 - upstream name (a function upstream)
-    """Pop the top mode for the duration of the block, then push it back."""
+    """Pop the top mode for the duration of the block, then push it back.
+
+    ``_pop_mode`` and ``_push_mode`` inlined: this runs for every Python-key dispatch, and the
+    Python-key bits only change when the stack empties or stops being empty.
+    """
 
     __slots__ = ("mode",)
 
     def __enter__(self) -> TorchDispatchMode:
-        self.mode = _pop_mode()
+        modes = _stack.modes
+        if not modes:
+            raise AssertionError("Trying to pop from an empty mode stack")
+        self.mode = modes.pop()
+        if not modes:
+            _tls.included &= _NOT_PY_KEYS
         return self.mode
 
     def __exit__(self, *exc: object) -> None:
-        _push_mode(self.mode)
+        _stack.modes.append(self.mode)
+        _tls.included |= _PY_KEYS
 
 
 class _unset_dispatch_mode:  # noqa: N801 - a context manager keeps its function-style name

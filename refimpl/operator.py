@@ -29,7 +29,6 @@ from refimpl.dispatch_key import (
     highest_key_of_mask,
     is_included_in_alias,
     key_bit,
-    key_extractor,
 )
 from refimpl.mode_stack import _get_current_dispatch_mode, _pop_mode_temporarily
 from refimpl.schema import FunctionSchema, parse_schema
@@ -138,6 +137,12 @@ _HAS_BACKEND_FALLBACK = frozenset(
 # --------------------------------------------------------------------------------------------
 _higher_order_ops: dict[str, HigherOrderOperator] = {}
 
+# [NOTE: dispatch on masks] The call paths compute the dispatch key on the integer bit masks
+# behind DispatchKeySet (``repr_``): union the tensors' keys with the TLS include set, remove the
+# exclude set, keep the non-fallthrough keys, and take the highest set bit
+# (``highest_key_of_mask``). That is ``key_extractor(...).highestPriorityTypeId()`` without
+# building a DispatchKeySet per call; ``explain`` shows the same computation with the sets.
+
 _HIGHER_ORDER_OP_DEFAULT_FALLTHROUGH_DISPATCH_KEYS = (
     K.PythonDispatcher, K.PythonTLSSnapshot, K.ADInplaceOrView, K.BackendSelect,
     K.AutocastCPU, K.AutocastCUDA,
@@ -185,9 +190,14 @@ class HigherOrderOperator(OperatorBase):
         return self
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        tensors = [t for t in pytree.arg_tree_leaves(*args, **kwargs) if isinstance(t, Tensor)]
-        dispatch_key_set = key_extractor(tensors, self.non_fallthrough_keys)
-        return self.dispatch(dispatch_key_set.highestPriorityTypeId(), *args, **kwargs)
+        # torch: key_extractor(every tensor leaf, non_fallthrough_keys).highestPriorityTypeId(),
+        # here on the bit masks ([NOTE: dispatch on masks]).
+        mask = _tls.included
+        for t in pytree.arg_tree_leaves(*args, **kwargs):
+            if isinstance(t, Tensor):
+                mask |= t._keys
+        mask &= ~_tls.excluded & self.non_fallthrough_keys.repr_
+        return self.dispatch(highest_key_of_mask(mask), *args, **kwargs)
 
     def dispatch(self, /, dispatch_key: DispatchKey, *args: Any, **kwargs: Any) -> Any:
         """Run the kernel for ``dispatch_key``: a cached kernel, a Python-key rule, or resolve."""
@@ -435,7 +445,7 @@ class OpOverload(OperatorBase):
     def _dispatch_python(self, *args: Any, **kwargs: Any) -> Any:
         """The Python key: the current mode's ``__torch_dispatch__``, then tensor subclasses."""
         overloaded = _overloaded_args(args, kwargs)
-        types = tuple(dict.fromkeys(type(t) for t in overloaded))
+        types = _types_of(overloaded)
         mode = _get_current_dispatch_mode()
         if mode is not None:
             rule = self.python_key_table.get(type(mode))
@@ -467,11 +477,27 @@ def _default_device() -> str:
 
 
 def _overloaded_args(args: tuple, kwargs: dict) -> list[Tensor]:
-    out = []
-    for leaf in pytree.arg_tree_leaves(*args, **kwargs):
-        if isinstance(leaf, Tensor) and leaf._keys & _PYTHON_BIT and leaf not in out:
-            out.append(leaf)
+    """The distinct tensors carrying the Python key, in argument order (leaves at any depth)."""
+    out: list[Tensor] = []
+    for arg in (args, kwargs.values()) if kwargs else (args,):
+        for leaf in arg:
+            if isinstance(leaf, Tensor):
+                if leaf._keys & _PYTHON_BIT and leaf not in out:
+                    out.append(leaf)
+            elif type(leaf) in _CONTAINERS:
+                out.extend(t for t in _overloaded_args(tuple(pytree.tree_leaves(leaf)), {})
+                           if t not in out)
     return out
+
+
+def _types_of(overloaded: list[Tensor]) -> tuple[type, ...]:
+    """The ``types`` a ``__torch_dispatch__`` receives: distinct, in order."""
+    if len(overloaded) == 1:
+        return (type(overloaded[0]),)
+    return tuple(dict.fromkeys(type(t) for t in overloaded))
+
+
+_CONTAINERS = (tuple, list, dict)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ Spec: TRC-9, EFF-16.
 
 Simplifications:
 1. ``tracing_mode`` is ``"real"`` or ``"fake"`` (no ``"symbolic"``); no pre-dispatch tracing.
-2. Tensor -> proxy association is a ``WeakKeyDictionary`` on the tracer (torch uses
-   ``_ProxyTensor`` slots with thunks); no SymInt tracking.
+2. Tensor -> proxy association is a plain dict on the tracer (torch uses a weak-keyed map of
+   ``_ProxyTensor`` slots with thunks): every tracked tensor is kept alive by its node's
+   ``meta["val"]`` anyway. No SymInt tracking.
 3. A real tensor that was not an input and is not tracked becomes a ``_tensor_constant<n>``
    attribute read with ``get_attr``, as in torch; ``lift_fresh`` itself records nothing.
 4. Placeholders are named as torch names them ([NOTE: placeholder names]); a function with
@@ -24,9 +25,8 @@ from __future__ import annotations
 
 import inspect
 import operator
-import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from refimpl import _pytree as pytree
@@ -60,7 +60,7 @@ class PythonKeyTracer:
     def __init__(self) -> None:
         self.graph = Graph()
         self.root = _Root()
-        self.tensor_tracker: weakref.WeakKeyDictionary[Any, Proxy] = weakref.WeakKeyDictionary()
+        self.tensor_tracker: dict[Any, Proxy] = {}
         self._constant_count = 0
 
     def create_proxy(self, kind: str, target: Any, args: tuple, kwargs: dict,
@@ -101,6 +101,10 @@ def _to_node(a: Any) -> Any:
 def track_tensor_tree(inner_res: Any, proxy_res: Any, *, constant: Any,
                       tracer: PythonKeyTracer) -> Any:
     """Associate each tensor of ``inner_res`` with the matching proxy (getitem per index)."""
+    if isinstance(inner_res, Tensor):  # the common case, without the recursion below
+        tracer.tensor_tracker[inner_res] = proxy_res
+        proxy_res.node.meta["val"] = inner_res
+        return inner_res
 
     def wrap_with_proxy(e: Any, proxy: Any) -> None:
         if isinstance(e, Tensor):
@@ -152,11 +156,9 @@ def proxy_call(mode: ProxyTorchDispatchMode, func: Any, args: tuple, kwargs: dic
     return track_tensor_tree(out, proxy_out, constant=None, tracer=tracer)
 
 
-@contextmanager
-def disable_proxy_modes_tracing() -> Iterator[None]:
+def disable_proxy_modes_tracing() -> _unset_dispatch_mode:
     """Take the proxy mode off the stack for the block (ops run without being recorded)."""
-    with _unset_dispatch_mode(_TorchDispatchModeKey.PROXY):
-        yield
+    return _unset_dispatch_mode(_TorchDispatchModeKey.PROXY)
 
 
 # [NOTE: placeholder names] torch's make_fx names placeholders in three ways
