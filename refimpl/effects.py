@@ -18,6 +18,7 @@ Simplifications:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Union
 
 from refimpl import _pytree as pytree
@@ -104,11 +105,14 @@ def _apply_import_registrations(old: Profile | None, new: Profile) -> None:
     )
 
 
-def _check(condition: bool, message: str, *, seed_message: bool = False) -> None:
-    """An assertion; the seed's bare ``assert`` has no message unless ``seed_message``."""
+def _check(condition: bool, message: Callable[[], str], *, seed_message: bool = False) -> None:
+    """An assertion; the seed's bare ``assert`` has no message unless ``seed_message``.
+
+    ``message`` is called only on failure, as an ``assert``'s message is evaluated only then.
+    """
     if not condition:
         if seed_message or get_profile().check_messages == "explicit":
-            raise AssertionError(message)
+            raise AssertionError(message())
         raise AssertionError
 
 
@@ -128,11 +132,12 @@ class WithEffects(HigherOrderOperator):
     def __call__(self, token: Any, op: OpType, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         # EFF-10: the checks, in the seed's order.
         _check(isinstance(op, (HigherOrderOperator, OpOverload)),
-               f"op must be HigherOrderOperator or OpOverload, got {type(op)}")
-        _check(not has_aliasing(op), "Ops with aliasing is not supported", seed_message=True)
+               lambda: f"op must be HigherOrderOperator or OpOverload, got {type(op)}")
+        _check(not has_aliasing(op), lambda: "Ops with aliasing is not supported",
+               seed_message=True)
         if get_profile().with_effects_asserts_has_effects:
-            _check(has_effects(op), "has_effects(op)")
-        _check(isinstance(kwargs, dict), f"kwargs must be a dict, got {type(kwargs)}")
+            _check(has_effects(op), lambda: "has_effects(op)")
+        _check(isinstance(kwargs, dict), lambda: f"kwargs must be a dict, got {type(kwargs)}")
         return super().__call__(token, op, *args, **kwargs)
 
 
@@ -306,7 +311,7 @@ def handle_effects(
         optimization passes.
     """
     key = _get_effect(op)
-    _check(key is not None, f"effect key must not be None for op {op}")
+    _check(key is not None, lambda: f"effect key must not be None for op {op}")
     if key not in tokens:
         _discover_token(allow_token_discovery, tokens, key, op)
     token = tokens[key]
@@ -326,7 +331,7 @@ def handle_effects(
     # Add the newly created token into the tokens map for a following call to use this token.
     wrapped_token = ctx.wrap_tensors(new_token)
     _check(isinstance(wrapped_token, Tensor),
-           f"expected wrapped_token to be torch.Tensor, got {type(wrapped_token)}")
+           lambda: f"expected wrapped_token to be torch.Tensor, got {type(wrapped_token)}")
     tokens[key] = wrapped_token
     return ctx.wrap_tensors(unwrapped_outs)
 
@@ -335,7 +340,7 @@ def _discover_token(allow_token_discovery: bool, tokens: dict, key: EffectType,
                     op: OpType) -> None:
     """A first token for ``key``: a ``tangents_token`` placeholder while tracing (EFF-19/20)."""
     _check(allow_token_discovery,
-           f"Could not find a token for effect {key} which came from the function {op}",
+           lambda: f"Could not find a token for effect {key} which came from the function {op}",
            seed_message=True)
     proxy_tensor_mode = _get_dispatch_mode(_TorchDispatchModeKey.PROXY)
     if proxy_tensor_mode is not None:
@@ -356,13 +361,15 @@ def _discover_token(allow_token_discovery: bool, tokens: dict, key: EffectType,
 def _normalize_outputs(schema: FunctionSchema, unwrapped_outs: list) -> Any:
     """0 returns -> None; 1 -> the value; n -> the list, checked (EFF-22)."""
     if len(schema.returns) == 0:
-        _check(unwrapped_outs[0] is None, f"expected no outputs but got {unwrapped_outs[0]}")
+        _check(unwrapped_outs[0] is None,
+               lambda: f"expected no outputs but got {unwrapped_outs[0]}")
         return None
     if len(schema.returns) == 1:
-        _check(len(unwrapped_outs) == 1, f"expected 1 output but got {len(unwrapped_outs)}")
+        _check(len(unwrapped_outs) == 1,
+               lambda: f"expected 1 output but got {len(unwrapped_outs)}")
         return unwrapped_outs[0]
     _check(len(unwrapped_outs) == len(schema.returns),
-           f"expected {len(schema.returns)} outputs but got {len(unwrapped_outs)}")
+           lambda: f"expected {len(schema.returns)} outputs but got {len(unwrapped_outs)}")
     return unwrapped_outs
 
 
