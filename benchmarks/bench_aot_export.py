@@ -331,11 +331,10 @@ def paired_linearity(
 # --------------------------------------------------------------------------------------------
 # profiling: which functions grow faster than the program
 # --------------------------------------------------------------------------------------------
-# Where an export's time goes, by refimpl function (cumulative; the phases overlap: ``trace``
-# includes one ``recompile``, and the per-op rows are inside the two passes).
+# Where an export's time goes, by refimpl function (cumulative; the per-op rows are inside the
+# tracing pass).
 PHASES = (
     ("aot_export (total)", "refimpl/export.py", "aot_export"),
-    ("metadata pass", "refimpl/export.py", "_metadata_pass"),
     ("tracing pass", "refimpl/proxy_tensor.py", "trace"),
     ("Graph.eliminate_dead_code", "refimpl/fx/graph.py", "eliminate_dead_code"),
     ("GraphModule.recompile (all calls)", "refimpl/fx/graph_module.py", "recompile"),

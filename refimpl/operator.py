@@ -375,8 +375,9 @@ class OpOverload(OperatorBase):
     def __str__(self) -> str:
         return "{}.{}.{}".format(*self._schema.name.split("::"), self._overloadname)
 
-    def __hash__(self) -> int:
-        return id(self)
+    # torch hashes an overload by ``id(self)``; object's hash is identity-based too, and runs
+    # in C (an overload is a dict key in every dispatch cache and effect lookup).
+    __hash__ = object.__hash__
 
     def __deepcopy__(self, memo=None) -> OpOverload:
         return self

@@ -216,7 +216,9 @@ SPEC_TEXT = """\
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester project with this plugin as its conftest and a two-clause spec."""
     # Hypothesis's plugin would import hypothesis afresh in every in-process run (2 s each).
-    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:hypothesispytest -p no:benchmark\n")
+    pytester.makeini(
+        "[pytest]\naddopts = -p no:cacheprovider -p no:hypothesispytest -p no:benchmark\n"
+    )
     pytester.makeconftest(CONFTEST.read_text())
     (pytester.path / "specs").mkdir()
     (pytester.path / "specs" / "test.md").write_text(SPEC_TEXT)

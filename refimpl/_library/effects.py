@@ -23,6 +23,10 @@ __all__ = ["EffectHolder", "EffectType", "skip_classes"]
 class EffectType(Enum):
     ORDERED = "Ordered"
 
+    # Members are singletons compared by identity: identity hashing agrees with ``==`` and runs
+    # in C (``Enum.__hash__`` is Python; an effect type keys the token map on every effectful op).
+    __hash__ = object.__hash__
+
 
 # These classes only store quantization parameters and have no side effects, so ops taking them
 # are not made ORDERED by default (torch's list, kept verbatim).

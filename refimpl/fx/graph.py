@@ -105,6 +105,25 @@ def _is_from_torch(obj: object) -> bool:
     return out
 
 
+# candidate -> (legal candidate, base, number suffix or None): ``_legal_candidate``'s parse,
+# memoized, as node creation asks about the same few candidates (``getitem``, ``add``) over and
+# over, and codegen about the same node names in every run. Bounded like ``_snake_case_memo``.
+_candidate_memo: dict[str, tuple[str, str, int | None]] = {}
+
+
+def _parse_candidate(candidate: str) -> tuple[str, str, int | None]:
+    """``add_2`` -> ``("add_2", "add", 2)``; ``a.b`` -> ``("a_b", "a_b", None)`` (memoized)."""
+    parsed = _candidate_memo.get(candidate)
+    if parsed is None:
+        if len(_candidate_memo) >= 8192:
+            _candidate_memo.clear()
+        match = _legal_candidate(candidate)
+        base, num_text = match.group(1, 2)
+        num = None if num_text is None else int(num_text)
+        parsed = _candidate_memo[candidate] = (match.group(0), base, num)
+    return parsed
+
+
 def _legal_candidate(candidate: str) -> re.Match[str]:
     """Rewrite ``candidate`` into an identifier: illegal runs -> ``_``, no leading digit."""
     match = _name_regex.match(candidate)
@@ -132,22 +151,22 @@ class _Namespace:
         self._base_count: dict[str, int] = {}
 
     def create_name(self, candidate: str, obj: object | None) -> str:
-        if obj is not None and obj in self._obj_to_name:
-            return self._obj_to_name[obj]
-        match = _legal_candidate(candidate)
-        candidate = match.group(0)
-        base, num_text = match.group(1, 2)
-        if num_text is None or candidate in self._used_names:
+        if obj is not None:
+            name = self._obj_to_name.get(obj)
+            if name is not None:
+                return name
+        # ``_parse_candidate``, with its memo read inline: a hit costs no call.
+        candidate, base, num = _candidate_memo.get(candidate) or _parse_candidate(candidate)
+        used = self._used_names
+        if num is None or candidate in used:
             num = self._base_count.get(base, 0)
             if _illegal_names.get(candidate, obj) is not obj:
                 num += 1
                 candidate = f"{base}_{num}"
-        else:
-            num = int(num_text)
-        while candidate in self._used_names:
+        while candidate in used:
             num += 1
             candidate = f"{base}_{num}"
-        self._used_names.add(candidate)
+        used.add(candidate)
         self._base_count[base] = num
         if obj is not None:
             self._obj_to_name[obj] = candidate
@@ -233,6 +252,11 @@ def _is_tensor_like(arg: object) -> bool:
     return "Tensor" in names and hasattr(arg, "shape") and hasattr(arg, "dtype")
 
 
+# Argument leaves whose code text is their ``repr``: ``repr_arg`` answers them before trying
+# the container, operator, enum and tensor cases, none of which can apply to them.
+_repr_leaf_types = frozenset({int, float, str, bool, type(None)})
+
+
 class _Emitter:
     """Turns nodes into statements inside one namespace: the state of one codegen run."""
 
@@ -240,8 +264,12 @@ class _Emitter:
         self.namespace = namespace
         self.root_module = root_module
         self.globals: dict[str, Any] = {}
+        # node -> its name in the code, read by ``name_of``: the namespace's own map.
+        self._node_names: dict[object, str] = namespace._obj_to_name
         # id(callable) -> its name in the code; the graph keeps the callables alive.
         self._callable_names: dict[int, str] = {}
+        # id(call_function target) -> how its calls print (see ``_call_form``).
+        self._call_forms: dict[int, tuple[str, str]] = {}
         for name, obj in _custom_builtins.items():
             self.add_global(name, obj)
 
@@ -264,13 +292,24 @@ class _Emitter:
             name = self._callable_names[id(fn)] = self.add_global(_get_qualified_name(fn), fn)
         return name
 
+    def name_of(self, node: Node) -> str:
+        """``repr(node)``: during ``python_code`` that names ``node`` in the namespace on first
+        use. Fast path: a node named already is looked up in the namespace directly."""
+        name = self._node_names.get(node)
+        return repr(node) if name is None else name
+
     def repr_arg(self, arg: object) -> str:
         """Python text for an argument leaf or container, as torch's ``_get_repr``."""
+        kind = type(arg)
+        if kind is Node:  # ``name_of``, inlined: most arguments are nodes
+            name = self._node_names.get(arg)
+            return repr(arg) if name is None else name
+        if kind in _repr_leaf_types:
+            return repr(arg)
         if isinstance(arg, Node):
             return repr(arg)
         if isinstance(arg, tuple) and hasattr(arg, "_fields"):
-            cls = type(arg)
-            return f"{self.add_global(_get_qualified_name(cls), cls)}{tuple(arg)!r}"
+            return f"{self.add_global(_get_qualified_name(kind), kind)}{tuple(arg)!r}"
         if _is_op_overload(arg) or _is_higher_order(arg):
             return self.add_callable(arg)
         if isinstance(arg, enum.Enum):
@@ -282,17 +321,18 @@ class _Emitter:
         if isinstance(arg, tuple):
             if len(arg) == 1:
                 return f"({self.repr_arg(arg[0])},)"
-            return "(" + ", ".join(self.repr_arg(a) for a in arg) + ")"
+            return "(" + ", ".join([self.repr_arg(a) for a in arg]) + ")"
         if isinstance(arg, list):
-            return "[" + ", ".join(self.repr_arg(a) for a in arg) + "]"
+            return "[" + ", ".join([self.repr_arg(a) for a in arg]) + "]"
         if isinstance(arg, slice):
             parts = (self.repr_arg(arg.start), self.repr_arg(arg.stop), self.repr_arg(arg.step))
             return "slice({}, {}, {})".format(*parts)
         return repr(arg)
 
     def format_args(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        parts = [self.repr_arg(a) for a in args]
-        parts.extend(f"{k} = {self.repr_arg(v)}" for k, v in kwargs.items())
+        parts = list(map(self.repr_arg, args))
+        for key, value in kwargs.items():
+            parts.append(f"{key} = {self.repr_arg(value)}")
         return ", ".join(parts)
 
     def statement(self, node: Node) -> str:
@@ -313,26 +353,52 @@ class _Emitter:
             return f"return {self.repr_arg(node.args[0])}"
         raise NotImplementedError(f"node: {node.op} {node.target}")
 
+    def _call_form(self, target: Any) -> tuple[str, str]:
+        """How calls of ``target`` print: ``("magic", template)`` or ``("inplace", template)``
+        for an ``_operator`` function torch writes as an operator, else ``("call", name)``
+        with the name the code calls it by. Asked once per target (``_call_forms`` keeps the
+        answer), before the node is named, as torch adds the global first."""
+        name = getattr(target, "__name__", "")
+        is_operator = getattr(target, "__module__", "") == "_operator"
+        if is_operator and name in _magic_methods:
+            form = ("magic", _magic_methods[name])
+        elif is_operator and name in _inplace_methods:
+            form = ("inplace", _inplace_methods[name])
+        else:
+            form = ("call", self.add_callable(target))
+        self._call_forms[id(target)] = form
+        return form
+
     def _call_function(self, node: Node) -> str:
         target = node.target
-        name = getattr(target, "__name__", "")
-        if getattr(target, "__module__", "") == "_operator":
-            if name in _magic_methods:
-                lhs = f"{node!r} = "
-                return lhs + _magic_methods[name].format(*(self.repr_arg(a) for a in node.args))
-            if name in _inplace_methods:
-                text = _inplace_methods[name].format(*(self.repr_arg(a) for a in node.args))
-                return f"{text};  {node!r} = {self.repr_arg(node.args[0])}"
-        global_name = self.add_callable(target)
-        args = node.args
+        kind, text = self._call_forms.get(id(target)) or self._call_form(target)
+        args = node._args
+        if kind == "magic":
+            lhs = f"{node!r} = "
+            return lhs + text.format(*map(self.repr_arg, args))
+        if kind == "inplace":
+            statement = text.format(*map(self.repr_arg, args))
+            return f"{statement};  {node!r} = {self.repr_arg(args[0])}"
         if (
-            global_name == "getattr"
+            text == "getattr"
             and len(args) == 2
             and isinstance(args[1], str)
             and args[1].isidentifier()
         ):
             return f"{node!r} = {_format_target(self.repr_arg(args[0]), args[1])}"
-        return f"{node!r} = {global_name}({self.format_args(args, node.kwargs)})"
+        return f"{node!r} = {text}({self.format_args(args, node._kwargs)})"
+
+    def liveness_tail(self, node: Node, last_uses: dict[Node, list[Node]]) -> str:
+        """``;  a = b = None`` after a statement: values dead after it, then the node itself if
+        nothing reads it. Placeholders get nothing, the output only a newline (FX-3)."""
+        if node.op == "output":
+            return "\n"
+        dead = last_uses.get(node)
+        if not node.users:
+            dead = [*dead, node] if dead else [node]
+        if not dead:
+            return "\n"
+        return ";  " + " = ".join(map(self.name_of, dead)) + " = None\n"
 
 
 def _last_uses(nodes: list[Node]) -> dict[Node, list[Node]]:
@@ -348,19 +414,6 @@ def _last_uses(nodes: list[Node]) -> dict[Node, list[Node]]:
                 seen.add(value)
                 user_to_last_uses.setdefault(user, []).append(value)
     return user_to_last_uses
-
-
-def _liveness_tail(node: Node, last_uses: dict[Node, list[Node]]) -> str:
-    """``;  a = b = None`` after a statement: values dead after it, then the node itself if
-    nothing reads it. Placeholders get nothing, the output only a newline (FX-3)."""
-    if node.op == "output":
-        return "\n"
-    dead = list(last_uses.get(node, []))
-    if not node.users:
-        dead.append(node)
-    if not dead:
-        return "\n"
-    return ";  " + " = ".join([repr(n) for n in dead] + ["None"]) + "\n"
 
 
 class CodeGen:
@@ -386,11 +439,12 @@ class CodeGen:
                 body.extend(self._placeholder(node, emitter, free_vars))
                 continue
             body.append(emitter.statement(node))
-            body.append(_liveness_tail(node, last_uses))
+            body.append(emitter.liveness_tail(node, last_uses))
         if not body:
             body.append("pass\n")
         code = "".join(body).lstrip("\n")
-        code = "\n".join("    " + line for line in code.split("\n"))
+        # Every line indented by four spaces, the empty one after the last newline included.
+        code = "    " + code.replace("\n", "\n    ")
         src = f"\n\n\n{self.gen_fn_def(free_vars)}\n{code}"
         return PythonCode(src, emitter.globals)
 
@@ -400,8 +454,9 @@ class CodeGen:
         default = f" = {emitter.repr_arg(node.args[0])}" if node.args else ""
         free_vars.append(f"{node.target}{default}")
         raw_name = node.target.replace("*", "")
-        if raw_name != repr(node):
-            return [f"{node!r} = {raw_name}\n"]
+        name = repr(node)
+        if raw_name != name:
+            return [f"{name} = {raw_name}\n"]
         return []
 
 
@@ -451,11 +506,12 @@ class _node_list:  # noqa: N801 - upstream name
 
 
 def _walk(root: Node, direction: str) -> Iterator[Node]:
-    cur = getattr(root, direction)
+    forward = direction == "_next"  # plain attribute reads: faster than getattr per step
+    cur = root._next if forward else root._prev
     while cur is not root:
         if not cur._erased:
             yield cur
-        cur = getattr(cur, direction)
+        cur = cur._next if forward else cur._prev
 
 
 _NO_DEFAULT = object()
@@ -501,7 +557,7 @@ class Graph:
         else:
             assert isinstance(target, str), f"Expected target to be str, got {type(target)}"
             op = target[2:-2] if _is_magic(target) else target
-        return _snake_case(op)
+        return _snake_case_memo.get(op) or _snake_case(op)  # the memo read without a call
 
     def create_node(
         self,
@@ -513,14 +569,19 @@ class Graph:
         type_expr: Any | None = None,
     ) -> Node:
         """Create a node at the insert point; ``name`` defaults to ``_target_to_str(target)``."""
-        args = args if args else ()
-        kwargs = kwargs if kwargs else {}
-        assert isinstance(args, tuple), f"args must be a tuple, got {type(args)}"
-        assert isinstance(kwargs, dict), f"kwargs must be a dict, got {type(kwargs)}"
+        if not args:
+            args = ()
+        else:
+            assert isinstance(args, tuple), f"args must be a tuple, got {type(args)}"
+        if not kwargs:
+            kwargs = {}
+        else:
+            assert isinstance(kwargs, dict), f"kwargs must be a dict, got {type(kwargs)}"
         candidate = name if name is not None else self._target_to_str(target)
-        unique = self._graph_namespace.create_name(candidate, None)
+        namespace = self._graph_namespace
+        unique = namespace.create_name(candidate, None)
         node = Node(self, unique, op, target, args, kwargs, type_expr)
-        self._graph_namespace.associate_name_with_obj(unique, node)
+        namespace.associate_name_with_obj(unique, node)
         self._insert(node)
         self._len += 1
         return node
@@ -619,8 +680,9 @@ class Graph:
         """The source of ``forward``. Names come from a fresh namespace that also holds the
         globals, so a node never shadows a global (torch's [NOTE: Graph Namespaces])."""
         namespace = _Namespace()
-        with _override_node_repr(self, lambda n: namespace.create_name(n.name, n)):
-            return self._codegen._gen_python_code(list(self.nodes), root_module, namespace)
+        nodes = list(self.nodes)
+        with _override_node_repr(nodes, lambda n: namespace.create_name(n.name, n)):
+            return self._codegen._gen_python_code(nodes, root_module, namespace)
 
     def __str__(self) -> str:
         placeholder_names: list[str] = []
@@ -636,11 +698,14 @@ class Graph:
         """Raise ``RuntimeError`` naming the first ill-formed node (see ``_lint_node``)."""
         seen_values: set[Node] = set()
         seen_names: set[str] = set()
+        outputs: list[Node] = []
         for node in self.nodes:
             self._lint_node(node, seen_values, seen_names)
             seen_values.add(node)
             seen_names.add(node.name)
-        self._lint_output()
+            if node.op == "output":
+                outputs.append(node)
+        self._lint_output(outputs)
 
     def _lint_node(self, node: Node, seen_values: set[Node], seen_names: set[str]) -> None:
         """Steps: 1. legal op and owner; 2. each input owned and defined earlier; 3. both
@@ -650,7 +715,9 @@ class Graph:
         if node.graph is not self:
             self._lint_error(node, f"Node '{node}' does not belong to this Graph!")
         for arg in node._input_nodes:
-            self._lint_input(arg, node, seen_values)
+            # Fast path: the checks of ``_lint_input``, which is called to say which one failed.
+            if arg.graph is not self or arg not in seen_values or node not in arg.users:
+                self._lint_input(arg, node, seen_values)
         for user in node.users:
             if user._erased or node not in user._input_nodes:
                 self._lint_error(
@@ -658,7 +725,8 @@ class Graph:
                 )
         if node.name in seen_names:
             self._lint_error(node, f"Node redefined name {node.name}!")
-        self._lint_target(node)
+        if node.op != "call_function" or not callable(node.target):  # else nothing to check
+            self._lint_target(node)
 
     def _lint_input(self, arg: Node, node: Node, seen_values: set[Node]) -> None:
         if arg.graph is not self:
@@ -696,8 +764,7 @@ class Graph:
                     )
                 obj = getattr(obj, atom)
 
-    def _lint_output(self) -> None:
-        outputs = [n for n in self.nodes if n.op == "output"]
+    def _lint_output(self, outputs: list[Node]) -> None:
         if len(outputs) != 1:
             last = outputs[-1] if outputs else next(iter(reversed(self.nodes)), None)
             msg = f"Graph must have exactly one output node, found {len(outputs)}"
@@ -715,18 +782,22 @@ class Graph:
         """Erase unused pure nodes, last to first, so that erasing a node can make its inputs
         dead in the same sweep. Returns whether anything was erased."""
         self.lint()
-        impure = is_impure_node if is_impure_node is not None else Node.is_impure
         changed = False
         for node in list(reversed(self.nodes)):
-            if not impure(node) and not node.users:
+            if is_impure_node is None:
+                # ``Node.is_impure`` has no side effects, so asking it only about nodes without
+                # users (torch asks it first, about every node) erases the same nodes.
+                dead = not node.users and not Node.is_impure(node)
+            else:
+                dead = not is_impure_node(node) and not node.users
+            if dead:
                 self.erase_node(node)
                 changed = True
         return changed
 
 
 @contextmanager
-def _override_node_repr(graph: Graph, repr_fn: Callable[[Node], str]) -> Iterator[None]:
-    nodes = list(graph.nodes)
+def _override_node_repr(nodes: list[Node], repr_fn: Callable[[Node], str]) -> Iterator[None]:
     saved = [n._repr_fn for n in nodes]
     for n in nodes:
         n._repr_fn = repr_fn

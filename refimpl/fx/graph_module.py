@@ -78,9 +78,16 @@ def _assign(gm: GraphModule, target: str, value: Any) -> None:
     setattr(obj, last, value)
 
 
+def _def_line(src: str) -> str:
+    """The first line of ``src`` that starts with ``def ``, found without splitting all of it."""
+    start = 0 if src.startswith("def ") else src.index("\ndef ") + 1
+    end = src.find("\n", start)
+    return src[start:] if end == -1 else src[start:end]
+
+
 def _forward_stub(graph: Graph, src: str, globals_: dict[str, Any]) -> Any:
     """Compile the ``def forward(...)`` line of ``src`` with a body that calls the graph."""
-    def_line = next(line for line in src.split("\n") if line.startswith("def "))
+    def_line = _def_line(src)
     targets = [n.target for n in graph.nodes if n.op == "placeholder"]
     call_args = ", ".join("*" + t.lstrip("*") if t.startswith("*") else t for t in targets)
     stub = f"{def_line}\n    return self._run_graph({call_args})\n"

@@ -195,6 +195,18 @@ def _copy_args(a: Any, found: dict[Node, None]) -> Any:
     return a
 
 
+def _copy_tuple(args: tuple[Any, ...], found: dict[Node, None]) -> tuple[Any, ...]:
+    """``_copy_args`` of a plain tuple. Fast path: a tuple of leaves only (most nodes' args)
+    is immutable all the way down, so it is kept as is instead of rebuilt."""
+    for x in args:
+        kind = type(x)
+        if kind is Node:
+            found[x] = None
+        elif kind not in _ATOMS:
+            return tuple(_copy_items(args, found))  # a container (or a Node subclass) to copy
+    return args
+
+
 def _copy_items(items: Any, found: dict[Node, None]) -> list[Any]:
     out = []
     for x in items:
@@ -269,7 +281,8 @@ class Node:
         kwargs: dict[str, Any],
         return_type: Any | None = None,
     ) -> None:
-        _check_target(graph, name, op, target)
+        if op != "call_function" or not callable(target):  # the common case needs no call
+            _check_target(graph, name, op, target)
         self.graph = graph
         self.name = name
         self.op = op
@@ -278,8 +291,8 @@ class Node:
         self.users: dict[Node, None] = {}
         self.meta: dict[str, Any] = {}
         self._input_nodes: dict[Node, None] = {}
-        self._args: tuple[Any, ...] = ()
-        self._kwargs: dict[str, Any] = {}
+        self._args: tuple[Any, ...]  # both set by _update_args_kwargs below
+        self._kwargs: dict[str, Any]
         self._repr_fn: Callable[[Node], str] | None = None
         self._erased = False
         self._prev: Node = self
@@ -304,7 +317,8 @@ class Node:
         """Move or insert ``x`` right before this node."""
         if x is self:
             return
-        x._remove_from_list()
+        if x._next is not x:  # linked somewhere (a new node is linked to itself only)
+            x._remove_from_list()
         p = self._prev
         p._next, x._prev = x, p
         x._next, self._prev = self, x
@@ -337,13 +351,13 @@ class Node:
     def _update_args_kwargs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Store copies of the argument trees and keep both directions of use in step."""
         found: dict[Node, None] = {}
-        self._args = _copy_args(tuple(args), found)
-        self._kwargs = _copy_args(dict(kwargs), found)
+        self._args = _copy_tuple(args if type(args) is tuple else tuple(args), found)
+        self._kwargs = _copy_args(dict(kwargs), found) if kwargs else {}
         for old in self._input_nodes:
             old.users.pop(self, None)
         self._input_nodes = found
         for new in found:
-            new.users.setdefault(self)
+            new.users[self] = None
 
     def _replace_input_with(self, old: Node, new: Node) -> None:
         swap = lambda n: new if n is old else n  # noqa: E731
