@@ -675,21 +675,30 @@ def _check_nested(data: Any, dim: int) -> int | None:
     return len(data)
 
 
+_EMPTY_HOST = np.asarray([])  # tensor([])'s host array; never written: astype copies it
+_EMPTY_HOST.flags.writeable = False
+
+
 def tensor(data: Any, *, dtype: Any = None, device: str | None = None) -> Tensor:
     """``torch.tensor``: a new tensor holding a copy of ``data`` (nested lists, scalars, arrays).
 
     Under an active mode the new tensor goes through ``aten.lift_fresh`` as in torch, so a
     FakeTensorMode turns it into a fake tensor.
     """
-    if isinstance(data, Tensor):
-        data = data.numpy()
-    elif isinstance(data, (list, tuple, str, bytes)) or not hasattr(data, "__array__"):
-        _check_nested(data, 0)
-    host = np.asarray(data)
-    if host.dtype == object or host.dtype.kind in "USV":
-        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
-    dt = dtypes.get_dtype(dtype) if dtype is not None else (
-        dtypes.float32 if host.size == 0 and host.dtype.kind == "f" else _infer_dtype(host))
+    if type(data) is list and not data and dtype is None:
+        # ``tensor([])``, every effect token (EFF-13): the general path below with its answers
+        # known (no nesting to check; ``np.asarray([])`` is an empty float64 array -> float32).
+        host, dt = _EMPTY_HOST, dtypes.float32
+    else:
+        if isinstance(data, Tensor):
+            data = data.numpy()
+        elif isinstance(data, (list, tuple, str, bytes)) or not hasattr(data, "__array__"):
+            _check_nested(data, 0)
+        host = np.asarray(data)
+        if host.dtype == object or host.dtype.kind in "USV":
+            raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+        dt = dtypes.get_dtype(dtype) if dtype is not None else (
+            dtypes.float32 if host.size == 0 and host.dtype.kind == "f" else _infer_dtype(host))
     backend = get_backend()
     arr = backend.xp.asarray(host.astype(dt.name if dt.name != "bool" else np.bool_),
                              dtype=backend.dtypes[dt.name])

@@ -237,7 +237,8 @@ def with_effects_proxy(mode: ProxyTorchDispatchMode, token: Tensor, op: OpType, 
 
     proxy_token = mode.tracer.unwrap_proxy(token)
     proxy_args = pytree.tree_map(mode.tracer.unwrap_proxy, args)
-    proxy_kwargs = pytree.tree_map(mode.tracer.unwrap_proxy, kwargs)
+    # (No kwargs, the common case: mapping ``{}`` would only give a new ``{}``.)
+    proxy_kwargs = pytree.tree_map(mode.tracer.unwrap_proxy, kwargs) if kwargs else {}
 
     # To avoid being DCEed by graph.eliminate_dead_code if they don't have output or their
     # outputs are not used.

@@ -119,13 +119,15 @@ class FunctionalTensorMode(TorchDispatchMode):
             return _effects_handler[1](self._allow_token_discovery, self._tokens, func, args,
                                        kwargs)
         inner_args = pytree.tree_map(_unwrap, args)
-        inner_kwargs = pytree.tree_map(_unwrap, kwargs)
+        inner_kwargs = pytree.tree_map(_unwrap, kwargs) if kwargs else {}  # {} maps to a new {}
         # 2. In-place ops: run the functional variant and record the mutation.
         variant = _functional_variant(func)
         if variant is not None:
             return self._mutate(func, variant, args, inner_args, inner_kwargs)
         # 3. Everything else (a fresh constant's lift_fresh too): one level down, wrap.
         out = func(*inner_args, **inner_kwargs)
+        if isinstance(out, Tensor):  # one tensor out: tree_map_only's leaf case, without a lambda
+            return FunctionalTensor._wrap(out, self)
         return pytree.tree_map_only(Tensor, lambda t: FunctionalTensor._wrap(t, self), out)
 
     def _mutate(self, func: OpOverload, variant: OpOverload, args: tuple, inner_args: tuple,
@@ -150,6 +152,8 @@ class PythonFunctionalizeAPI:
         self.pre_dispatch = pre_dispatch
 
     def wrap_tensors(self, args: Any) -> Any:
+        if isinstance(args, Tensor):  # one tensor (a new token): tree_map_only's leaf case
+            return FunctionalTensor._wrap(args, self.mode)
         return pytree.tree_map_only(Tensor, lambda t: FunctionalTensor._wrap(t, self.mode), args)
 
     def unwrap_tensors(self, args: Any) -> Any:

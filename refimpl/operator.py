@@ -192,10 +192,16 @@ class HigherOrderOperator(OperatorBase):
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         # torch: key_extractor(every tensor leaf, non_fallthrough_keys).highestPriorityTypeId(),
         # here on the bit masks ([NOTE: dispatch on masks]).
+        # The leaves of ``(args, kwargs)`` are walked in place: a top-level tensor is read in
+        # the loop, only a container is flattened (the same leaves as ``arg_tree_leaves``).
         mask = _tls.included
-        for t in pytree.arg_tree_leaves(*args, **kwargs):
-            if isinstance(t, Tensor):
-                mask |= t._keys
+        for a in (*args, *kwargs.values()) if kwargs else args:
+            if isinstance(a, Tensor):
+                mask |= a._keys
+            elif type(a) in _CONTAINERS:
+                for t in pytree.tree_leaves(a):
+                    if isinstance(t, Tensor):
+                        mask |= t._keys
         mask &= ~_tls.excluded & self.non_fallthrough_keys.repr_
         return self.dispatch(highest_key_of_mask(mask), *args, **kwargs)
 

@@ -66,7 +66,8 @@ class PythonKeyTracer:
     def create_proxy(self, kind: str, target: Any, args: tuple, kwargs: dict,
                      name: str | None = None) -> Proxy:
         node_args = pytree.tree_map(_to_node, args)
-        node_kwargs = pytree.tree_map(_to_node, kwargs)
+        # Most calls pass no kwargs: mapping ``{}`` gives a fresh ``{}``, as create_node does.
+        node_kwargs = pytree.tree_map(_to_node, kwargs) if kwargs else {}
         node = self.graph.create_node(kind, target, node_args, node_kwargs, name=name)
         return Proxy(node, self)
 
@@ -149,7 +150,8 @@ def proxy_call(mode: ProxyTorchDispatchMode, func: Any, args: tuple, kwargs: dic
         return track_tensor_tree(out, proxy_out, constant=None, tracer=tracer)
     out = func(*args, **kwargs)
     proxy_args = pytree.tree_map(tracer.unwrap_or_constant, args)
-    proxy_kwargs = pytree.tree_map(tracer.unwrap_or_constant, kwargs)
+    # (No kwargs, the common case: mapping ``{}`` would only give a new ``{}``.)
+    proxy_kwargs = pytree.tree_map(tracer.unwrap_or_constant, kwargs) if kwargs else {}
     # torch names the node after the packet (``_print``, ``add``), not the overload.
     name = tracer.graph._target_to_str(func.overloadpacket.__name__)
     proxy_out = tracer.create_proxy("call_function", func, proxy_args, proxy_kwargs, name=name)
