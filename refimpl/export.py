@@ -119,9 +119,10 @@ def _as_tuple(out: Any) -> tuple:
 class _TokenPlaceholders(dict):
     """The tracing pass's token map: an effect type's first lookup makes its token placeholder."""
 
-    def __init__(self, mode: FunctionalTensorMode, fake_mode: FakeTensorMode) -> None:
+    def __init__(self, mode: FunctionalTensorMode, fake_mode: FakeTensorMode,
+                 template: Tensor) -> None:
         super().__init__()
-        self.mode, self.fake_mode = mode, fake_mode
+        self.mode, self.fake_mode, self.template = mode, fake_mode, template
         self.placeholders: list[Any] = []
 
     def __contains__(self, key: object) -> bool:
@@ -131,7 +132,7 @@ class _TokenPlaceholders(dict):
 
     def _new_token(self) -> FunctionalTensor:
         tracer = _get_dispatch_mode(_TorchDispatchModeKey.PROXY).tracer
-        token = self.fake_mode.from_tensor(_TOKEN_TEMPLATE)
+        token = self.fake_mode.from_tensor(self.template)
         graph = tracer.graph
         # The first token goes first in the graph, each next one after the one before.
         last = self.placeholders[-1] if self.placeholders else None
@@ -140,10 +141,6 @@ class _TokenPlaceholders(dict):
         track_tensor_tree(token, proxy, constant=None, tracer=tracer)
         self.placeholders.append(proxy.node)
         return FunctionalTensor._wrap(token, self.mode)
-
-
-# A token's metadata (``tensor([])``'s): each token placeholder's fake value is made from it.
-_TOKEN_TEMPLATE = OPS["aten::empty.memory_format"]([0])
 
 
 def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, *,
@@ -185,9 +182,13 @@ def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> 
     """The traced function ([NOTE: single-pass export]); ``found`` gets the token map and the
     indices of the mutated inputs."""
 
+    # A token's metadata (``tensor([])``'s), made before any mode is active: each token
+    # placeholder's fake value is made from it.
+    template = OPS["aten::empty.memory_format"]([0])
+
     def joint(*inputs: Any) -> tuple:
         mode = FunctionalTensorMode(_allow_token_discovery=False)
-        mode._tokens = tokens = _TokenPlaceholders(mode, fake_mode)
+        mode._tokens = tokens = _TokenPlaceholders(mode, fake_mode, template)
         wrapped = [FunctionalTensor._wrap(x, mode) if isinstance(x, Tensor) else x
                    for x in inputs]
         with mode:

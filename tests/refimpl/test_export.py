@@ -133,6 +133,39 @@ def test_aot_export_puts_the_token_first_in_and_first_out():
     )
 
 
+# [NOTE: single-pass export]: the token placeholder is made when the first effect is seen, but
+# it still comes first. The expected names were observed from torch 2.13's aot_export_module on
+# the same two programs.
+@pytest.mark.spec("TRC-1", "TRC-4")
+def test_token_placeholder_comes_first_when_the_effect_comes_late():
+    def late(x, y):
+        aten.add_.Tensor(x, 1)
+        z = aten.sin.default(y)
+        aten._print.default("late")
+        return (z,)
+
+    gm, sig = aot_export(late, (refimpl.ones(2), refimpl.ones(2)))
+    got = (placeholders(gm), outputs(gm), sig.input_tokens, sig.user_inputs_to_mutate)
+    expected = (["arg0_1", "arg1_1", "arg2_1"], ["getitem", "add", "sin"], ["arg0_1"],
+                {"add": "arg1_1"})
+    assert got == expected, f"expected {expected}, came {got}"
+
+
+@pytest.mark.spec("TRC-1")
+def test_token_placeholder_of_a_function_without_inputs():
+    def no_inputs():
+        ones = refimpl.ones(2)
+        aten._print.default("hi")
+        return (aten.sin.default(ones),)
+
+    gm, sig = aot_export(no_inputs, ())
+    got = (placeholders(gm), outputs(gm), sig.input_tokens, sig.user_inputs)
+    expected = (["arg0_1"], ["getitem", "sin"], ["arg0_1"], [])
+    assert got == expected, f"expected {expected}, came {got}"
+    first = next(iter(gm.graph.nodes))
+    assert first.op == "placeholder", f"expected the token first, came {node_code_line(first)}"
+
+
 @pytest.mark.spec("TRC-1", "TRC-4")
 def test_aot_export_without_effects_has_no_tokens():
     gm, sig = aot_export(lambda x: (aten.sin.default(x),), (refimpl.ones(2),))
