@@ -13,6 +13,11 @@ Simplifications:
    array-api-strict), so the same code runs on numpy and CuPy.
 5. ``aten::_async_error`` (in the seed, gone from torch 2.13) is defined as ``(str msg) -> ()`` and
    raises ``RuntimeError(msg)`` when run.
+6. Devices are strings (``"cpu"``), not ``torch.device`` objects, and the factories
+   (``refimpl.ones`` ...) pass on only the options they were given. So a factory traced into a
+   graph prints as ``aten.ones.default([2], dtype = None, device = None)`` where torch, whose
+   argument parser fills in the tensor options, prints
+   ``aten.ones.default([2], device = device(type='cpu'), pin_memory = False)``.
 """
 
 from __future__ import annotations
