@@ -13,11 +13,9 @@ Simplifications:
    array-api-strict), so the same code runs on numpy and CuPy.
 5. ``aten::_async_error`` (in the seed, gone from torch 2.13) is defined as ``(str msg) -> ()`` and
    raises ``RuntimeError(msg)`` when run.
-6. Devices are strings (``"cpu"``), not ``torch.device`` objects, and the factories
-   (``refimpl.ones`` ...) pass on only the options they were given. So a factory traced into a
-   graph prints as ``aten.ones.default([2], dtype = None, device = None)`` where torch, whose
-   argument parser fills in the tensor options, prints
-   ``aten.ones.default([2], device = device(type='cpu'), pin_memory = False)``.
+6. A tensor's device is a plain string (``"cpu"``); the factories pass a ``backend.device``
+   (a string with torch's repr) only so that a recorded call prints as torch's does
+   ([NOTE: tensor options]).
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from refimpl import dtype as dtypes
+from refimpl.backend import device as backend_device
 from refimpl.backend import get_backend
 from refimpl.dispatch_key import DispatchKey
 from refimpl.effect_log import log_effect
@@ -116,6 +115,11 @@ def _wrap(data: Any, dt: dtypes.dtype, device: str) -> Tensor:
 
 def _meta(shape: tuple[int, ...], dt: dtypes.dtype) -> Tensor:
     return Tensor._make(None, tuple(shape), dt, "meta")
+
+
+def _device_arg(device: Any) -> str:
+    """The device a factory kernel makes its tensor on: the argument as a plain string."""
+    return get_backend().device if device is None else str(device)
 
 
 def _type_error(op: str, expected: str, arg: str, value: Any) -> RuntimeError:
@@ -590,7 +594,7 @@ def _factory(fill: Callable[[Any, tuple, Any], Any]) -> tuple[Callable, Callable
         dt = dtypes.get_dtype(dtype) if dtype is not None else dtypes.DEFAULT_FLOAT
         backend = get_backend()
         data = fill(backend.xp, shape, backend.dtypes[dt.name])
-        return Tensor._make(data, shape, dt, device or backend.device)
+        return Tensor._make(data, shape, dt, _device_arg(device))
 
     def meta(size, *, dtype=None, layout=None, device=None, pin_memory=None,
              memory_format=None) -> Tensor:
@@ -610,7 +614,7 @@ def full_dense(size, fill_value, *, dtype=None, layout=None, device=None,
     dt = dtypes.get_dtype(dtype) if dtype is not None else dtypes.result_type([], [], [fill_value])
     backend = get_backend()
     data = backend.xp.full(_size(size), fill_value, dtype=backend.dtypes[dt.name])
-    return Tensor._make(data, _size(size), dt, device or backend.device)
+    return Tensor._make(data, _size(size), dt, _device_arg(device))
 
 
 def full_meta(size, fill_value, *, dtype=None, layout=None, device=None,
@@ -632,7 +636,7 @@ def arange_dense(end, *, dtype=None, layout=None, device=None, pin_memory=None) 
     dt = _arange_dtype(end, dtype)
     backend = get_backend()
     data = backend.xp.arange(end, dtype=backend.dtypes[dt.name])
-    return Tensor._make(data, tuple(data.shape), dt, device or backend.device)
+    return Tensor._make(data, tuple(data.shape), dt, _device_arg(device))
 
 
 def arange_meta(end, *, dtype=None, layout=None, device=None, pin_memory=None) -> Tensor:
@@ -713,25 +717,39 @@ def tensor(data: Any, *, dtype: Any = None, device: str | None = None) -> Tensor
     return out
 
 
+# [NOTE: tensor options] ``torch.ones(2)`` does not call ``aten.ones`` with what it was given:
+# torch's argument parser fills in the tensor options, so the call, and the node make_fx records,
+# is ``aten.ones.default([2], device = device(type='cpu'), pin_memory = False)``: ``dtype`` only
+# when given, ``layout`` never, the device always (the default one when none is given),
+# ``pin_memory=False`` always. The factories below do the same, with the device as a
+# ``backend.device`` so that it prints as torch's; the kernels store a plain string.
+def _tensor_options(dtype: Any, device: str | None) -> dict[str, Any]:
+    options: dict[str, Any] = {} if dtype is None else {"dtype": dtype}
+    options["device"] = backend_device(device if device is not None else get_backend().device)
+    options["pin_memory"] = False
+    return options
+
+
 def empty(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
-    return OPS["aten::empty.memory_format"](list(_size(size, "empty")), dtype=dtype, device=device)
+    return OPS["aten::empty.memory_format"](list(_size(size, "empty")),
+                                            **_tensor_options(dtype, device))
 
 
 def zeros(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
-    return OPS["aten::zeros"](list(_size(size, "zeros")), dtype=dtype, device=device)
+    return OPS["aten::zeros"](list(_size(size, "zeros")), **_tensor_options(dtype, device))
 
 
 def ones(*size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
-    return OPS["aten::ones"](list(_size(size, "ones")), dtype=dtype, device=device)
+    return OPS["aten::ones"](list(_size(size, "ones")), **_tensor_options(dtype, device))
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: str | None = None) -> Tensor:
     return OPS["aten::full"](list(_size((size,) if isinstance(size, int) else tuple(size))),
-                             fill_value, dtype=dtype, device=device)
+                             fill_value, **_tensor_options(dtype, device))
 
 
 def arange(end: Any, *, dtype: Any = None, device: str | None = None) -> Tensor:
-    return OPS["aten::arange"](end, dtype=dtype, device=device)
+    return OPS["aten::arange"](end, **_tensor_options(dtype, device))
 
 
 def _random(draw: str, size: tuple, seed: int, dtype: Any) -> Tensor:

@@ -7,7 +7,9 @@ Spec: DSP-21.
 Simplifications:
 1. One backend is active per process (selected with ``set_backend`` or ``REFIMPL_BACKEND``); tensors
    made under one backend are not converted when the backend changes.
-2. Device is a string: ``"cpu"`` for numpy and array-api-strict, ``"cuda"`` for CuPy.
+2. Device is a string: ``"cpu"`` for numpy and array-api-strict, ``"cuda"`` for CuPy. ``device``
+   (a ``str`` with torch's repr) exists only for what prints a device: a factory's ``device``
+   argument recorded in a graph ([NOTE: tensor options]).
 """
 
 from __future__ import annotations
@@ -21,9 +23,34 @@ from types import ModuleType
 import array_api_compat
 import array_api_compat.numpy as compat_numpy
 
-__all__ = ["Backend", "BackendError", "available_backends", "get_backend", "set_backend"]
+__all__ = ["Backend", "BackendError", "available_backends", "device", "get_backend",
+           "set_backend"]
 
 BACKENDS = ("numpy", "cupy", "array-api-strict")
+
+
+class device(str):  # noqa: N801 - upstream name (torch.device)
+    """A device string that prints as torch's ``torch.device`` does: ``device(type='cpu')``.
+
+    It equals, hashes and formats (``str``, f-strings) as the plain string, so it works wherever
+    refimpl takes a device; only ``repr`` differs, and that is what graph code prints.
+    """
+
+    __slots__ = ()
+
+    @property
+    def type(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def index(self) -> int | None:
+        index = self.partition(":")[2]
+        return int(index) if index else None
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
 
 
 class BackendError(ValueError):

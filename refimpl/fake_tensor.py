@@ -120,4 +120,4 @@ def _common_device(args: tuple, kwargs: dict) -> str:
         if isinstance(leaf, Tensor) and leaf.device != "meta":
             return leaf.device
     device = kwargs.get("device")
-    return device if isinstance(device, str) else "cpu"
+    return str(device) if isinstance(device, str) else "cpu"  # str(): a plain string

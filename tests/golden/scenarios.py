@@ -326,6 +326,25 @@ def make_fx_plain(w, ns):
     return {"code": code(gm), "log": f"printed during fake tracing: {printed}"}
 
 
+@scenario(
+    "04b_factories_in_graph",
+    specs=("TRC-9", "TRC-1"),
+    source="refimpl: factories called inside the traced function",
+    summary="ones/zeros/arange made while tracing are recorded with torch's tensor options",
+)
+def factories_in_graph(w, ns):
+    aten = w.ops.aten
+
+    def f(x):
+        aten._print.default("made")
+        ones, zeros, steps = w.ones(2), w.zeros(2), w.arange(2)
+        return (aten.add.Tensor(aten.add.Tensor(x, ones), aten.mul.Tensor(zeros, steps)),)
+
+    gm = w.make_fx(f)(w.ones(2))
+    exported, sig = w.aot_export(f, (w.ones(2),))
+    return {"make_fx": code(gm), "code": code(exported), "signature": fmt_signature(sig)}
+
+
 # ---------------------------------------------------------------------------------------------
 # Reference 05: aot_export_module(trace_joint=False)
 # ---------------------------------------------------------------------------------------------

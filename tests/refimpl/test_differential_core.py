@@ -842,3 +842,21 @@ def test_real_input_under_fake_mode():
             + result[2].split(" Found in ")[1].split("(")[0],
         )
     assert came["refimpl"] == came["torch"], f"expected {came['torch']}, came {came['refimpl']}"
+
+
+# -- devices as graph code prints them (DSP-21, [NOTE: tensor options]) ----------------------------
+
+
+@pytest.mark.spec("DSP-21")
+@pytest.mark.parametrize("name", ["cpu", "cuda", "cuda:1", "meta"])
+def test_device_prints_and_compares_as_torch_device(name):
+    from refimpl.backend import device
+
+    came, expected = device(name), torch.device(name)
+    assert (repr(came), str(came)) == (repr(expected), str(expected)), (
+        f"expected repr/str {repr(expected)!r}/{str(expected)!r}, came {repr(came)!r}/{str(came)!r}"
+    )
+    assert came == name and hash(came) == hash(name), "expected the device to act as its string"
+    assert (came.type, came.index) == (expected.type, expected.index), (
+        f"expected type/index {(expected.type, expected.index)}, came {(came.type, came.index)}"
+    )
