@@ -486,14 +486,11 @@ def _default_device() -> str:
 def _overloaded_args(args: tuple, kwargs: dict) -> list[Tensor]:
     """The distinct tensors carrying the Python key, in argument order (leaves at any depth)."""
     out: list[Tensor] = []
-    for arg in (args, kwargs.values()) if kwargs else (args,):
-        for leaf in arg:
-            if isinstance(leaf, Tensor):
-                if leaf._keys & _PYTHON_BIT and leaf not in out:
-                    out.append(leaf)
-            elif type(leaf) in _CONTAINERS:
-                out.extend(t for t in _overloaded_args(tuple(pytree.tree_leaves(leaf)), {})
-                           if t not in out)
+    for arg in (*args, *kwargs.values()) if kwargs else args:
+        # A top-level argument is read directly; only a container is flattened.
+        for leaf in pytree.tree_leaves(arg) if type(arg) in _CONTAINERS else (arg,):
+            if isinstance(leaf, Tensor) and leaf._keys & _PYTHON_BIT and leaf not in out:
+                out.append(leaf)
     return out
 
 
