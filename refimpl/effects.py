@@ -12,8 +12,11 @@ Simplifications:
    modelled as operators).
 2. The ``register_fake`` fake rule of torch >= 2.13 is modelled as a FakeTensorMode rule that runs
    the dense rule under the mode; its observable results equal the seed's ``with_effects_fake``.
-3. Profile switches are read on every call, so ``set_profile`` takes effect at once
-   ([NOTE: profile switches]).
+3. Profile switches are read on every call, or re-derived on every profile change, so
+   ``set_profile`` takes effect at once ([NOTE: profile switches]).
+4. What cannot change between calls is computed once: an overload's aliasing answer, the
+   profiler skip set ([NOTE: effects fast paths]); assertion messages are formatted only on
+   failure, as an ``assert``'s are.
 """
 
 from __future__ import annotations
