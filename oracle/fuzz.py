@@ -33,6 +33,7 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
+import math
 import os
 import random
 import re
@@ -40,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -382,20 +384,39 @@ def campaign(args: argparse.Namespace, console: Console) -> int:
     )
     seed_rounds(args.seed)
     status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None else None
-    with Live(console=console, transient=False, auto_refresh=False) as live:
+    with _progress_display(console) as show:
         first = True
         while fuzzer.time_left() > 0 and fuzzer.examples < args.max_examples:
             remaining = args.max_examples - fuzzer.examples
             run_round(fuzzer, db, min(ROUND_EXAMPLES, remaining), first)
             first = False
-            text = _progress_text(
+            show(_progress_text(
                 fuzzer.examples, started, len(fuzzer.new_findings), fuzzer.time_left()
-            )
-            live.update(text, refresh=True)
+            ))
             if status is not None:
                 _write_status(status, fuzzer)
     _summary(console, fuzzer, started)
     return EXIT_FINDINGS if fuzzer.new_findings else EXIT_CLEAN
+
+
+@contextlib.contextmanager
+def _progress_display(console: Console, log_every: float = 30.0) -> Iterator[Callable[[str], None]]:
+    """``show(text)``: one status line updated in place on a terminal; elsewhere (a CI log, a
+    pipe) a printed line at most every ``log_every`` seconds, the summary following on its own
+    line."""
+    if console.is_terminal:
+        with Live(console=console, transient=True, auto_refresh=False) as live:
+            yield lambda text: live.update(text, refresh=True)
+        return
+    last = -math.inf
+
+    def show(text: str) -> None:
+        nonlocal last
+        if time.monotonic() - last >= log_every:
+            console.print(text)
+            last = time.monotonic()
+
+    yield show
 
 
 def _write_status(path: Path, fuzzer: Fuzzer) -> None:
@@ -447,10 +468,10 @@ def run_jobs(args: argparse.Namespace, argv: list[str], console: Console) -> int
         children.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
     started = time.monotonic()
     status_dir = args.findings / ".workers"
-    with Live(console=console, auto_refresh=False) as live:
+    with _progress_display(console) as show:
         while any(c.poll() is None for c in children):
             time.sleep(1.0)
-            live.update(_jobs_text(status_dir, args.jobs, started, args.budget), refresh=True)
+            show(_jobs_text(status_dir, args.jobs, started, args.budget))
     codes = [c.returncode for c in children]
     console.print(_jobs_text(status_dir, args.jobs, started, args.budget))
     return EXIT_FINDINGS if EXIT_FINDINGS in codes else max(codes)
