@@ -159,7 +159,7 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     found: dict[str, Any] = {}
     joint = _joint(_flat_fn(fn, buffer_names), fake_mode, found)
     gm = trace(joint, fake_inputs, [f"_user_input{i}" for i in range(len(inputs))],
-               fake_mode=fake_mode, tracing_mode="fake")
+               fake_mode=fake_mode, tracing_mode="fake", entry="aot_export")
     tokens = found["tokens"]
     n_tok, mutated = len(tokens.placeholders), found["mutated"]
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
@@ -347,7 +347,7 @@ def aot_export_backward(bw_fn: Callable, args: tuple | list) -> GraphModule:
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
     fakes = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in args]
     gm = trace(bw_fn, fakes, placeholder_names(bw_fn, len(args)), fake_mode=fake_mode,
-               tracing_mode="fake", inner=inner)
+               tracing_mode="fake", inner=inner, entry="aot_export_backward")
     gm.graph.eliminate_dead_code()
     gm.recompile()
     return gm

@@ -217,8 +217,10 @@ def make_fx(fn: Callable, tracing_mode: str = "real",
 
 def trace(fn: Callable, inputs: list[Any], names: list[str], *,
           fake_mode: FakeTensorMode | None = None, tracing_mode: str = "real",
-          inner: Callable[[Callable], Callable] | None = None) -> GraphModule:
-    """Trace ``fn(*inputs)`` with placeholders ``names``; ``inner`` may wrap ``fn`` first."""
+          inner: Callable[[Callable], Callable] | None = None,
+          entry: str = "make_fx") -> GraphModule:
+    """Trace ``fn(*inputs)`` with placeholders ``names``; ``inner`` may wrap ``fn`` first.
+    ``entry`` names the public function in errors (``make_fx``, ``aot_export``...)."""
     tracer = PythonKeyTracer()
     for value, name in zip(inputs, names):
         proxy = tracer.create_proxy("placeholder", name, (), {})
@@ -229,16 +231,16 @@ def trace(fn: Callable, inputs: list[Any], names: list[str], *,
         ProxyTorchDispatchMode(tracer, tracing_mode),
     ):
         out = body(*inputs)
-    check_traced_output(out)
+    check_traced_output(out, entry)
     tracer.graph.output(pytree.tree_map(lambda e: _to_node(tracer.unwrap_proxy(e)), out))
     return GraphModule(tracer.root, tracer.graph)
 
 
-def check_traced_output(out: Any) -> None:
+def check_traced_output(out: Any, entry: str = "make_fx") -> None:
     """A traced function returns tensors, None, numbers, or containers of them."""
     for leaf in pytree.tree_leaves(out):
         if not isinstance(leaf, (Tensor, type(None), bool, int, float, str)):
             raise TypeError(
-                f"make_fx: the traced function returned a {type(leaf).__name__}; expected "
+                f"{entry}: the traced function returned a {type(leaf).__name__}; expected "
                 f"tensors, None or numbers (possibly in tuples, lists and dicts)"
             )

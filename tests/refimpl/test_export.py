@@ -25,6 +25,7 @@ from refimpl.effects import EffectType, new_token_tensor, with_effects
 from refimpl.export import Module, aot_export, aot_export_backward, remove_effect_tokens
 from refimpl.fx import node_code_line
 from refimpl.library import _scoped_library, custom_op
+from refimpl.mode_stack import _len_torch_dispatch_stack
 from refimpl.passes.effect_tokens import EffectTokenError, check_effect_tokens
 from refimpl.proxy_tensor import make_fx
 
@@ -164,6 +165,30 @@ def test_token_placeholder_of_a_function_without_inputs():
     assert got == expected, f"expected {expected}, came {got}"
     first = next(iter(gm.graph.nodes))
     assert first.op == "placeholder", f"expected the token first, came {node_code_line(first)}"
+
+
+# Bad input: the error comes through unchanged and no mode is left behind, also when an effect
+# had already made its token placeholder.
+@pytest.mark.spec("TRC-1")
+def test_aot_export_of_a_function_that_raises_after_an_effect_leaves_no_mode_behind():
+    def fails(x):
+        aten._print.default("before the error")
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        aot_export(fails, (refimpl.ones(2),))
+    assert _len_torch_dispatch_stack() == 0, "expected no mode left on the stack after the error"
+
+
+@pytest.mark.spec("TRC-1", "TRC-9")
+def test_aot_export_of_a_function_returning_a_non_tensor_names_aot_export():
+    def returns_object(x):
+        aten._print.default("before the error")
+        return (object(),)
+
+    with pytest.raises(TypeError, match="^aot_export: the traced function returned a object"):
+        aot_export(returns_object, (refimpl.ones(2),))
+    assert _len_torch_dispatch_stack() == 0, "expected no mode left on the stack after the error"
 
 
 @pytest.mark.spec("TRC-1", "TRC-4")
