@@ -10,8 +10,6 @@ the same calls as plain `make_fx`.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import operator
 from collections.abc import Iterator
 
@@ -28,6 +26,7 @@ from refimpl.library import _scoped_library, custom_op
 from refimpl.mode_stack import _len_torch_dispatch_stack
 from refimpl.passes.effect_tokens import EffectTokenError, check_effect_tokens
 from refimpl.proxy_tensor import make_fx
+from tests.helpers import placeholders, printed
 
 aten = refimpl.ops.aten
 NS = "exptest"
@@ -77,18 +76,6 @@ def empty_kernel_log() -> None:
 
 def op(name):
     return getattr(getattr(refimpl.ops, NS), name).default
-
-
-def printed(fn, *args):
-    """`(fn(*args), lines printed while it ran)`."""
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink):
-        out = fn(*args)
-    return out, sink.getvalue().splitlines()
-
-
-def placeholders(gm):
-    return [n.name for n in gm.graph.nodes if n.op == "placeholder"]
 
 
 def outputs(gm):

@@ -9,9 +9,7 @@ with torch 2.13.0's `make_fx` where the comment says so.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import operator
 from collections.abc import Iterator
 
@@ -29,6 +27,7 @@ from refimpl.library import _scoped_library, custom_op
 from refimpl.mode_stack import _len_torch_dispatch_stack
 from refimpl.passes.effect_tokens import check_effect_tokens
 from refimpl.proxy_tensor import make_fx
+from tests.helpers import placeholders, printed
 
 aten = refimpl.ops.aten
 NS = "trctest"
@@ -68,18 +67,6 @@ def rec(x, tag):
 
 def plain(x):
     return getattr(refimpl.ops, NS).plain.default(x)
-
-
-def printed(fn, *args):
-    """`(fn(*args), lines printed while it ran)`."""
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink):
-        out = fn(*args)
-    return out, sink.getvalue().splitlines()
-
-
-def placeholders(gm):
-    return [n.name for n in gm.graph.nodes if n.op == "placeholder"]
 
 
 def body(gm):
