@@ -9,7 +9,7 @@ from refimpl import effects, fx, library
 from refimpl.aten import arange, empty, full, ones, rand, randn, tensor, zeros
 from refimpl.backend import available_backends, get_backend, set_backend
 from refimpl.dispatch_key import DispatchKey, DispatchKeySet
-from refimpl.dtype import bool_, float32, float64, int64
+from refimpl.dtype import bool_, float32, float64, int32, int64
 from refimpl.effect_log import record_effects
 from refimpl.fake_tensor import FakeTensor, FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
@@ -23,6 +23,6 @@ __all__ = [
     "DispatchKey", "DispatchKeySet", "FakeTensor", "FakeTensorMode", "FunctionalTensor",
     "FunctionalTensorMode", "HigherOrderOperator", "OpOverload", "OpOverloadPacket", "Tensor",
     "arange", "available_backends", "bool_", "classes", "effects", "empty", "float32", "float64",
-    "full", "fx", "get_backend", "get_profile", "int64", "library", "make_fx", "ones", "ops",
-    "rand", "randn", "record_effects", "set_backend", "set_profile", "tensor", "zeros",
+    "full", "fx", "get_backend", "get_profile", "int32", "int64", "library", "make_fx", "ones",
+    "ops", "rand", "randn", "record_effects", "set_backend", "set_profile", "tensor", "zeros",
 ]

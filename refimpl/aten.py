@@ -106,7 +106,9 @@ def _register(name: str, dense: Callable, meta: Callable) -> None:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+_TORCH_NAMES = {
+    "float32": "Float", "float64": "Double", "int32": "Int", "int64": "Long", "bool": "Bool",
+}
 
 
 def _wrap(data: Any, dt: dtypes.dtype, device: str) -> Tensor:
@@ -220,34 +222,44 @@ def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
     opname = overload.split(".")[0]
     bool_fn = _BOOL_FNS.get(opname)
 
-    def check(self: Any, other: Any, alpha: Any) -> dtypes.dtype:
-        _check_tensor(self, overload, "self")
-        if scalar_other or not isinstance(other, Tensor):
-            # A Tensor overload also takes a Python number (torch's "wrapped number").
-            _check_scalar(other, overload, "other", "Scalar" if scalar_other else "Tensor")
+    def check(self: Any, other: Any, alpha: Any) -> tuple[dtypes.dtype, Tensor]:
+        """The result dtype, and the tensor operand whose shape and device the result has."""
+        if not isinstance(self, Tensor) and not scalar_other and isinstance(other, Tensor):
+            # A number for ``self`` of a Tensor overload: torch wraps it (a "wrapped number",
+            # promoted as a Python scalar), so ``other`` decides shape and device.
+            _check_scalar(self, overload, "self", "Tensor")
+            tensor, number = other, self
+        else:
+            _check_tensor(self, overload, "self")
+            if scalar_other or not isinstance(other, Tensor):
+                # A Tensor overload also takes a Python number for ``other``.
+                _check_scalar(other, overload, "other", "Scalar" if scalar_other else "Tensor")
+            tensor, number = self, other
         if opname == "sub":
             _check_sub(self, other)
-        dt = _binary_dtype(self, other)
+        dt = _binary_dtype(tensor, number)
         if with_alpha:
             _check_alpha(dt, alpha)
-        return dt
+        return dt, tensor
 
-    def dense(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
-        dt = check(self, other, alpha)
-        shape = broadcast_shapes(self.shape, other.shape) if isinstance(other, Tensor) \
-            else self.shape
+    def shape_of(self: Any, other: Any, tensor: Tensor) -> tuple[int, ...]:
+        if isinstance(self, Tensor) and isinstance(other, Tensor):
+            return broadcast_shapes(self.shape, other.shape)
+        return tensor.shape
+
+    def dense(self: Any, other: Any, alpha: Any = 1) -> Tensor:
+        dt, tensor = check(self, other, alpha)
+        shape = shape_of(self, other, tensor)
         b = _operand(other, dt)
         if with_alpha and alpha != 1:
             b = b * _operand(alpha, dt)
-        out = (bool_fn or fn)(_operand(self, dt), b) if dt is dtypes.bool_ \
-            else fn(_operand(self, dt), b)
-        return Tensor._make(out, shape, dt, self.device)
+        a = _operand(self, dt)
+        out = (bool_fn or fn)(a, b) if dt is dtypes.bool_ else fn(a, b)
+        return Tensor._make(out, shape, dt, tensor.device)
 
-    def meta(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
-        dt = check(self, other, alpha)
-        shape = broadcast_shapes(self.shape, other.shape) if isinstance(other, Tensor) \
-            else self.shape
-        return _meta(shape, dt)
+    def meta(self: Any, other: Any, alpha: Any = 1) -> Tensor:
+        dt, tensor = check(self, other, alpha)
+        return _meta(shape_of(self, other, tensor), dt)
 
     if with_alpha and not scalar_other:
         def dense_kw(self, other, *, alpha=1):
@@ -535,15 +547,86 @@ def _async_error_dense(msg: str) -> None:
 _register("aten::_async_error", _async_error_dense, _no_output_meta)
 
 
+class _LinAlgError(RuntimeError):
+    """``torch._C._LinAlgError`` (``torch.linalg.LinAlgError``): ``TORCH_CHECK_LINALG``'s error."""
+
+
+_LinAlgError.__module__ = "torch._C"
+
+# [NOTE: linalg info checks] ``_linalg_check_errors`` (aten/src/ATen/native/BatchLinearAlgebra.cpp)
+# asserts an int32 info tensor, returns when every info is 0, else reads the info (``item()``
+# when ``is_matrix``, the first non-zero one, with its flat index as the batch element, when
+# not) and raises by the ``api_name``: a negative info is an internal assert; a positive one
+# a ``_LinAlgError`` whose text depends on which substring ``api_name`` contains. The assert
+# lines name the source line of the build (``_INTERNAL_ASSERT_AT``, torch 2.13.0's).
+_INTERNAL_ASSERT_AT = '"/__w/pytorch/pytorch/aten/src/ATen/native/BatchLinearAlgebra.cpp":{}'
+_ASSERT_LINES = {"dtype": 1575, "illegal": 1613, "unknown": 1642}
+
+
+def _internal_assert(condition: str, where: str, message: str = "") -> RuntimeError:
+    return RuntimeError(f"{condition} INTERNAL ASSERT FAILED at "
+                        f"{_INTERNAL_ASSERT_AT.format(_ASSERT_LINES[where])}, please report a bug "
+                        f"to PyTorch. {message}")
+
+
+_LINALG_MESSAGES = (  # (substring of api_name, exception, text after the batch element)
+    ("inv", _LinAlgError, "The diagonal element {0} is zero, the inversion could not be completed "
+     "because the input matrix is singular."),
+    ("solve", _LinAlgError, "The solver failed because the input matrix is singular."),
+    ("cholesky", _LinAlgError, "The factorization could not be completed because the input is not "
+     "positive-definite (the leading minor of order {0} is not positive-definite)."),
+    ("svd", _LinAlgError, "The algorithm failed to converge because the input matrix is "
+     "ill-conditioned or has too many repeated singular values (error code: {0})."),
+    ("eig", _LinAlgError, "The algorithm failed to converge because the input matrix is "
+     "ill-conditioned or has too many repeated eigenvalues (error code: {0})."),
+    ("syevd", _LinAlgError, "The algorithm failed to converge because the input matrix is "
+     "ill-conditioned or has too many repeated eigenvalues (error code: {0})."),
+    ("lstsq", _LinAlgError, "The least squares solution could not be computed because the input "
+     "matrix does not have full rank (error code: {0})."),
+    ("lu_factor", RuntimeError, "U[{0},{0}] is zero and using it on lu_solve would result in a "
+     "division by zero. If you still want to perform the factorization, consider calling "
+     "linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)"),
+)
+
+
+def _check_linalg_info(info: Tensor, api_name: str) -> None:
+    _check_tensor(info, "_linalg_check_errors", "info")
+    if info.dtype is not dtypes.int32:
+        raise _internal_assert("infos.scalar_type() == kInt", "dtype")
+
+
 def _linalg_check_errors_dense(info: Tensor, api_name: str, *, is_matrix: bool) -> None:
+    _check_linalg_info(info, api_name)
     log_effect(("aten::_linalg_check_errors", (api_name, is_matrix), (info.shape,)))
-    values = info.numpy()
-    if values.size and bool((values != 0).any()):
-        raise RuntimeError(f"{api_name}: The factorization could not be completed because the "
-                           f"input is not invertible (info={values.tolist()}).")
+    values = info.numpy().reshape(-1)
+    nonzero = np.flatnonzero(values)
+    if not nonzero.size:
+        return
+    if is_matrix:
+        if values.size != 1:
+            raise RuntimeError(f"a Tensor with {values.size} elements cannot be converted to "
+                               f"Scalar")
+        code, batch = int(values[0]), ""
+    else:
+        code, batch = int(values[nonzero[0]]), f": (Batch element {nonzero[0]})"
+    if code < 0:
+        if "svd" in api_name and code == -4:
+            raise _LinAlgError(f"{api_name}{batch}: The algorithm failed to converge because "
+                               f"the input matrix contained non-finite values.")
+        raise _internal_assert("false", "illegal", f"{api_name}{batch}: Argument {-code} has "
+                               f"illegal value. Most certainly there is a bug in the "
+                               f"implementation calling the backend library.")
+    for needle, error, text in _LINALG_MESSAGES:
+        if needle in api_name:
+            raise error(f"{api_name}{batch}: {text.format(code)}")
+    raise _internal_assert("false", "unknown", f"{api_name}: Unknown error code: {code}.")
 
 
-_register("aten::_linalg_check_errors", _linalg_check_errors_dense, _no_output_meta)
+def _linalg_check_errors_meta(info: Tensor, api_name: str, *, is_matrix: bool) -> None:
+    _check_linalg_info(info, api_name)
+
+
+_register("aten::_linalg_check_errors", _linalg_check_errors_dense, _linalg_check_errors_meta)
 
 
 def _make_token_dense() -> Tensor:

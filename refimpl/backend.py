@@ -68,7 +68,7 @@ class Backend:
         """refimpl dtype name -> this namespace's dtype object (built on first use: every
         operand conversion reads it). Read it, do not change it."""
         xp = self.xp
-        return {"bool": xp.bool, "int64": xp.int64, "float32": xp.float32,
+        return {"bool": xp.bool, "int32": xp.int32, "int64": xp.int64, "float32": xp.float32,
                 "float64": xp.float64}
 
 

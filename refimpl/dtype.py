@@ -5,14 +5,17 @@ Models: ``c10/core/ScalarType.h`` (``promoteTypes``) and ``torch/_prims_common``
 Spec: DSP-20.
 
 Simplifications:
-1. Four dtypes: ``bool``, ``int64``, ``float32``, ``float64``. The default dtype is ``float32``.
+1. Five dtypes: ``bool``, ``int32``, ``int64``, ``float32``, ``float64``. The default dtype is
+   ``float32``. ``int32`` is there for ``aten::_linalg_check_errors``, whose info must be int32.
 2. Promotion follows torch's three categories (bool < integer < floating) and three tiers
    (dimensioned tensors, zero-dim tensors, Python scalars) as described in [NOTE: promotion tiers].
 """
 
 from __future__ import annotations
 
-__all__ = ["DTYPES", "dtype", "float32", "float64", "int64", "bool_", "get_dtype", "result_type"]
+__all__ = [
+    "DTYPES", "dtype", "float32", "float64", "int32", "int64", "bool_", "get_dtype", "result_type",
+]
 
 
 class dtype:
@@ -34,11 +37,12 @@ class dtype:
 
 
 bool_ = dtype("bool", 0, 1)
+int32 = dtype("int32", 1, 4)
 int64 = dtype("int64", 1, 8)
 float32 = dtype("float32", 2, 4)
 float64 = dtype("float64", 2, 8)
 
-DTYPES: dict[str, dtype] = {d.name: d for d in (bool_, int64, float32, float64)}
+DTYPES: dict[str, dtype] = {d.name: d for d in (bool_, int32, int64, float32, float64)}
 DEFAULT_FLOAT = float32
 
 

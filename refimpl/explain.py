@@ -74,7 +74,7 @@ __all__ = [
 K = DispatchKey
 MODES = ("dense", "fake", "proxy", "functional")
 _PYTHON_ONLY = DispatchKeySet([K.Python])
-_DTYPE_SHORT = {"float32": "f32", "float64": "f64", "int64": "i64", "bool": "b8"}
+_DTYPE_SHORT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "b8"}
 _STYLES = {
     "call": "bold",
     "keys": "dim",

@@ -14,6 +14,9 @@ Simplifications:
    argument, standing in for torch's ``BackendSelect`` kernels.
 4. Overload resolution of a packet call (``ops.aten.add(x, y)``) binds arguments against each
    overload's schema in definition order and takes the first that fits.
+5. Argument normalisation ([NOTE: argument normalisation]) converts what torch's argument parser
+   converts for the modelled types (``float``, ``int``, lists of them, tuples for lists); a value
+   that does not fit its type is passed on unchanged, and the kernel raises torch's type error.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from refimpl.dispatch_key import (
     key_bit,
 )
 from refimpl.mode_stack import _get_current_dispatch_mode, _pop_mode_temporarily
-from refimpl.schema import FunctionSchema, parse_schema
+from refimpl.schema import Argument, FunctionSchema, SchemaType, _value_key, parse_schema
 from refimpl.tensor import Tensor
 
 __all__ = [
@@ -366,6 +369,7 @@ class OpOverload(OperatorBase):
         self.__module__ = overloadpacket.__module__
         self.__qualname__ = self._name
         self._is_factory = not any(a.type.is_tensor_like() for a in schema.arguments)
+        self._plan = _ArgumentPlan(schema)
 
     @property
     def namespace(self) -> str:
@@ -389,6 +393,8 @@ class OpOverload(OperatorBase):
         return self
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != self._plan.plain_arity:
+            args, kwargs = self._plan.normalize(args, kwargs)
         mask = _tls.included
         for a in args:
             if isinstance(a, Tensor):
@@ -477,6 +483,130 @@ class OpOverload(OperatorBase):
 
     def _invalidate_kernels(self) -> None:
         self._dispatch_cache.clear()
+
+
+# [NOTE: argument normalisation] torch's ``OpOverload.__call__`` is C++: the argument parser
+# binds the call to the schema (``createStackForSchema``: positional arguments in order, then
+# each remaining parameter from ``kwargs`` or its default, raising torch's binding errors) and
+# converts each value to its schema type (an ``int`` or ``bool`` for ``float`` becomes a float,
+# a ``bool`` for ``int`` an int, a tuple for a list a list). Every Python kernel and every
+# ``__torch_dispatch__`` then sees the stack boxed back by ``parseIValuesToPyArgsKwargs``:
+# positional-or-keyword parameters positionally, up to the last one that differs from its
+# default; keyword-only parameters as keywords, each only when it differs from its default.
+# Equality with a default is IValue equality, which tells ``1``, ``1.0`` and ``True`` apart
+# (``alpha=1.0`` stays, ``alpha=1`` goes). So ``sub.Scalar(x, 1, alpha=2)`` reaches a mode, and
+# a traced graph, as ``sub.Scalar(x, 1, 2)``, and ``clone(x, memory_format=None)`` as
+# ``clone(x)``. A number for a ``Tensor`` parameter is wrapped into a tensor by torch and
+# unwrapped again when boxed (a "wrapped number"), so it stays the number it was.
+_MISSING: Any = object()
+
+
+def _as_float(value: Any) -> Any:
+    return float(value) if type(value) is int or type(value) is bool else value
+
+
+def _as_int(value: Any) -> Any:
+    return int(value) if type(value) is bool else value
+
+
+def _list_of(convert: Any) -> Any:
+    def as_list(value: Any) -> Any:
+        if type(value) is tuple or type(value) is list:
+            return [convert(v) for v in value] if convert is not None else list(value)
+        return value
+
+    return as_list
+
+
+_SCALAR_CONVERTERS = {"float": _as_float, "int": _as_int, "SymInt": _as_int}
+
+
+def _converter(t: SchemaType) -> Any:
+    """The conversion torch's argument parser applies to a value of type ``t`` (or None)."""
+    base = t.unwrap_optional()
+    if base.kind == "base":
+        return _SCALAR_CONVERTERS.get(base.name)
+    if base.kind == "list":
+        elem = base.contained[0].unwrap_optional()
+        return _list_of(_SCALAR_CONVERTERS.get(elem.name) if elem.kind == "base" else None)
+    return None
+
+
+def _is_default(arg: Argument, value: Any) -> bool:
+    if not arg.has_default_value():
+        return False
+    default = arg._default
+    if default is None or value is None:
+        return default is None and value is None
+    if isinstance(value, Tensor):
+        return False
+    return _value_key(value) == _value_key(default)
+
+
+class _ArgumentPlan:
+    """Per-overload binding and boxing of arguments ([NOTE: argument normalisation])."""
+
+    __slots__ = ("schema", "params", "converters", "n_positional", "plain_arity")
+
+    def __init__(self, schema: FunctionSchema) -> None:
+        self.schema = schema
+        self.params = schema.arguments
+        self.converters = tuple(_converter(a.type) for a in self.params)
+        self.n_positional = sum(1 for a in self.params if not a.kwarg_only)
+        # A call with exactly the leading positional parameters that neither convert nor have
+        # a default, when every later parameter has a default, is already normal: the common
+        # case (``sin(x)``, ``add(x, y)``) skips the work. -1: no call is.
+        prefix = 0
+        for arg, convert in zip(self.params[:self.n_positional], self.converters):
+            if convert is not None or arg.has_default_value():
+                break
+            prefix += 1
+        rest_defaulted = all(a.has_default_value() for a in self.params[prefix:])
+        self.plain_arity = prefix if rest_defaulted else -1
+
+    def normalize(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        schema, params = self.schema, self.params
+        if len(args) > len(params):
+            raise RuntimeError(
+                f"{schema.name}() expected at most {len(params)} argument(s) but received "
+                f"{len(args)} argument(s). Declaration: {schema}")
+        if len(args) > self.n_positional:
+            raise RuntimeError(
+                f"{schema.name}() takes {self.n_positional} positional argument(s) but "
+                f"{len(args)} was/were given.  Declaration: {schema}")
+        values = list(args)
+        consumed = 0
+        for arg in params[len(args):]:
+            value = kwargs.get(arg.name, _MISSING)
+            if value is not _MISSING:
+                consumed += 1
+            elif arg.has_default_value():
+                value = arg.default_value
+            else:
+                raise RuntimeError(f"{schema.name}() is missing value for argument "
+                                   f"'{arg.name}'. Declaration: {schema}")
+            values.append(value)
+        if consumed != len(kwargs):
+            names = [a.name for a in params]
+            for name in kwargs:
+                if name not in names:
+                    raise RuntimeError(f"Unknown keyword argument '{name}' for operator "
+                                       f"'{schema.name}'. Schema: {schema}")
+                if names.index(name) < len(args):
+                    raise RuntimeError(f"Argument '{name}' specified both as positional and "
+                                       f"keyword argument. Schema: {schema}")
+        for i, convert in enumerate(self.converters):
+            if convert is not None:
+                values[i] = convert(values[i])
+        end = self.n_positional
+        while end > 0 and _is_default(params[end - 1], values[end - 1]):
+            end -= 1
+        out_kwargs = {
+            arg.name: value
+            for arg, value in zip(params[self.n_positional:], values[self.n_positional:])
+            if not _is_default(arg, value)
+        }
+        return tuple(values[:end]), out_kwargs
 
 
 def _default_device() -> str:

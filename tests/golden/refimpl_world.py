@@ -176,8 +176,8 @@ class RefimplWorld:
         return handle
 
     # -- tensors -------------------------------------------------------------------------
-    def tensor(self, data: Any, requires_grad: bool = False) -> Any:
-        return _mark(refimpl.tensor(data), requires_grad)
+    def tensor(self, data: Any, requires_grad: bool = False, dtype: str | None = None) -> Any:
+        return _mark(refimpl.tensor(data, dtype=dtype), requires_grad)
 
     def ones(self, *shape: int, requires_grad: bool = False) -> Any:
         return _mark(refimpl.ones(*shape), requires_grad)

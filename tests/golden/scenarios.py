@@ -31,7 +31,8 @@ one; `refimpl_world.py` implements it with refimpl.
   `ctx.saved_tensors`).
 - `w.register_effect(op, "ORDERED" | None) -> handle` -- `_register_effectful_op`; the handle
   has `destroy()`. `op` is a `CustomOpDef` or an `OpOverload`.
-- `w.tensor(data, requires_grad=False)`, `w.ones(*shape, requires_grad=False)`,
+- `w.tensor(data, requires_grad=False, dtype=None)` (`dtype` a name such as `"int32"`),
+  `w.ones(*shape, requires_grad=False)`,
   `w.zeros(*shape, requires_grad=False)`, `w.arange(end, requires_grad=False)`,
   `w.new_token()` (`torch.tensor([])`) -- float32 tensors, except integer `w.tensor` data.
 - `w.is_tensor(value) -> bool`, `w.tolist(tensor) -> list | float`.
@@ -1093,3 +1094,123 @@ def up_with_effects_through_functional_tensor_mode(w, ns):
     x, y = w.tensor([1.0, 2.0]), w.tensor([3.0, 5.0])
     gm = w.functional_make_fx(fn_with_effects, (x, y))
     return {"code": code(gm), "log": f"gm(x, y) returned: {fmt_value(w, gm(x, y))}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument forms: what a mode, and so a traced graph, receives (DSP-22)
+# ---------------------------------------------------------------------------------------------
+
+FORMS_SCHEMA = ("(Tensor x, float s, int n=2, Scalar c=1, *, float k=1.5, bool b=False, "
+                "Scalar d=3, int[] L=[1, 2]) -> Tensor")
+
+
+def _define_forms(w, ns, log):
+    """`forms(...)`: every parameter kind; the kernel logs what it received."""
+    aten = w.ops.aten
+
+    def forms(x, s, n=2, c=1, *, k=1.5, b=False, d=3, L=(1, 2)):
+        log.append(repr((s, n, c, k, b, d, list(L))))
+        return aten.add.Tensor(x, 1)
+
+    def forms_fake(x, *args, **kwargs):
+        return aten.empty_like.default(x)
+
+    define_op(w, ns, "forms", FORMS_SCHEMA, forms, forms_fake)
+    return overload(w, ns, "forms")
+
+
+def _argument_forms_fn(w, forms):
+    aten = w.ops.aten
+
+    def f(x):
+        a = aten.sub.Scalar(x, 1, alpha=2)  # keyword for a positional-or-keyword parameter
+        a = aten.sub.Scalar(a, 1, alpha=1)  # equal to the default: left out
+        a = aten.sub.Scalar(a, 1, 1.0)  # 1.0 is not the default 1
+        a = aten.clone.default(a, memory_format=None)
+        a = aten.mul.Tensor(a, 2)  # a number for a Tensor parameter
+        a = aten.add.Tensor(a, other=2.5)
+        a = aten.mul.Tensor(3, a)
+        a = aten.sum.default(a, dtype=None)
+        a = forms(a, 3)  # int for float
+        a = forms(a, 3, 2, 1, k=1.5, b=False, d=3, L=[1, 2])  # every default given
+        a = forms(a, s=3, n=4)
+        a = forms(a, 3.0, True)  # bool for int
+        a = forms(a, 3.0, 2, 5)
+        a = forms(a, 3.0, 2, 1.0, k=2, d=True, L=(3,))
+        a = forms(a, True, L=(1, 2))
+        return (a,)
+
+    return f
+
+
+@scenario(
+    "12_argument_forms",
+    specs=("DSP-22", "TRC-9"),
+    source="refimpl: torch's argument parser and parseIValuesToPyArgsKwargs",
+    summary="keywords, defaults, ints for floats, numbers for tensors as a traced graph has them",
+)
+def argument_forms(w, ns):
+    log = []
+    forms = _define_forms(w, ns, log)
+    f = _argument_forms_fn(w, forms)
+    x = w.ones(2)
+    gm = w.make_fx(f)(x)
+    eager_log = list(log)
+    f(x)
+    exported, sig = w.aot_export(f, (x,))
+    return {"make_fx": code(gm), "code": code(exported),
+            "log": lines(f"kernel log while tracing: {eager_log}",
+                         f"kernel log in eager: {log[len(eager_log):]}")}
+
+
+@scenario(
+    "12b_argument_errors",
+    specs=("DSP-22",),
+    source="refimpl: torch's createStackForSchema errors",
+    summary="binding errors: too many, positional for keyword-only, missing, unknown, twice",
+)
+def argument_errors(w, ns):
+    aten = w.ops.aten
+    x = w.ones(2)
+    calls = {
+        "too many": lambda: aten.sin.default(x, 1),
+        "positional for keyword-only": lambda: aten.add.Tensor(x, x, 2),
+        "missing": lambda: aten.sub.Scalar(x),
+        "missing before unknown": lambda: aten.sub.Scalar(x, beta=2),
+        "unknown keyword": lambda: aten.sub.Scalar(x, 1, beta=2),
+        "positional and keyword": lambda: aten.sub.Scalar(x, 1, other=2),
+    }
+    out = []
+    for label, thunk in calls.items():
+        for mode, run in (("eager", thunk), ("make_fx", lambda t=thunk: w.make_fx(
+                lambda y: t())(x))):
+            _, err = attempt(run)
+            out.append(f"{label} ({mode}): {err}")
+    return {"log": lines(*out)}
+
+
+@scenario(
+    "12c_linalg_check_errors",
+    specs=("DSP-23",),
+    source="refimpl: aten::_linalg_check_errors (BatchLinearAlgebra.cpp)",
+    summary="info dtype assert, then the message chosen by api_name, is_matrix and the info",
+)
+def linalg_check_errors(w, ns):
+    check = w.ops.aten._linalg_check_errors.default
+    out = []
+    for dtype in ("int32", "int64", "float32"):
+        for mode, run in (
+            ("eager", lambda d=dtype: check(w.tensor([0], dtype=d), "api", is_matrix=True)),
+            ("make_fx", lambda d=dtype: w.make_fx(
+                lambda i: check(i, "api", is_matrix=True))(w.tensor([0], dtype=d))),
+        ):
+            _, err = attempt(run)
+            out.append(f"{dtype} ({mode}): {err or 'ok'}")
+    for api in ("api", "linalg.inv", "cholesky", "linalg.solve", "linalg.svd", "linalg.eigh",
+                "linalg.lstsq", "torch.linalg.lu_factor"):
+        for info, is_matrix in (([0], True), ([1], True), ([0, 2], False), ([-1], True),
+                                ([0, -4], False), ([[0, 0], [3, 0]], False), ([0, 2], True)):
+            _, err = attempt(lambda: check(w.tensor(info, dtype="int32"), api,
+                                           is_matrix=is_matrix))
+            out.append(f"{api} {info} is_matrix={is_matrix}: {err or 'ok'}")
+    return {"log": lines(*out)}

@@ -91,8 +91,9 @@ class TorchWorld:
         return _register_effectful_op(op, _EFFECTS[effect])
 
     # -- tensors -------------------------------------------------------------------------
-    def tensor(self, data, requires_grad=False):
-        return torch.tensor(data, requires_grad=requires_grad)
+    def tensor(self, data, requires_grad=False, dtype=None):
+        dtype = None if dtype is None else getattr(torch, dtype)
+        return torch.tensor(data, requires_grad=requires_grad, dtype=dtype)
 
     def ones(self, *shape, requires_grad=False):
         return torch.ones(*shape, requires_grad=requires_grad)

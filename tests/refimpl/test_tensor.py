@@ -228,7 +228,7 @@ def test_binary_op_output_dtype_follows_promotion(data):
 def test_unknown_dtypes_are_type_errors(bad):
     with pytest.raises(TypeError) as excinfo:
         refimpl.zeros(2, dtype=bad)
-    assert "bool, float32, float64, int64" in str(excinfo.value), (
+    assert "bool, float32, float64, int32, int64" in str(excinfo.value), (
         f"expected the known dtypes listed, came {excinfo.value}"
     )
 
