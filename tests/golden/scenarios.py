@@ -1210,7 +1210,7 @@ def linalg_check_errors(w, ns):
                 "linalg.lstsq", "torch.linalg.lu_factor"):
         for info, is_matrix in (([0], True), ([1], True), ([0, 2], False), ([-1], True),
                                 ([0, -4], False), ([[0, 0], [3, 0]], False), ([0, 2], True)):
-            _, err = attempt(lambda: check(w.tensor(info, dtype="int32"), api,
-                                           is_matrix=is_matrix))
+            _, err = attempt(lambda i=info, a=api, m=is_matrix: check(
+                w.tensor(i, dtype="int32"), a, is_matrix=m))
             out.append(f"{api} {info} is_matrix={is_matrix}: {err or 'ok'}")
     return {"log": lines(*out)}
