@@ -417,7 +417,10 @@ def _check_inplace_dtype(self: Tensor, result: dtypes.dtype) -> None:
 
 def copy__dense(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
     _check_tensor(self, "copy_", "self")
-    _check_tensor(src, "copy_", "src")
+    if not isinstance(src, Tensor):  # a wrapped number (DSP-22)
+        _check_scalar(src, "copy_", "src", "Tensor")
+        src = Tensor._make(get_backend().xp.asarray(src), (), dtypes.result_type([], [], [src]),
+                           self.device)
     if broadcast_shapes(self.shape, src.shape) != self.shape:
         raise RuntimeError(
             f"output with shape {list(self.shape)} doesn't match the broadcast shape "

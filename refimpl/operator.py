@@ -497,8 +497,22 @@ class OpOverload(OperatorBase):
 # (``alpha=1.0`` stays, ``alpha=1`` goes). So ``sub.Scalar(x, 1, alpha=2)`` reaches a mode, and
 # a traced graph, as ``sub.Scalar(x, 1, 2)``, and ``clone(x, memory_format=None)`` as
 # ``clone(x)``. A number for a ``Tensor`` parameter is wrapped into a tensor by torch and
-# unwrapped again when boxed (a "wrapped number"), so it stays the number it was.
+# unwrapped again when boxed (a "wrapped number"), so it stays the number it was; only prims
+# and the aten ops of ``_NUMBERS_AS_TENSORS`` (``should_allow_numbers_as_tensors``) take one, any
+# other op raises torch's type error for the parameter.
 _MISSING: Any = object()
+_NUMBERS_AS_TENSORS = frozenset({
+    "add", "add_", "add_out", "div", "div_", "div_out", "divide", "divide_", "divide_out",
+    "mul", "mul_", "mul_out", "multiply", "multiply_", "multiply_out", "sub", "sub_", "sub_out",
+    "subtract", "subtract_", "subtract_out", "true_divide", "true_divide_", "true_divide_out",
+    "to", "_to_copy", "copy_", "floor_divide", "floor_divide_", "floor_divide_out", "_conj",
+})
+
+
+def allows_numbers_as_tensors(schema: FunctionSchema) -> bool:
+    """Whether torch's argument parser wraps a Python number given for a ``Tensor`` parameter."""
+    namespace, _, name = schema.name.partition("::")
+    return namespace == "prims" or (namespace == "aten" and name in _NUMBERS_AS_TENSORS)
 
 
 def _as_float(value: Any) -> Any:
@@ -532,6 +546,9 @@ def _converter(t: SchemaType) -> Any:
     return None
 
 
+_TENSOR_TYPE = SchemaType.base("Tensor")
+
+
 def _is_default(arg: Argument, value: Any) -> bool:
     if not arg.has_default_value():
         return False
@@ -546,7 +563,7 @@ def _is_default(arg: Argument, value: Any) -> bool:
 class _ArgumentPlan:
     """Per-overload binding and boxing of arguments ([NOTE: argument normalisation])."""
 
-    __slots__ = ("schema", "params", "converters", "n_positional", "plain_arity")
+    __slots__ = ("schema", "params", "converters", "n_positional", "plain_arity", "tensors")
 
     def __init__(self, schema: FunctionSchema) -> None:
         self.schema = schema
@@ -563,6 +580,14 @@ class _ArgumentPlan:
             prefix += 1
         rest_defaulted = all(a.has_default_value() for a in self.params[prefix:])
         self.plain_arity = prefix if rest_defaulted else -1
+        # ``Tensor`` parameters that refuse numbers. aten kernels check their own tensors; any
+        # other op is checked here, on every call.
+        self.tensors = () if allows_numbers_as_tensors(schema) else tuple(
+            i for i, a in enumerate(self.params) if a.type == _TENSOR_TYPE)
+        if self.tensors and schema.name.startswith("aten::"):
+            self.tensors = ()
+        elif self.tensors:
+            self.plain_arity = -1
 
     def normalize(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         schema, params = self.schema, self.params
@@ -598,6 +623,10 @@ class _ArgumentPlan:
         for i, convert in enumerate(self.converters):
             if convert is not None:
                 values[i] = convert(values[i])
+        for i in self.tensors:
+            value = values[i]
+            if not isinstance(value, Tensor) and value is not None:
+                raise schema_type_error(schema, "Tensor", params[i].name, value)
         end = self.n_positional
         while end > 0 and _is_default(params[end - 1], values[end - 1]):
             end -= 1

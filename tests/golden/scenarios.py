@@ -1167,25 +1167,31 @@ def argument_forms(w, ns):
     "12b_argument_errors",
     specs=("DSP-22",),
     source="refimpl: torch's createStackForSchema errors",
-    summary="binding errors: too many, positional for keyword-only, missing, unknown, twice",
+    summary="binding errors: too many, positional for keyword-only, missing, unknown, twice; "
+            "numbers for tensors",
 )
 def argument_errors(w, ns):
     aten = w.ops.aten
     x = w.ones(2)
+    log = []
+    rec = define_rec(w, ns, log)
     calls = {
-        "too many": lambda: aten.sin.default(x, 1),
-        "positional for keyword-only": lambda: aten.add.Tensor(x, x, 2),
-        "missing": lambda: aten.sub.Scalar(x),
-        "missing before unknown": lambda: aten.sub.Scalar(x, beta=2),
-        "unknown keyword": lambda: aten.sub.Scalar(x, 1, beta=2),
-        "positional and keyword": lambda: aten.sub.Scalar(x, 1, other=2),
+        "number for a custom op's Tensor": lambda y: rec(2, "a"),
+        "number for sin's Tensor": lambda y: aten.sin.default(2),
+        "number for copy_'s Tensor": lambda y: aten.copy_.default(aten.clone.default(y), 2),
+        "too many": lambda y: aten.sin.default(y, 1),
+        "positional for keyword-only": lambda y: aten.add.Tensor(y, y, 2),
+        "missing": lambda y: aten.sub.Scalar(y),
+        "missing before unknown": lambda y: aten.sub.Scalar(y, beta=2),
+        "unknown keyword": lambda y: aten.sub.Scalar(y, 1, beta=2),
+        "positional and keyword": lambda y: aten.sub.Scalar(y, 1, other=2),
     }
     out = []
     for label, thunk in calls.items():
-        for mode, run in (("eager", thunk), ("make_fx", lambda t=thunk: w.make_fx(
-                lambda y: t())(x))):
-            _, err = attempt(run)
-            out.append(f"{label} ({mode}): {err}")
+        for mode, run in (("eager", lambda t=thunk: t(x)),
+                          ("make_fx", lambda t=thunk: w.make_fx(t)(x))):
+            result, err = attempt(run)
+            out.append(f"{label} ({mode}): {err or 'ok'}")
     return {"log": lines(*out)}
 
 
