@@ -44,6 +44,7 @@ class PathResult:
     code_equal: bool | None = None
     graph_semantic: bool | None = None
     known: list[dict] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -103,6 +104,22 @@ def effectful_qualnames(program: Any) -> set[str]:
     return {name for name, effect in effects.items() if effect is not None}
 
 
+def program_features(program: Any) -> list[str]:
+    """What a known-finding signature may require of a program (RPT-6): `with_effects` (a
+    direct `with_effects` statement), `ordered_custom_op`, `ordered_aten_op`, `print`."""
+    effectful = effectful_qualnames(program)
+    custom = {spec.name for spec in program.custom_ops}
+    body = [stmt.op for stmt in program.body]
+    found = {
+        "with_effects": any(stmt.kind == "with_effects" for stmt in program.body),
+        "ordered_custom_op": bool(effectful & custom),
+        "ordered_aten_op": any(q.startswith("aten::") and q not in {"aten::_print",
+                               "aten::_linalg_check_errors"} for q in effectful),
+        "print": any(op.startswith("aten::_print") for op in body),
+    }
+    return sorted(name for name, present in found.items() if present)
+
+
 def _event_key(value: Any) -> Any:
     """An event argument as torch compares it (RPT-10): numbers by value, bools apart."""
     if isinstance(value, (list, tuple)):
@@ -149,7 +166,7 @@ def _expected_error_faults(expected: Any, t: Observation, r: Observation) -> lis
         if err is None:
             continue
         if err.type not in (expected.type, expected.type.rsplit(".", 1)[-1]):
-            faults.append(f"{side} raised {err.type}, expected {expected.type}")
+            faults.append(f"{side} raised {err.type}, expected {expected.type}: {err.message}")
         elif expected.match and not re.search(expected.match, err.message):
             faults.append(f"{side}'s {err.type} does not match {expected.match!r}: "
                           f"{err.message}")
@@ -177,7 +194,7 @@ def _compare_errors(program: Any, t: Observation, r: Observation) -> tuple[str, 
 
 def compare_observations(program: Any, t: Observation, r: Observation) -> PathResult:
     """Compare the torch observation ``t`` with the reference observation ``r``."""
-    result = PathResult(program.name, t.path, "agree")
+    result = PathResult(program.name, t.path, "agree", features=program_features(program))
     if t.skipped or r.skipped:
         result.status = "skip"
         result.details.append(t.skipped or r.skipped or "")
