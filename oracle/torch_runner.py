@@ -521,8 +521,9 @@ def error_obs(exc: BaseException) -> ErrorObs:
     (`TorchRuntimeError`, `BackendCompilerFailed`, ...), chained through `__cause__` or
     `__context__`. The observation records the first exception along that chain that torch._dynamo
     / torch._inductor did not define, the error the program itself raised, and names the
-    wrappers in a last message line, so that an `expect_error` type compares the same on every
-    path. When the chain holds only wrappers (a dynamo `Unsupported`), the outermost is kept.
+    wrappers in a last message line (which the comparison leaves out, RPT-9), so that an
+    `expect_error` type and message compare the same on every path. When the chain holds only
+    wrappers (a dynamo `Unsupported`), the outermost is kept.
     """
     wrappers: list[str] = []
     inner: BaseException | None = exc
