@@ -7,7 +7,8 @@ Spec: RPT-1 .. RPT-6 (specs/report.md).
 Simplifications:
 1. The reference profile is chosen from the torch version (``refimpl.profiles``), unless given.
 2. Known findings (``known_findings.json``) turn a matching divergence into ``known``; an entry
-   that matched nothing in a run that covered its program and path is reported as stale.
+   that matched nothing in a run with a result that could show it (its path, its ``requires``)
+   is reported as stale. Entries are signatures, never program names (RPT-6).
 """
 
 from __future__ import annotations
