@@ -7,7 +7,8 @@ Spec: RPT-1 .. RPT-6 (specs/report.md).
 Simplifications:
 1. The reference profile is chosen from the torch version (``refimpl.profiles``), unless given.
 2. Known findings (``known_findings.json``) turn a matching divergence into ``known``; an entry
-   that matched nothing in a run that covered its program and path is reported as stale.
+   that matched nothing in a run with a result that could show it (its path, its ``requires``)
+   is reported as stale. Entries are signatures, never program names (RPT-6).
 """
 
 from __future__ import annotations
@@ -69,14 +70,17 @@ def load_known_findings() -> list[dict]:
     return json.loads(text)["findings"]
 
 
-def _covers(entry: dict, program: str, path: str) -> bool:
-    """An entry names ``programs`` and ``paths`` (lists; ``"*"`` for any)."""
-    programs, paths = entry.get("programs", ["*"]), entry.get("paths", ["*"])
-    return ("*" in programs or program in programs) and ("*" in paths or path in paths)
+def _covers(entry: dict, result: PathResult) -> bool:
+    """A result could show the entry's symptom: its path is one of ``paths`` (``"*"`` for any)
+    and its program has every feature in ``requires`` (``compare.program_features``). Entries
+    are signatures, never program names (RPT-6)."""
+    paths = entry.get("paths", ["*"])
+    has = set(entry.get("requires", [])) <= set(result.features)
+    return has and ("*" in paths or result.path in paths)
 
 
 def _matches(entry: dict, result: PathResult) -> bool:
-    if not _covers(entry, result.program, result.path):
+    if not _covers(entry, result):
         return False
     if "match" in entry and not re.search(entry["match"], "\n".join(result.details)):
         return False
@@ -92,13 +96,12 @@ def known_finding_for(result: PathResult, known: list[dict] | None = None) -> di
 
 
 def _apply_known(run: CheckRun, known: list[dict]) -> None:
-    covered = {(r.program, r.path) for r in run.results}
     for entry in known:
         hits = [r for r in run.results if r.status == "diverge" and _matches(entry, r)]
         for result in hits:
             result.status = "known"
             result.known.append(entry)
-        relevant = any(_covers(entry, p, q) for p, q in covered)
+        relevant = any(_covers(entry, r) for r in run.results)
         if relevant and not hits:
             run.stale_known.append(entry)
 

@@ -2,19 +2,24 @@
 
 Models: nothing upstream; "the same program twice" (micrograd's test style): the torch
 observation against the reference observation of the same program and path.
-Spec: RPT-1 .. RPT-6 (specs/report.md).
+Spec: RPT-1 .. RPT-6, RPT-9 .. RPT-11 (specs/report.md), PRG-25 (specs/program.md).
 
 Simplifications:
-1. Values compare with dtype-aware tolerances (``TOLERANCES``); ints and bools exactly.
+1. Values compare with dtype-aware tolerances (``TOLERANCES``); ints and bools exactly; NaN
+   only with NaN and an infinity only with itself, as ``torch.testing`` does.
 2. An effect-log difference on a ``compile:*`` path is an **effect-order violation** when both
    logs hold the same events in another order, else an **effect-log mismatch**; on the other
    paths any difference is a **reference mismatch** of the log. On ``compile:*`` paths only the
-   events of effectful ops are compared ([NOTE: pure ops may vanish]).
+   events of effectful ops are compared ([NOTE: pure ops may vanish]), effectful after the
+   program's ``register_effects`` (RPT-11). Event arguments compare by value (RPT-10).
+3. Errors compare by type and message less the torch runner's ``(raised through ...)`` line
+   (RPT-9); ``expect_error``'s type and match are checked on each side that raised (PRG-25).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +44,7 @@ class PathResult:
     code_equal: bool | None = None
     graph_semantic: bool | None = None
     known: list[dict] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -52,13 +58,20 @@ def _values_equal(a: Any, b: Any, dtype: str) -> bool:
     rtol, atol = TOLERANCES.get(dtype, (0.0, 0.0))
     for x, y in zip(a, b):
         if isinstance(x, float) and isinstance(y, float):
-            if math.isnan(x) and math.isnan(y):
-                continue
-            if not abs(x - y) <= atol + rtol * abs(y):
+            if not _floats_close(x, y, rtol, atol):
                 return False
         elif x != y:
             return False
     return True
+
+
+def _floats_close(x: float, y: float, rtol: float, atol: float) -> bool:
+    """torch.testing's rule: NaN only with NaN, an infinity only with itself (RPT-3)."""
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    if math.isinf(x) or math.isinf(y):
+        return x == y
+    return abs(x - y) <= atol + rtol * abs(y)
 
 
 def _compare_outputs(t: Observation, r: Observation) -> str | None:
@@ -74,11 +87,48 @@ def _compare_outputs(t: Observation, r: Observation) -> str | None:
     return None
 
 
+def registry_qualname(overload: str) -> str:
+    """The key torch's effect registry uses for an overload name (PRG-12, EFF-2).
+
+    `aten::cos.default` -> `aten::cos`; `aten::add.Tensor` stays `aten::add.Tensor`.
+    """
+    return overload.removesuffix(".default")
+
+
 def effectful_qualnames(program: Any) -> set[str]:
-    """Ops whose events a compiler must keep, in order: ORDERED custom ops and the prints."""
-    names = {"aten::_print", "aten::_linalg_check_errors"}
-    names |= {spec.name for spec in program.custom_ops if spec.effect is not None}
-    return names
+    """Ops whose events a compiler must keep, in order: effectful after registrations (RPT-11)."""
+    effects: dict[str, Any] = {"aten::_print": "ORDERED", "aten::_linalg_check_errors": "ORDERED"}
+    effects.update({spec.name: spec.effect for spec in program.custom_ops})
+    for overload, effect in program.register_effects.items():
+        effects[registry_qualname(overload)] = effect
+    return {name for name, effect in effects.items() if effect is not None}
+
+
+def program_features(program: Any) -> list[str]:
+    """What a known-finding signature may require of a program (RPT-6): `with_effects` (a
+    direct `with_effects` statement), `ordered_custom_op`, `ordered_aten_op`, `print`."""
+    effectful = effectful_qualnames(program)
+    custom = {spec.name for spec in program.custom_ops}
+    body = [stmt.op for stmt in program.body]
+    found = {
+        "with_effects": any(stmt.kind == "with_effects" for stmt in program.body),
+        "ordered_custom_op": bool(effectful & custom),
+        "ordered_aten_op": any(q.startswith("aten::") and q not in {"aten::_print",
+                               "aten::_linalg_check_errors"} for q in effectful),
+        "print": any(op.startswith("aten::_print") for op in body),
+    }
+    return sorted(name for name, present in found.items() if present)
+
+
+def _event_key(value: Any) -> Any:
+    """An event argument as torch compares it (RPT-10): numbers by value, bools apart."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_event_key(v) for v in value)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", "nan") if value != value else ("number", float(value))
+    return (type(value).__name__, value)
 
 
 def _compare_logs(program: Any, path: str, t: Observation, r: Observation
@@ -90,14 +140,37 @@ def _compare_logs(program: Any, path: str, t: Observation, r: Observation
         keep = effectful_qualnames(program)
         t_log = [e for e in t_log if e[0] in keep]
         r_log = [e for e in r_log if e[0] in keep]
-    if t_log == r_log:
+    t_keys, r_keys = [_event_key(e) for e in t_log], [_event_key(e) for e in r_log]
+    if t_keys == r_keys:
         return None
     shown = f"torch {t_log}\n    reference {r_log}"
     if path in COMPILE_PATHS:
-        same_events = sorted(map(repr, t_log)) == sorted(map(repr, r_log))
+        same_events = sorted(map(repr, t_keys)) == sorted(map(repr, r_keys))
         kind = "effect-order violation" if same_events else "effect-log mismatch"
         return kind, shown
     return "reference mismatch: effect log", shown
+
+
+_WRAPPER_LINE = re.compile(r"\n\(raised through [^\n]*\)\Z")
+
+
+def _unwrapped(message: str) -> str:
+    """The message without the torch runner's `(raised through ...)` line (RPT-9)."""
+    return _WRAPPER_LINE.sub("", message)
+
+
+def _expected_error_faults(expected: Any, t: Observation, r: Observation) -> list[str]:
+    """PRG-25: each side that raised must raise `expected.type` with `expected.match` in it."""
+    faults = []
+    for side, err in (("torch", t.error), ("reference", r.error)):
+        if err is None:
+            continue
+        if err.type not in (expected.type, expected.type.rsplit(".", 1)[-1]):
+            faults.append(f"{side} raised {err.type}, expected {expected.type}: {err.message}")
+        elif expected.match and not re.search(expected.match, err.message):
+            faults.append(f"{side}'s {err.type} does not match {expected.match!r}: "
+                          f"{err.message}")
+    return faults
 
 
 def _compare_errors(program: Any, t: Observation, r: Observation) -> tuple[str, str] | None:
@@ -110,7 +183,10 @@ def _compare_errors(program: Any, t: Observation, r: Observation) -> tuple[str, 
         side = "torch" if t.error is not None else "reference"
         err = t.error or r.error
         return "error", f"only {side} raised {err.type}: {err.message}"
-    if (t.error.type, t.error.message) != (r.error.type, r.error.message):
+    faults = _expected_error_faults(expected, t, r) if expected is not None else []
+    if faults:
+        return "error: not the expected error", "\n    ".join(faults)
+    if (t.error.type, _unwrapped(t.error.message)) != (r.error.type, _unwrapped(r.error.message)):
         return "error", (f"torch {t.error.type}: {t.error.message}\n    "
                          f"reference {r.error.type}: {r.error.message}")
     return None
@@ -118,7 +194,7 @@ def _compare_errors(program: Any, t: Observation, r: Observation) -> tuple[str, 
 
 def compare_observations(program: Any, t: Observation, r: Observation) -> PathResult:
     """Compare the torch observation ``t`` with the reference observation ``r``."""
-    result = PathResult(program.name, t.path, "agree")
+    result = PathResult(program.name, t.path, "agree", features=program_features(program))
     if t.skipped or r.skipped:
         result.status = "skip"
         result.details.append(t.skipped or r.skipped or "")

@@ -48,6 +48,21 @@ def freeze(value: Any) -> Any:
     return value
 
 
+def split_print_lines(log: list) -> list:
+    """Each line that an `aten::_print` event writes as its own event (RPT-12).
+
+    `aten::_print(s)` writes `s` and a newline, so `"a\\nb"` is the lines `a`, `b` and `"c\\n"` is
+    `c`, `""`: what the torch runner reads from file descriptor 1.
+    """
+    out = []
+    for event in log:
+        if event[0] == "aten::_print" and len(event[1]) == 1 and isinstance(event[1][0], str):
+            out.extend(("aten::_print", (line,), event[2]) for line in event[1][0].split("\n"))
+        else:
+            out.append(event)
+    return out
+
+
 def _thaw(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_thaw(v) for v in value]

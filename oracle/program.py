@@ -71,7 +71,7 @@ CUSTOM_PARAM_TYPES = frozenset(
 # Errors and JSON paths
 # ---------------------------------------------------------------------------------------------
 
-_PLAIN_KEY = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
+_PLAIN_KEY = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*\Z")
 
 
 def json_path(location: tuple | list) -> str:
@@ -330,7 +330,7 @@ def check_program(program: Program) -> None:
 
 # -- custom ops (PRG-5 to PRG-9) ---------------------------------------------------------------
 
-_SCHEMA_SHAPE = re.compile(r"^\s*(?P<name>[^\s(]+)\s*\(.*\)\s*->\s*\S.*$", re.S)
+_SCHEMA_SHAPE = re.compile(r"^\s*(?P<name>[^\s(]+)\s*\(.*\)\s*->\s*\S.*\Z", re.S)
 
 
 def _check_custom_ops(specs: tuple[CustomOpSpec, ...]) -> dict[str, _CustomOp]:

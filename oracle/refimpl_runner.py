@@ -13,6 +13,8 @@ Simplifications:
    namespace and removed after the run; registrations on aten ops are undone with their handles
    (restoring the previous effect, as the torch runner does).
 2. Any ``Exception`` becomes ``Observation.error``.
+3. An ``aten::_print`` event is split into one event per line, as the torch runner reads them
+   (RPT-12).
 """
 
 from __future__ import annotations
@@ -230,7 +232,7 @@ def _run_path(case: _Case) -> None:
             PATH_RUNNERS[case.obs.path](case)
     except Exception as exc:  # the observation records it (Simplification 2)
         case.obs.error = ErrorObs.from_exception(exc)
-    case.obs.effect_log = list(log)
+    case.obs.effect_log = observation.split_print_lines(log)
     case.obs.seconds = time.perf_counter() - start
 
 

@@ -38,8 +38,8 @@ Simplifications:
    undone afterwards ([NOTE: registrations are undone]); `code` and `graph` map the namespace back.
 2. `aten::_print` output is read from file descriptor 1, which is redirected to a temporary file
    during the run ([NOTE: capturing aten::_print]); each printed line is one event, so a message
-   containing a newline shows up as several events. Python-level `print`s during the run are
-   discarded.
+   containing a newline shows up as several events (RPT-12). Python-level `print`s during the
+   run are discarded.
 3. Any `Exception` becomes `Observation.error`; errors that torch._dynamo / torch._inductor wrap
    are unwrapped to the innermost cause ([NOTE: unwrapping compile errors]).
 4. A custom op's schema name must be the op's name without overload (`rec(...)`), since
@@ -521,8 +521,9 @@ def error_obs(exc: BaseException) -> ErrorObs:
     (`TorchRuntimeError`, `BackendCompilerFailed`, ...), chained through `__cause__` or
     `__context__`. The observation records the first exception along that chain that torch._dynamo
     / torch._inductor did not define, the error the program itself raised, and names the
-    wrappers in a last message line, so that an `expect_error` type compares the same on every
-    path. When the chain holds only wrappers (a dynamo `Unsupported`), the outermost is kept.
+    wrappers in a last message line (which the comparison leaves out, RPT-9), so that an
+    `expect_error` type and message compare the same on every path. When the chain holds only
+    wrappers (a dynamo `Unsupported`), the outermost is kept.
     """
     wrappers: list[str] = []
     inner: BaseException | None = exc

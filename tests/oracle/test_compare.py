@@ -88,12 +88,12 @@ def test_worker_crash_is_an_error_not_a_divergence():
 def test_known_findings_mark_matches_and_flag_stale_entries():
     run = check.CheckRun("2.13.0", "torch-2.13", ["compile:inductor", "eager"])
     run.results = [PathResult("two-recs", "compile:inductor", "diverge",
-                              kinds=["effect-order violation"]),
-                   PathResult("two-recs", "eager", "agree")]
-    known = [{"id": "K1", "programs": ["two-recs"], "paths": ["compile:inductor"],
-              "kind": "effect-order"},
-             {"id": "K2", "programs": ["*"], "paths": ["eager"], "kind": "error"},
-             {"id": "K3", "programs": ["other"], "paths": ["*"], "kind": "error"}]
+                              kinds=["effect-order violation"], features=["ordered_custom_op"]),
+                   PathResult("two-recs", "eager", "agree", features=["ordered_custom_op"])]
+    known = [{"id": "K1", "paths": ["compile:inductor"], "kind": "effect-order",
+              "requires": ["ordered_custom_op"]},
+             {"id": "K2", "paths": ["eager"], "kind": "error"},
+             {"id": "K3", "paths": ["*"], "kind": "error", "requires": ["with_effects"]}]
     check._apply_known(run, known)
     assert run.results[0].status == "known", f"expected known, got {run.results[0].status}"
     stale = [e["id"] for e in run.stale_known]
@@ -101,7 +101,24 @@ def test_known_findings_mark_matches_and_flag_stale_entries():
 
 
 @pytest.mark.spec("RPT-6")
+def test_known_findings_match_by_signature_not_program_name():
+    """K003's symptom from a program outside the catalog is known; without a direct
+    with_effects statement the same path and kind is not."""
+    k003 = next(e for e in check.load_known_findings() if e["id"] == "K003")
+    details = ["error:\n    torch Unsupported: Attempted to call function marked as skipped\n"
+               "  Explanation: Dynamo developers have intentionally marked that the function\n"
+               "`new_token_tensor` in file"]
+    new = PathResult("brand_new_program", "compile:aot_eager", "diverge", kinds=["error"],
+                     details=details, features=["with_effects"])
+    plain = PathResult("brand_new_program", "compile:aot_eager", "diverge", kinds=["error"],
+                       details=details, features=["print"])
+    assert check.known_finding_for(new, [k003]) is k003, "a new program's with_effects refusal"
+    assert check.known_finding_for(plain, [k003]) is None, "no with_effects statement: not K003"
+
+
+@pytest.mark.spec("RPT-6")
 def test_known_findings_file_is_well_formed():
     for entry in check.load_known_findings():
-        for key in ("id", "programs", "paths", "kind", "reason", "upstream"):
+        assert "programs" not in entry, f"known finding {entry.get('id')} names programs"
+        for key in ("id", "paths", "kind", "reason", "upstream"):
             assert key in entry, f"known finding {entry.get('id')} lacks {key!r}"
