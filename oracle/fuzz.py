@@ -12,7 +12,8 @@ How a campaign runs:
 2. Each example runs its torch side in a worker process (`oracle.isolate.run_torch_isolated`),
    so a crash or a hang is a finding too, and its refimpl side in this process.
 3. A failing example is written at once to `<findings>/<signature-hash>/` (`program.json`,
-   `report.md`, both observations); Hypothesis then shrinks it (one bug per path and kinds of
+   `report.md`, both observations), as one unit ([NOTE: findings written as one unit], RPT-10);
+   Hypothesis then shrinks it (one bug per path and kinds of
    divergence), and at the end of the round the shrunk example replaces it
    ([NOTE: finding signatures]).
 4. `--jobs N` starts N worker processes of this command with seeds `seed, seed+1, ...`; they share
@@ -30,8 +31,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import math
 import os
@@ -40,6 +43,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -196,26 +200,105 @@ def _report(finding: Finding) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_finding(root: Path, finding: Finding) -> bool:
-    """Write (or improve) a finding's folder; False when a smaller program is already there."""
-    folder = root / finding.folder_name
-    doc = json.loads(json.dumps(_program_json(finding.program)))
-    existing = folder / "program.json"
-    if existing.exists():
+# [NOTE: findings written as one unit] Several campaigns may write into one findings folder
+# (`--jobs`, a shared folder). A finding's files are written into a fresh folder under
+# `<findings>/.staging/`, each file through its own temporary name and `os.replace`, and the
+# folder is then renamed into place in one step: a reader sees all of a finding's files or none.
+# Comparing with the folder already there and replacing it happen under a `flock` on the name;
+# when the name is taken anyway, the next free name (`<hash>-2`, ...) is used.
+STAGING = ".staging"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file of a unique name and one rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _finding_files(finding: Finding) -> dict[str, str]:
+    return {
+        "report.md": _report(finding),
+        "torch.json": json.dumps(finding.torch_obs.to_json(), indent=1),
+        "refimpl.json": json.dumps(finding.ref_obs.to_json(), indent=1),
+        "signature.json": json.dumps(finding.sig, indent=1, sort_keys=True),
+        "program.json": dump_program(finding.program),
+    }
+
+
+def _stage(root: Path, finding: Finding) -> Path:
+    (root / STAGING).mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(dir=root / STAGING, prefix=finding.folder_name + "-"))
+    for name, text in _finding_files(finding).items():
+        write_atomic(staged / name, text)
+    return staged
+
+
+def _existing_size(folder: Path) -> tuple[int, int] | None:
+    try:
+        return _size(json.loads((folder / "program.json").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _candidates(name: str) -> Iterator[str]:
+    yield name
+    for k in itertools.count(2):
+        yield f"{name}-{k}"
+
+
+@contextlib.contextmanager
+def _name_lock(root: Path, name: str) -> Iterator[None]:
+    """Serialise the compare-and-replace of one finding name among all writers (`flock`)."""
+    with open(root / STAGING / f"{name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            if _size(json.loads(existing.read_text())) <= _size(doc):
-                return False
-        except (OSError, ValueError):
-            pass
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.md").write_text(_report(finding))
-    (folder / "torch.json").write_text(json.dumps(finding.torch_obs.to_json(), indent=1))
-    (folder / "refimpl.json").write_text(json.dumps(finding.ref_obs.to_json(), indent=1))
-    (folder / "signature.json").write_text(json.dumps(finding.sig, indent=1, sort_keys=True))
-    tmp = folder / "program.json.tmp"
-    tmp.write_text(dump_program(finding.program))
-    os.replace(tmp, existing)  # last, so a program.json always comes with its report
-    return True
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _place(root: Path, name: str, staged: Path, size: tuple[int, int]) -> Path | None:
+    """Rename `staged` to `name` (replacing a larger program there), else the next free name."""
+    target = root / name
+    with _name_lock(root, name):
+        existing = _existing_size(target)
+        if existing is not None and existing <= size:
+            return None
+        if existing is not None:  # a larger program: move it aside, then take its place
+            trash = Path(tempfile.mkdtemp(dir=root / STAGING, prefix="old-"))
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(target, trash / "finding")
+            shutil.rmtree(trash, ignore_errors=True)
+        for candidate in _candidates(name):
+            try:
+                os.rename(staged, root / candidate)  # fails where another folder is
+                return root / candidate
+            except OSError:
+                continue
+    return None  # unreachable: the candidates never run out
+
+
+def write_finding(root: Path, finding: Finding) -> Path | None:
+    """Write (or improve) a finding's folder as one unit ([NOTE: findings written as one unit]).
+
+    Returns the folder written, or None when a program no larger is already under its name.
+    """
+    size = _size(json.loads(json.dumps(_program_json(finding.program))))
+    existing = _existing_size(root / finding.folder_name)
+    if existing is not None and existing <= size:
+        return None
+    staged = _stage(root, finding)
+    try:
+        return _place(root, finding.folder_name, staged, size)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _program_json(program: Program) -> dict:
@@ -242,7 +325,7 @@ class Fuzzer:
     seed: int = 0
     new_findings: dict[str, dict] = field(default_factory=dict)
     round_last: dict[str, Finding] = field(default_factory=dict)
-    provisional: dict[str, str] = field(default_factory=dict)
+    provisional: dict[str, tuple[Path | None, str]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     known: list[dict] = field(default_factory=load_known_findings)
 
@@ -283,9 +366,10 @@ class Fuzzer:
             key = bug_key(finding)
             self.round_last[key] = finding
             if key not in self.provisional and key not in self.seen:
-                self.provisional[key] = finding.folder_name
-                write_finding(self.findings, finding)
-                self.new_findings[finding.folder_name] = finding.sig
+                written = write_finding(self.findings, finding)
+                self.provisional[key] = (written, dump_program(finding.program))
+                self.new_findings[(written or self.findings / finding.folder_name).name] = \
+                    finding.sig
         if found:
             raise _failure_type(bug_key(found[0]))(
                 "; ".join(json.dumps(f.sig, sort_keys=True) for f in found)
@@ -298,15 +382,23 @@ class Fuzzer:
         while shrinking is replaced by the shrunk one's ([NOTE: finding signatures]).
         """
         for key, finding in self.round_last.items():
-            write_finding(self.findings, finding)
-            self.new_findings[finding.folder_name] = finding.sig
-            first = self.provisional.get(key)
-            if first is not None and first != finding.folder_name:
-                shutil.rmtree(self.findings / first, ignore_errors=True)
-                self.new_findings.pop(first, None)
+            written = write_finding(self.findings, finding) or self.findings / finding.folder_name
+            self.new_findings[written.name] = finding.sig
+            first, text = self.provisional.get(key, (None, None))
+            if first is not None and first != written and _holds(first, text):
+                shutil.rmtree(first, ignore_errors=True)
+                self.new_findings.pop(first.name, None)
             self.seen.add(key)
         self.round_last.clear()
         self.provisional.clear()
+
+
+def _holds(folder: Path, program_text: str | None) -> bool:
+    """Whether `folder` still holds the program this campaign wrote (no one improved it)."""
+    try:
+        return (folder / "program.json").read_text() == program_text
+    except OSError:
+        return False
 
 
 def bug_key(finding: Finding) -> str:
@@ -422,7 +514,7 @@ def _progress_display(console: Console, log_every: float = 30.0) -> Iterator[Cal
 def _write_status(path: Path, fuzzer: Fuzzer) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"examples": fuzzer.examples, "findings": sorted(fuzzer.new_findings)}
-    path.write_text(json.dumps(data))
+    write_atomic(path, json.dumps(data))
 
 
 def _summary(console: Console, fuzzer: Fuzzer, started: float) -> None:
