@@ -62,6 +62,7 @@ from oracle.observation import PATHS, Observation, parse_paths
 from oracle.program import Program, dump_program, load_program
 from oracle.program_source import write_program
 from oracle.refimpl_runner import run_refimpl
+from oracle.report import clip_details, summarise_observation
 
 __all__ = ["Finding", "Fuzzer", "main", "signature", "signature_hash", "torch_observation"]
 
@@ -172,7 +173,7 @@ def _report(finding: Finding) -> str:
         "## Expected (refimpl) vs observed (torch)",
         "",
         "```",
-        *finding.result.details,
+        *clip_details(finding.result.details),
         "```",
         "",
         "## Effect logs",
@@ -225,8 +226,8 @@ def write_atomic(path: Path, text: str) -> None:
 def _finding_files(finding: Finding) -> dict[str, str]:
     return {
         "report.md": _report(finding),
-        "torch.json": json.dumps(finding.torch_obs.to_json(), indent=1),
-        "refimpl.json": json.dumps(finding.ref_obs.to_json(), indent=1),
+        "torch.json": json.dumps(summarise_observation(finding.torch_obs.to_json()), indent=1),
+        "refimpl.json": json.dumps(summarise_observation(finding.ref_obs.to_json()), indent=1),
         "signature.json": json.dumps(finding.sig, indent=1, sort_keys=True),
         "program.json": dump_program(finding.program),
     }
