@@ -103,7 +103,8 @@ def _apply_known(run: CheckRun, known: list[dict]) -> None:
             run.stale_known.append(entry)
 
 
-def run_torch_side(program: Any, path: str, isolate: bool, timeout: float) -> Observation:
+def run_torch_side(program: Any, path: str, isolate: bool, timeout: float | None
+                   ) -> Observation:
     if isolate:
         from oracle.isolate import run_torch_isolated  # noqa: PLC0415 - workers only if asked
 
@@ -114,7 +115,7 @@ def run_torch_side(program: Any, path: str, isolate: bool, timeout: float) -> Ob
 
 
 def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None = None,
-              isolate: bool = False, timeout: float = 300.0,
+              isolate: bool = False, timeout: float | None = None,
               progress: Callable[[str], None] | None = None) -> CheckRun:
     """Run every program on every path in both worlds and compare."""
     for path in paths:

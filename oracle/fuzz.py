@@ -20,8 +20,10 @@ How a campaign runs:
    the findings folder and its example database.
 
 Simplifications:
-1. The budget is checked between examples: once it is spent every further example is rejected
-   (`assume(False)`), which ends generation and shrinking within one example's time.
+1. The budget bounds the campaign's wall time (RPT-12): each torch case's timeout is cut to the
+   time left, a case the budget cut short is dropped, and once the budget is spent every further
+   example is rejected (`assume(False)`), which ends generation and shrinking. A `WorkerCrash`
+   or `Timeout` is re-run once, and is a finding only when it reproduces.
 2. Known findings (`oracle/known_findings.json`) are not findings here either.
 3. Ops in a signature are abstracted (`fz::op2` -> `fz:record/ORDERED`), so that the same bug
    found through differently numbered custom ops is one finding.
@@ -58,6 +60,7 @@ from rich.live import Live
 from oracle import strategies
 from oracle.check import CheckRun, _apply_known, load_known_findings, select_profile
 from oracle.compare import PathResult, compare_observations
+from oracle.isolate import case_timeout
 from oracle.observation import PATHS, Observation, parse_paths
 from oracle.program import Program, dump_program, load_program
 from oracle.program_source import write_program
@@ -70,6 +73,14 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 ROUND_EXAMPLES = 50
 DEFAULT_FINDINGS = Path("findings")
 FAILING = ("diverge", "error")
+
+
+# Harness failures that may not reproduce (a stopped or killed worker): re-run once (RPT-12).
+RECHECKED = ("WorkerCrash", "Timeout")
+
+
+class BudgetSpent(Exception):
+    """The campaign's budget ran out during a case: the example is dropped, not a finding."""
 
 
 def torch_observation(doc: dict, path: str, timeout: float) -> Observation:
@@ -321,7 +332,7 @@ class Fuzzer:
     findings: Path
     deadline: float
     torch_version: str
-    timeout: float = 300.0
+    timeout: float | None = None  # None: each path's default (oracle.isolate.PATH_TIMEOUTS)
     examples: int = 0
     seed: int = 0
     new_findings: dict[str, dict] = field(default_factory=dict)
@@ -340,7 +351,7 @@ class Fuzzer:
         run = CheckRun(self.torch_version, "", list(self.paths))
         sides = {}
         for path in self.paths:
-            t_obs = torch_observation(doc, path, self.timeout)
+            t_obs = self.torch_side(doc, path)
             r_obs = run_refimpl(program, path)
             sides[path] = (t_obs, r_obs)
             run.results.append(compare_observations(program, t_obs, r_obs))
@@ -358,11 +369,36 @@ class Fuzzer:
             if res.status in FAILING
         ]
 
+    def torch_side(self, doc: dict, path: str) -> Observation:
+        """The torch case within the budget (RPT-12): the case timeout is cut to the time left;
+        a harness failure is re-run once and stays only when it reproduces; a case the budget
+        cut short raises `BudgetSpent`."""
+        obs = self._bounded(doc, path)
+        if obs.error is not None and obs.error.type in RECHECKED:
+            again = self._bounded(doc, path)
+            if again.error is None or again.error.type not in RECHECKED:
+                return again
+        return obs
+
+    def _bounded(self, doc: dict, path: str) -> Observation:
+        left = self.time_left()
+        if left <= 0:
+            raise BudgetSpent
+        limit = case_timeout(path, self.timeout)
+        obs = torch_observation(doc, path, min(limit, left))
+        if obs.error is not None and obs.error.type in RECHECKED and left < limit \
+                and self.time_left() <= 0:
+            raise BudgetSpent
+        return obs
+
     def property(self, doc: dict) -> None:
         """The Hypothesis test body: records findings, fails with the first one's bug key."""
         assume(self.time_left() > 0)
         self.examples += 1
-        found = self.check(doc)
+        try:
+            found = self.check(doc)
+        except BudgetSpent:
+            assume(False)
         for finding in found:
             key = bug_key(finding)
             self.round_last[key] = finding
@@ -648,7 +684,9 @@ def _parser() -> argparse.ArgumentParser:
         default=sys.maxsize,
         help="stop after this many examples (default: only the budget)",
     )
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per torch case")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per torch case (default: per path, 30 s for eager ... "
+                             "600 s for compile:inductor; never past the budget)")
     parser.add_argument("--profile", help="refimpl profile (default: from the torch version)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     return parser

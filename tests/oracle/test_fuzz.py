@@ -242,3 +242,54 @@ def test_a_smaller_program_replaces_a_larger_one(tmp_path: Path) -> None:
     assert fuzz.write_finding(tmp_path, _finding(2)) == first, "expected a smaller one to win"
     (folder,) = _check_folders(tmp_path)
     assert len(load_program(folder / "program.json").body) == 2, "expected the 2-statement one"
+
+
+def _fuzzer(tmp_path: Path, budget: float, timeout: float | None = None) -> fuzz.Fuzzer:
+    return fuzz.Fuzzer(["eager"], tmp_path, fuzz.time.monotonic() + budget, "2.13.0", timeout)
+
+
+@pytest.mark.spec("RPT-12")
+def test_a_hung_worker_never_outlasts_the_budget(tmp_path: Path, monkeypatch) -> None:
+    """The torch side hangs for as long as it is allowed; each case's timeout is cut to the
+    budget left, and the case the budget cut short is dropped, not a finding."""
+    asked: list[float] = []
+
+    def hung(doc: dict, path: str, timeout: float) -> Observation:
+        asked.append(timeout)
+        return Observation(path, "torch", error=ErrorObs("Timeout", f"no answer in {timeout}"))
+
+    monkeypatch.setattr(fuzz, "torch_observation", hung)
+    fuzzer = _fuzzer(tmp_path, budget=0.5, timeout=300.0)  # a 300 s timeout, 0.5 s left
+    fuzzer.deadline = fuzz.time.monotonic() - 1  # the budget ran out during the case
+    with pytest.raises(fuzz.BudgetSpent):
+        fuzzer.torch_side(PRINTS, "eager")
+    fuzzer.deadline = fuzz.time.monotonic() + 0.5
+    fuzzer.torch_side(PRINTS, "eager")
+    assert asked and all(t <= 0.5 for t in asked), f"expected timeouts within the budget: {asked}"
+
+
+@pytest.mark.spec("RPT-12")
+def test_a_worker_crash_that_does_not_reproduce_is_no_finding(tmp_path: Path, monkeypatch):
+    calls: list[str] = []
+
+    def flaky(doc: dict, path: str, timeout: float) -> Observation:
+        calls.append(path)
+        obs = run_refimpl(load_program(doc), path)
+        obs.side = "torch"
+        if len(calls) == 1:
+            return Observation(path, "torch", error=ErrorObs("WorkerCrash", "SIGKILL"))
+        return obs
+
+    monkeypatch.setattr(fuzz, "torch_observation", flaky)
+    found = _fuzzer(tmp_path, budget=60).check(PRINTS)
+    assert found == [], f"expected no finding after a good re-run, got {found}"
+    assert len(calls) == 2, f"expected one re-run, got {len(calls)} calls"
+
+
+@pytest.mark.spec("RPT-12")
+def test_per_path_default_timeouts():
+    from oracle.isolate import case_timeout
+
+    assert case_timeout("eager") < 60 <= case_timeout("compile:inductor"), (
+        "expected seconds for eager and minutes for inductor")
+    assert case_timeout("eager", 5.0) == 5.0, "expected --timeout to win"
