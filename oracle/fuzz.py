@@ -58,13 +58,12 @@ from rich.console import Console
 from rich.live import Live
 
 from oracle import strategies
-from oracle.check import CheckRun, _apply_known, load_known_findings, select_profile
-from oracle.compare import PathResult, compare_observations
+from oracle.check import CheckRun, check_programs, load_known_findings, select_profile
+from oracle.compare import PathResult
 from oracle.isolate import case_timeout
 from oracle.observation import PATHS, Observation, parse_paths
 from oracle.program import Program, dump_program, load_program
 from oracle.program_source import write_program
-from oracle.refimpl_runner import run_refimpl
 from oracle.report import clip_details, summarise_observation
 
 __all__ = ["Finding", "Fuzzer", "main", "signature", "signature_hash", "torch_observation"]
@@ -349,13 +348,8 @@ class Fuzzer:
         program = load_program(doc)
         doc = _program_json(program)
         run = CheckRun(self.torch_version, "", list(self.paths))
-        sides = {}
-        for path in self.paths:
-            t_obs = self.torch_side(doc, path)
-            r_obs = run_refimpl(program, path)
-            sides[path] = (t_obs, r_obs)
-            run.results.append(compare_observations(program, t_obs, r_obs))
-        _apply_known(run, self.known)
+        check_programs(run, [program], lambda _, path: self.torch_side(doc, path), self.known)
+        sides = {path: run.observations[(program.name, path)] for path in self.paths}
         return [
             Finding(
                 signature(program, res, *sides[res.path]),
