@@ -28,7 +28,7 @@ from oracle.program import program_to_json
 from oracle.refimpl_runner import run_refimpl_paths
 from refimpl.profiles import profile_for_torch_version
 
-__all__ = ["CheckRun", "known_finding_for", "load_known_findings", "run_check",
+__all__ = ["CheckRun", "check_programs", "known_finding_for", "load_known_findings", "run_check",
            "select_profile"]
 
 
@@ -106,7 +106,8 @@ def _apply_known(run: CheckRun, known: list[dict]) -> None:
             run.stale_known.append(entry)
 
 
-def run_torch_side(program: Any, path: str, isolate: bool, timeout: float) -> Observation:
+def run_torch_side(program: Any, path: str, isolate: bool, timeout: float | None
+                   ) -> Observation:
     if isolate:
         from oracle.isolate import run_torch_isolated  # noqa: PLC0415 - workers only if asked
 
@@ -117,7 +118,7 @@ def run_torch_side(program: Any, path: str, isolate: bool, timeout: float) -> Ob
 
 
 def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None = None,
-              isolate: bool = False, timeout: float = 300.0,
+              isolate: bool = False, timeout: float | None = None,
               progress: Callable[[str], None] | None = None) -> CheckRun:
     """Run every program on every path in both worlds and compare."""
     for path in paths:
@@ -126,16 +127,26 @@ def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None 
     start = time.perf_counter()
     version = torch_version()
     run = CheckRun(version, select_profile(profile, version), list(paths))
+    check_programs(run, programs, lambda p, path: run_torch_side(p, path, isolate, timeout),
+                   load_known_findings(), progress)
+    run.wall_seconds = time.perf_counter() - start
+    return run
+
+
+def check_programs(run: CheckRun, programs: Iterable[Any],
+                   torch_side: Callable[[Any, str], Observation], known: list[dict],
+                   progress: Callable[[str], None] | None = None) -> CheckRun:
+    """The one check loop (`oracle check` and `oracle fuzz`): each program on each of
+    `run.paths` in both worlds, compared, then the known findings applied."""
     for program in programs:
-        references = run_refimpl_paths(program, list(paths))
-        for path, r_obs in zip(paths, references):
+        references = run_refimpl_paths(program, list(run.paths))
+        for path, r_obs in zip(run.paths, references):
             if progress is not None:
                 progress(f"{program.name} [{path}]")
-            t_obs = run_torch_side(program, path, isolate, timeout)
+            t_obs = torch_side(program, path)
             run.torch_seconds += t_obs.seconds
             run.refimpl_seconds += r_obs.seconds
             run.observations[(program.name, path)] = (t_obs, r_obs)
             run.results.append(compare_observations(program, t_obs, r_obs))
-    _apply_known(run, load_known_findings())
-    run.wall_seconds = time.perf_counter() - start
+    _apply_known(run, known)
     return run

@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--output", type=Path, help="write the report here instead of stdout")
     check.add_argument("--isolate", action="store_true",
                        help="run the torch side in a worker process with a timeout")
-    check.add_argument("--timeout", type=float, default=300.0, help="seconds per torch case")
+    check.add_argument("--timeout", type=float, default=None,
+                       help="seconds per torch case with --isolate (default: per path)")
     check.add_argument("--profile", help="refimpl profile (default: from the torch version)")
     show = sub.add_parser("show", help="print both sides' graph and log for one program")
     show.add_argument("program", type=Path)

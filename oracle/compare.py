@@ -2,7 +2,7 @@
 
 Models: nothing upstream; "the same program twice" (micrograd's test style): the torch
 observation against the reference observation of the same program and path.
-Spec: RPT-1 .. RPT-6, RPT-9 .. RPT-11 (specs/report.md), PRG-25 (specs/program.md).
+Spec: RPT-1 .. RPT-6, RPT-9 .. RPT-11, RPT-13 (specs/report.md), PRG-25 (specs/program.md).
 
 Simplifications:
 1. Values compare with dtype-aware tolerances (``TOLERANCES``); ints and bools exactly; NaN
@@ -29,7 +29,8 @@ from oracle.observation import COMPILE_PATHS, Observation
 __all__ = ["PathResult", "compare_observations", "TOLERANCES"]
 
 TOLERANCES = {"float32": (1.3e-6, 1e-5), "float64": (1e-7, 1e-7)}  # (rtol, atol), torch's
-HARNESS_ERRORS = ("WorkerCrash", "Timeout", "WorkerError")
+# Faults of the oracle itself (RPT-13): never a verdict about torch or refimpl.
+HARNESS_ERRORS = ("WorkerCrash", "Timeout", "WorkerError", "HarnessError")
 
 
 @dataclass
@@ -199,9 +200,10 @@ def compare_observations(program: Any, t: Observation, r: Observation) -> PathRe
         result.status = "skip"
         result.details.append(t.skipped or r.skipped or "")
         return result
-    if t.error is not None and t.error.type in HARNESS_ERRORS:
+    harness = [o for o in (t, r) if o.error is not None and o.error.type in HARNESS_ERRORS]
+    if harness:  # RPT-13: on either side, even the same on both, it is not agreement
         result.status = "error"
-        result.details.append(f"{t.error.type}: {t.error.message}")
+        result.details.extend(f"{o.side} {o.error.type}: {o.error.message}" for o in harness)
         return result
     checks = [_compare_errors(program, t, r)]
     if t.error is None and r.error is None:

@@ -12,15 +12,18 @@ How a campaign runs:
 2. Each example runs its torch side in a worker process (`oracle.isolate.run_torch_isolated`),
    so a crash or a hang is a finding too, and its refimpl side in this process.
 3. A failing example is written at once to `<findings>/<signature-hash>/` (`program.json`,
-   `report.md`, both observations); Hypothesis then shrinks it (one bug per path and kinds of
+   `report.md`, both observations), as one unit ([NOTE: findings written as one unit], RPT-14);
+   Hypothesis then shrinks it (one bug per path and kinds of
    divergence), and at the end of the round the shrunk example replaces it
    ([NOTE: finding signatures]).
 4. `--jobs N` starts N worker processes of this command with seeds `seed, seed+1, ...`; they share
    the findings folder and its example database.
 
 Simplifications:
-1. The budget is checked between examples: once it is spent every further example is rejected
-   (`assume(False)`), which ends generation and shrinking within one example's time.
+1. The budget bounds the campaign's wall time (RPT-16): each torch case's timeout is cut to the
+   time left, a case the budget cut short is dropped, and once the budget is spent every further
+   example is rejected (`assume(False)`), which ends generation and shrinking. A `WorkerCrash`
+   or `Timeout` is re-run once, and is a finding only when it reproduces.
 2. Known findings (`oracle/known_findings.json`) are not findings here either.
 3. Ops in a signature are abstracted (`fz::op2` -> `fz:record/ORDERED`), so that the same bug
    found through differently numbered custom ops is one finding.
@@ -30,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import math
 import os
@@ -40,6 +45,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -52,12 +58,13 @@ from rich.console import Console
 from rich.live import Live
 
 from oracle import strategies
-from oracle.check import CheckRun, _apply_known, load_known_findings, select_profile
-from oracle.compare import PathResult, compare_observations
+from oracle.check import CheckRun, check_programs, load_known_findings, select_profile
+from oracle.compare import PathResult
+from oracle.isolate import case_timeout
 from oracle.observation import PATHS, Observation, parse_paths
 from oracle.program import Program, dump_program, load_program
 from oracle.program_source import write_program
-from oracle.refimpl_runner import run_refimpl
+from oracle.report import clip_details, summarise_observation
 
 __all__ = ["Finding", "Fuzzer", "main", "signature", "signature_hash", "torch_observation"]
 
@@ -65,6 +72,14 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 ROUND_EXAMPLES = 50
 DEFAULT_FINDINGS = Path("findings")
 FAILING = ("diverge", "error")
+
+
+# Harness failures that may not reproduce (a stopped or killed worker): re-run once (RPT-16).
+RECHECKED = ("WorkerCrash", "Timeout")
+
+
+class BudgetSpent(Exception):
+    """The campaign's budget ran out during a case: the example is dropped, not a finding."""
 
 
 def torch_observation(doc: dict, path: str, timeout: float) -> Observation:
@@ -168,7 +183,7 @@ def _report(finding: Finding) -> str:
         "## Expected (refimpl) vs observed (torch)",
         "",
         "```",
-        *finding.result.details,
+        *clip_details(finding.result.details),
         "```",
         "",
         "## Effect logs",
@@ -196,26 +211,105 @@ def _report(finding: Finding) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_finding(root: Path, finding: Finding) -> bool:
-    """Write (or improve) a finding's folder; False when a smaller program is already there."""
-    folder = root / finding.folder_name
-    doc = json.loads(json.dumps(_program_json(finding.program)))
-    existing = folder / "program.json"
-    if existing.exists():
+# [NOTE: findings written as one unit] Several campaigns may write into one findings folder
+# (`--jobs`, a shared folder). A finding's files are written into a fresh folder under
+# `<findings>/.staging/`, each file through its own temporary name and `os.replace`, and the
+# folder is then renamed into place in one step: a reader sees all of a finding's files or none.
+# Comparing with the folder already there and replacing it happen under a `flock` on the name;
+# when the name is taken anyway, the next free name (`<hash>-2`, ...) is used.
+STAGING = ".staging"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file of a unique name and one rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _finding_files(finding: Finding) -> dict[str, str]:
+    return {
+        "report.md": _report(finding),
+        "torch.json": json.dumps(summarise_observation(finding.torch_obs.to_json()), indent=1),
+        "refimpl.json": json.dumps(summarise_observation(finding.ref_obs.to_json()), indent=1),
+        "signature.json": json.dumps(finding.sig, indent=1, sort_keys=True),
+        "program.json": dump_program(finding.program),
+    }
+
+
+def _stage(root: Path, finding: Finding) -> Path:
+    (root / STAGING).mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(dir=root / STAGING, prefix=finding.folder_name + "-"))
+    for name, text in _finding_files(finding).items():
+        write_atomic(staged / name, text)
+    return staged
+
+
+def _existing_size(folder: Path) -> tuple[int, int] | None:
+    try:
+        return _size(json.loads((folder / "program.json").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _candidates(name: str) -> Iterator[str]:
+    yield name
+    for k in itertools.count(2):
+        yield f"{name}-{k}"
+
+
+@contextlib.contextmanager
+def _name_lock(root: Path, name: str) -> Iterator[None]:
+    """Serialise the compare-and-replace of one finding name among all writers (`flock`)."""
+    with open(root / STAGING / f"{name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            if _size(json.loads(existing.read_text())) <= _size(doc):
-                return False
-        except (OSError, ValueError):
-            pass
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.md").write_text(_report(finding))
-    (folder / "torch.json").write_text(json.dumps(finding.torch_obs.to_json(), indent=1))
-    (folder / "refimpl.json").write_text(json.dumps(finding.ref_obs.to_json(), indent=1))
-    (folder / "signature.json").write_text(json.dumps(finding.sig, indent=1, sort_keys=True))
-    tmp = folder / "program.json.tmp"
-    tmp.write_text(dump_program(finding.program))
-    os.replace(tmp, existing)  # last, so a program.json always comes with its report
-    return True
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _place(root: Path, name: str, staged: Path, size: tuple[int, int]) -> Path | None:
+    """Rename `staged` to `name` (replacing a larger program there), else the next free name."""
+    target = root / name
+    with _name_lock(root, name):
+        existing = _existing_size(target)
+        if existing is not None and existing <= size:
+            return None
+        if existing is not None:  # a larger program: move it aside, then take its place
+            trash = Path(tempfile.mkdtemp(dir=root / STAGING, prefix="old-"))
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(target, trash / "finding")
+            shutil.rmtree(trash, ignore_errors=True)
+        for candidate in _candidates(name):
+            try:
+                os.rename(staged, root / candidate)  # fails where another folder is
+                return root / candidate
+            except OSError:
+                continue
+    return None  # unreachable: the candidates never run out
+
+
+def write_finding(root: Path, finding: Finding) -> Path | None:
+    """Write (or improve) a finding's folder as one unit ([NOTE: findings written as one unit]).
+
+    Returns the folder written, or None when a program no larger is already under its name.
+    """
+    size = _size(json.loads(json.dumps(_program_json(finding.program))))
+    existing = _existing_size(root / finding.folder_name)
+    if existing is not None and existing <= size:
+        return None
+    staged = _stage(root, finding)
+    try:
+        return _place(root, finding.folder_name, staged, size)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _program_json(program: Program) -> dict:
@@ -237,12 +331,12 @@ class Fuzzer:
     findings: Path
     deadline: float
     torch_version: str
-    timeout: float = 300.0
+    timeout: float | None = None  # None: each path's default (oracle.isolate.PATH_TIMEOUTS)
     examples: int = 0
     seed: int = 0
     new_findings: dict[str, dict] = field(default_factory=dict)
     round_last: dict[str, Finding] = field(default_factory=dict)
-    provisional: dict[str, str] = field(default_factory=dict)
+    provisional: dict[str, tuple[Path | None, str]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     known: list[dict] = field(default_factory=load_known_findings)
 
@@ -254,13 +348,8 @@ class Fuzzer:
         program = load_program(doc)
         doc = _program_json(program)
         run = CheckRun(self.torch_version, "", list(self.paths))
-        sides = {}
-        for path in self.paths:
-            t_obs = torch_observation(doc, path, self.timeout)
-            r_obs = run_refimpl(program, path)
-            sides[path] = (t_obs, r_obs)
-            run.results.append(compare_observations(program, t_obs, r_obs))
-        _apply_known(run, self.known)
+        check_programs(run, [program], lambda _, path: self.torch_side(doc, path), self.known)
+        sides = {path: run.observations[(program.name, path)] for path in self.paths}
         return [
             Finding(
                 signature(program, res, *sides[res.path]),
@@ -274,18 +363,44 @@ class Fuzzer:
             if res.status in FAILING
         ]
 
+    def torch_side(self, doc: dict, path: str) -> Observation:
+        """The torch case within the budget (RPT-16): the case timeout is cut to the time left;
+        a harness failure is re-run once and stays only when it reproduces; a case the budget
+        cut short raises `BudgetSpent`."""
+        obs = self._bounded(doc, path)
+        if obs.error is not None and obs.error.type in RECHECKED:
+            again = self._bounded(doc, path)
+            if again.error is None or again.error.type not in RECHECKED:
+                return again
+        return obs
+
+    def _bounded(self, doc: dict, path: str) -> Observation:
+        left = self.time_left()
+        if left <= 0:
+            raise BudgetSpent
+        limit = case_timeout(path, self.timeout)
+        obs = torch_observation(doc, path, min(limit, left))
+        if obs.error is not None and obs.error.type in RECHECKED and left < limit \
+                and self.time_left() <= 0:
+            raise BudgetSpent
+        return obs
+
     def property(self, doc: dict) -> None:
         """The Hypothesis test body: records findings, fails with the first one's bug key."""
         assume(self.time_left() > 0)
         self.examples += 1
-        found = self.check(doc)
+        try:
+            found = self.check(doc)
+        except BudgetSpent:
+            assume(False)
         for finding in found:
             key = bug_key(finding)
             self.round_last[key] = finding
             if key not in self.provisional and key not in self.seen:
-                self.provisional[key] = finding.folder_name
-                write_finding(self.findings, finding)
-                self.new_findings[finding.folder_name] = finding.sig
+                written = write_finding(self.findings, finding)
+                self.provisional[key] = (written, dump_program(finding.program))
+                self.new_findings[(written or self.findings / finding.folder_name).name] = \
+                    finding.sig
         if found:
             raise _failure_type(bug_key(found[0]))(
                 "; ".join(json.dumps(f.sig, sort_keys=True) for f in found)
@@ -298,15 +413,23 @@ class Fuzzer:
         while shrinking is replaced by the shrunk one's ([NOTE: finding signatures]).
         """
         for key, finding in self.round_last.items():
-            write_finding(self.findings, finding)
-            self.new_findings[finding.folder_name] = finding.sig
-            first = self.provisional.get(key)
-            if first is not None and first != finding.folder_name:
-                shutil.rmtree(self.findings / first, ignore_errors=True)
-                self.new_findings.pop(first, None)
+            written = write_finding(self.findings, finding) or self.findings / finding.folder_name
+            self.new_findings[written.name] = finding.sig
+            first, text = self.provisional.get(key, (None, None))
+            if first is not None and first != written and _holds(first, text):
+                shutil.rmtree(first, ignore_errors=True)
+                self.new_findings.pop(first.name, None)
             self.seen.add(key)
         self.round_last.clear()
         self.provisional.clear()
+
+
+def _holds(folder: Path, program_text: str | None) -> bool:
+    """Whether `folder` still holds the program this campaign wrote (no one improved it)."""
+    try:
+        return (folder / "program.json").read_text() == program_text
+    except OSError:
+        return False
 
 
 def bug_key(finding: Finding) -> str:
@@ -422,7 +545,7 @@ def _progress_display(console: Console, log_every: float = 30.0) -> Iterator[Cal
 def _write_status(path: Path, fuzzer: Fuzzer) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"examples": fuzzer.examples, "findings": sorted(fuzzer.new_findings)}
-    path.write_text(json.dumps(data))
+    write_atomic(path, json.dumps(data))
 
 
 def _summary(console: Console, fuzzer: Fuzzer, started: float) -> None:
@@ -555,7 +678,9 @@ def _parser() -> argparse.ArgumentParser:
         default=sys.maxsize,
         help="stop after this many examples (default: only the budget)",
     )
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per torch case")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per torch case (default: per path, 30 s for eager ... "
+                             "600 s for compile:inductor; never past the budget)")
     parser.add_argument("--profile", help="refimpl profile (default: from the torch version)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     return parser

@@ -41,7 +41,9 @@ from typing import Any
 from oracle.observation import ErrorObs, Observation
 
 __all__ = [
+    "PATH_TIMEOUTS",
     "IsolatedWorker",
+    "case_timeout",
     "error_observation",
     "resolve",
     "run_isolated",
@@ -52,6 +54,15 @@ __all__ = [
 
 DEFAULT_PRELOAD = ("torch",)
 START_TIMEOUT = 120.0
+# Seconds a torch case may take on each path before it counts as a hang (`--timeout` default):
+# seconds where nothing compiles, minutes for inductor's C++ compile.
+PATH_TIMEOUTS = {"eager": 30.0, "fake": 30.0, "make_fx": 60.0, "functional": 60.0,
+                 "export": 120.0, "compile:aot_eager": 180.0, "compile:inductor": 600.0}
+
+
+def case_timeout(path: str, timeout: float | None = None) -> float:
+    """`timeout` when given, else the path's default (`PATH_TIMEOUTS`)."""
+    return PATH_TIMEOUTS.get(path, 300.0) if timeout is None else timeout
 
 # The worker: `python -c` with the parent's sys.path (see [NOTE: worker start]).
 _WORKER_CODE = (
@@ -267,8 +278,11 @@ def torch_case(payload: dict) -> dict:
     return run_torch(program, payload["path"]).to_json()
 
 
-def run_torch_isolated(program_json: dict, path: str, timeout: float = 300.0) -> Observation:
-    """`torch_runner.run_torch` in the shared worker; `program_json` as `program_to_json` makes."""
+def run_torch_isolated(program_json: dict, path: str, timeout: float | None = None
+                       ) -> Observation:
+    """`torch_runner.run_torch` in the shared worker; `program_json` as `program_to_json` makes.
+
+    `timeout` defaults to the path's (`case_timeout`)."""
     payload = {"program": program_json, "path": path, "side": "torch"}
-    result = run_isolated(f"{__name__}:torch_case", payload, timeout)
+    result = run_isolated(f"{__name__}:torch_case", payload, case_timeout(path, timeout))
     return result if isinstance(result, Observation) else Observation.from_json(result)

@@ -61,6 +61,7 @@ CATALOG_DIR = Path(__file__).with_name("catalog")
 
 RESERVED_NAMESPACES = frozenset({"aten", "prims", "prim", "profiler", "torch", "higher_order"})
 MAX_INPUT_ELEMENTS = 1 << 20
+MAX_TOTAL_INPUT_ELEMENTS = 1 << 22  # all inputs together (PRG-13)
 # Parameter types a custom-op schema may use (PRG-7).
 CUSTOM_PARAM_TYPES = frozenset(
     {"Tensor", "Tensor[]", "str", "int", "float", "bool", "Scalar", "int[]"}
@@ -426,6 +427,7 @@ def _check_register_effects(register: dict, custom: dict[str, _CustomOp]) -> Non
 
 def _check_inputs(inputs: tuple[InputSpec, ...]) -> dict[str, _Value]:
     env: dict[str, _Value] = {}
+    total = 0
     for i, spec in enumerate(inputs):
         loc = ("inputs", i)
         _bind(env, spec.name, _Value(TENSOR, where=json_path(loc + ("name",))), loc + ("name",))
@@ -434,7 +436,17 @@ def _check_inputs(inputs: tuple[InputSpec, ...]) -> dict[str, _Value]:
                 loc + ("shape",),
                 f"input has {math.prod(spec.shape)} elements (at most {MAX_INPUT_ELEMENTS})",
             )
+        total = _check_total_elements(total, spec, loc)
     return env
+
+
+def _check_total_elements(total: int, spec: InputSpec, loc: tuple) -> int:
+    """PRG-13: the inputs so far, this one included, hold at most MAX_TOTAL_INPUT_ELEMENTS."""
+    total += math.prod(spec.shape)
+    if total > MAX_TOTAL_INPUT_ELEMENTS:
+        raise ProgramError(loc + ("shape",), f"the inputs up to this one have {total} elements "
+                                             f"in all (at most {MAX_TOTAL_INPUT_ELEMENTS})")
+    return total
 
 
 def _bind(env: dict[str, _Value], name: str, value: _Value, loc: tuple) -> None:

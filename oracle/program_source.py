@@ -6,11 +6,20 @@ traces straight-line code. So the body is written out as ``def program(x): _v1 =
 return (_v1,)`` with operators bound as globals and compiled with ``exec``. Only literals (``repr``
 of str/int/float/bool/None) and program names are written into the text, so loading a program
 still evaluates nothing it says.
-Spec: PRG (the program format); docs/architecture.md.
+Spec: PRG (the program format), PRG-30 (parameter names), RPT-13 (harness errors);
+docs/architecture.md.
+
+[NOTE: generated names] The generated text names only ``program``, ``forward``, ``self``,
+``torch``, ``float`` and names that start with ``_`` (``_opK``, ``_vK``, ``_with_effects``,
+``_new_token``, ``_in<i>``). An input keeps its own name only when it is an identifier outside
+that set, so no input can shadow a generated name or repeat another input's parameter name
+(PRG-30). Code that fails to compile anyway is the harness's fault, and ``write_program`` raises
+``HarnessError`` for it: both runners record it, and the comparison reports it as a harness
+error, never as agreement (RPT-13).
 
 Simplifications:
-1. Input names that are not Python identifiers (or clash with the generated names) become
-   ``in<i>``.
+1. Input names that are not Python identifiers, or that could clash with a generated name,
+   become ``_in<i>`` (``i`` the input's position).
 """
 
 from __future__ import annotations
@@ -21,20 +30,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ProgramSource", "param_names", "write_program"]
+__all__ = ["HarnessError", "ProgramSource", "param_names", "write_program"]
 
-_RESERVED = {"torch", "_with_effects", "_new_token", "program", "forward", "self"}
+# The generated text's own names that do not start with "_" ([NOTE: generated names]).
+_RESERVED = frozenset({"program", "forward", "self", "torch", "float"})
+
+
+class HarnessError(Exception):
+    """The generated source does not compile: a fault of the harness, not of the program."""
+
+
+def _own_name_ok(name: str) -> bool:
+    return (name.isidentifier() and not keyword.iskeyword(name) and name not in _RESERVED
+            and not name.startswith("_"))
 
 
 def param_names(program: Any) -> list[str]:
-    """Input names as Python parameters (a name that cannot be one becomes ``in<i>``)."""
-    names = []
-    for i, spec in enumerate(program.inputs):
-        name = spec.name
-        ok = name.isidentifier() and not keyword.iskeyword(name) and name not in _RESERVED
-        ok = ok and not name.startswith(("_op", "_v"))
-        names.append(name if ok else f"in{i}")
-    return names
+    """Input names as Python parameters ([NOTE: generated names]): ``_in<i>`` for a name that
+    could clash, so the names are pairwise distinct and distinct from every generated name."""
+    return [spec.name if _own_name_ok(spec.name) else f"_in{i}"
+            for i, spec in enumerate(program.inputs)]
 
 
 def _ref_parts(value: Any) -> tuple[str, int | None] | None:
@@ -118,5 +133,10 @@ def write_program(program: Any, resolve: Callable[[str], Any], *, with_effects: 
     filename = f"<effects-program {program.name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = dict(writer.globals)
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - see the module NOTE
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as exc:
+        raise HarnessError(f"the generated source of {program.name!r} does not compile: "
+                           f"{exc.msg} (line {exc.lineno})") from exc
+    exec(code, namespace)  # noqa: S102 - see the module NOTE
     return ProgramSource(namespace["program"], namespace["forward"], source)

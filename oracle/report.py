@@ -1,7 +1,7 @@
 """Reports of a check run: a rich table with diffs, JSON (specs/report.md), JUnit XML.
 
 Models: nothing upstream.
-Spec: RPT-4, RPT-5, RPT-6.
+Spec: RPT-4, RPT-5, RPT-6, RPT-15 (large values are summarised).
 
 Simplifications:
 1. JUnit XML has one testsuite per path and one testcase per program; ``diverge`` and ``error``
@@ -10,6 +10,7 @@ Simplifications:
 
 from __future__ import annotations
 
+import hashlib
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -20,7 +21,15 @@ from rich.table import Table
 
 from oracle.check import CheckRun
 
-__all__ = ["REPORT_FORMAT", "print_table", "to_json", "to_junit"]
+__all__ = ["MAX_REPORTED_VALUES", "REPORT_FORMAT", "print_table", "summarise_observation",
+           "to_json", "to_junit"]
+
+# [NOTE: large values] A report holds at most this many values of one output, and details of at
+# most MAX_DETAIL_CHARS characters; a larger output is written as a summary (RPT-15), so that a
+# program that broadcasts to [4096, 4096] costs the report kilobytes, not gigabytes.
+MAX_REPORTED_VALUES = 1024
+MAX_DETAIL_CHARS = 4000
+_HEAD = 8
 
 REPORT_FORMAT = "effects-oracle-report/1"
 _STYLE = {"agree": "green", "diverge": "bold red", "error": "bold magenta", "skip": "dim",
@@ -44,7 +53,39 @@ def to_json(run: CheckRun) -> dict:
 
 def _result_json(run: CheckRun, result: Any) -> dict:
     t_obs, r_obs = run.observations[(result.program, result.path)]
-    return {**result.to_json(), "torch": t_obs.to_json(), "reference": r_obs.to_json()}
+    return {**result.to_json(), "details": clip_details(result.details),
+            "torch": summarise_observation(t_obs.to_json()),
+            "reference": summarise_observation(r_obs.to_json())}
+
+
+def _digest(values: list) -> str:
+    digest = hashlib.sha256()
+    for start in range(0, len(values), 1 << 16):
+        digest.update(repr(values[start:start + (1 << 16)]).encode())
+    return digest.hexdigest()
+
+
+def summarise_value(value: dict) -> dict:
+    """An output's JSON, with `values` replaced by a summary beyond MAX_REPORTED_VALUES."""
+    values = value.get("values")
+    if values is None or len(values) <= MAX_REPORTED_VALUES:
+        return value
+    summary = {"elements": len(values), "head": values[:_HEAD], "sha256": _digest(values)}
+    return {**value, "values": None, "summary": summary}
+
+
+def summarise_observation(obs: dict) -> dict:
+    """An observation's JSON with large outputs summarised ([NOTE: large values])."""
+    if obs.get("outputs") is None:
+        return obs
+    return {**obs, "outputs": [summarise_value(v) for v in obs["outputs"]]}
+
+
+def clip_details(details: list[str]) -> list[str]:
+    """Each detail cut to MAX_DETAIL_CHARS characters, saying how much was left out."""
+    return [d if len(d) <= MAX_DETAIL_CHARS
+            else f"{d[:MAX_DETAIL_CHARS]}... ({len(d) - MAX_DETAIL_CHARS} characters more)"
+            for d in details]
 
 
 def summary(run: CheckRun) -> dict[str, int]:
@@ -64,7 +105,7 @@ def to_junit(run: CheckRun) -> str:
             if result.status in ("diverge", "error"):
                 failure = ET.SubElement(case, "failure", message=", ".join(result.kinds)
                                         or result.status)
-                failure.text = "\n".join(result.details)
+                failure.text = "\n".join(clip_details(result.details))
             elif result.status == "skip":
                 ET.SubElement(case, "skipped", message="; ".join(result.details))
             elif result.status == "known":
@@ -101,7 +142,8 @@ def print_table(run: CheckRun, console: Console, *, show_diffs: bool = True) -> 
 
 def print_divergence(run: CheckRun, result: Any, console: Console) -> None:
     t_obs, r_obs = run.observations[(result.program, result.path)]
-    console.print(Panel("\n".join(result.details), title=f"{result.program} [{result.path}]",
+    console.print(Panel("\n".join(clip_details(result.details)),
+                        title=f"{result.program} [{result.path}]",
                         border_style=_STYLE[result.status]))
     show_sides(t_obs, r_obs, console)
 

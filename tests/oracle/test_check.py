@@ -68,3 +68,22 @@ def test_cli_junit_on_one_program(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, f"expected agreement (exit 0), got {proc.returncode}"
     assert out.read_text().startswith("<testsuites"), "expected JUnit XML"
+
+
+@pytest.mark.spec("PRG-30", "RPT-13")
+def test_inputs_named_like_generated_code_run_on_both_sides():
+    from oracle.check import run_check
+    from oracle.program import load_program
+
+    inputs = [{"name": n, "shape": [2], "dtype": "float32"} for n in ("program", "in0")]
+    body = [{"op": "aten::add.Tensor", "args": [{"ref": "program"}, {"ref": "in0"}],
+             "outs": ["y"]}]
+    program = load_program({"format": "effects-program/1", "name": "clash", "inputs": inputs,
+                            "body": body, "outputs": ["y"]})
+    run = run_check([program], ["eager", "make_fx"])
+    for result in run.results:
+        t_obs, r_obs = run.observations[(result.program, result.path)]
+        assert result.status == "agree", f"expected agree, got {result.status}: {result.details}"
+        assert t_obs.error is None and r_obs.error is None, (
+            f"expected both sides to run, got torch {t_obs.error}, refimpl {r_obs.error}")
+        assert t_obs.outputs[0].values == [0.0, 2.0], f"expected x + x, got {t_obs.outputs}"

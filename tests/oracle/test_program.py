@@ -1084,3 +1084,16 @@ def test_fill_values() -> None:
     assert np.array_equal(randn, want), f"expected default_rng(5) values, got {randn}"
     again = fill_values({"randn": 5}, (4,), "float32")
     assert np.array_equal(again, want.astype(np.float32)), "expected the same draw, cast"
+
+
+@pytest.mark.spec("PRG-13")
+def test_total_input_elements_are_bounded():
+    """600 inputs of 2**20 float64 each (4.8 GB) passed the per-input bound alone."""
+    inputs = [{"name": f"x{i}", "shape": [1 << 20], "dtype": "float64"} for i in range(600)]
+    doc = {"format": "effects-program/1", "name": "big", "inputs": inputs, "body": [],
+           "outputs": []}
+    with pytest.raises(ProgramError) as info:
+        load_program(doc)
+    assert info.value.path == "$.inputs[4].shape", f"expected the 5th input, got {info.value}"
+    assert "in all" in info.value.reason, f"expected the total named, got {info.value.reason}"
+    load_program(dict(doc, inputs=inputs[:4]))  # exactly at the bound: accepted
