@@ -33,6 +33,7 @@ from refimpl.dispatch_key import DispatchKey
 from refimpl.effect_log import log_effect
 from refimpl.mode_stack import _len_torch_dispatch_stack
 from refimpl.operator import OpOverload, define_schema, schema_type_error
+from refimpl.profiles import get_profile
 from refimpl.tensor import Tensor
 
 __all__ = [
@@ -155,15 +156,21 @@ _NEG_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If 
              "invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
+def _bool_arith_error(message: str) -> Exception:
+    """torch 2.13 raises these as RuntimeError, 2.14 as NotImplementedError (DSP-22)."""
+    kind = {"RuntimeError": RuntimeError, "NotImplementedError": NotImplementedError}
+    return kind[get_profile().bool_arith_error](message)
+
+
 def _is_bool(x: Any) -> bool:
     return x.dtype is dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, bool)
 
 
 def _check_sub(self: Tensor, other: Any) -> None:
     if _is_bool(self) and _is_bool(other):
-        raise RuntimeError(_SUB_BOOL_BOOL)
+        raise _bool_arith_error(_SUB_BOOL_BOOL)
     if _is_bool(self) or _is_bool(other):
-        raise RuntimeError(_SUB_BOOL)
+        raise _bool_arith_error(_SUB_BOOL)
 
 
 def _check_alpha(dt: dtypes.dtype, alpha: Any) -> None:
@@ -299,7 +306,7 @@ def _unary(xp_name: str, opname: str, floating: bool) -> tuple[Callable, Callabl
     def dense(self: Tensor) -> Tensor:
         _check_tensor(self, opname, "self")
         if opname == "neg" and self.dtype is dtypes.bool_:
-            raise RuntimeError(_NEG_BOOL)
+            raise _bool_arith_error(_NEG_BOOL)
         dt = out_dtype(self)
         return Tensor._make(getattr(get_backend().xp, xp_name)(_operand(self, dt)),
                             self.shape, dt, self.device)
@@ -307,7 +314,7 @@ def _unary(xp_name: str, opname: str, floating: bool) -> tuple[Callable, Callabl
     def meta(self: Tensor) -> Tensor:
         _check_tensor(self, opname, "self")
         if opname == "neg" and self.dtype is dtypes.bool_:
-            raise RuntimeError(_NEG_BOOL)
+            raise _bool_arith_error(_NEG_BOOL)
         return _meta(self.shape, out_dtype(self))
 
     return dense, meta

@@ -2,7 +2,7 @@
 
 Models: nothing in torch; each switch names one observed difference between the seed and a torch
 build (``specs/README.md``, "Profiles"; ``../shared/reference/seed-vs-torch.md``).
-Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-15, EFF-24.
+Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-24, DSP-22.
 
 Simplifications:
 1. Profiles are read from ``specs/profiles/*.toml`` next to the package (an editable install or
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 try:
     import tomllib
@@ -22,66 +23,91 @@ except ImportError:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
 __all__ = ["Profile", "available_profiles", "get_profile", "load_profile", "on_profile_change",
-           "profile_for_torch_version", "set_profile"]
+           "profile_for_torch_version", "set_profile", "switch_choices", "switch_types"]
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "specs" / "profiles"
-
-_SWITCH_TYPES = {
-    "import_registrations": list,
-    "with_effects_asserts_has_effects": bool,
-    "hop_has_aliasing": str,
-    "has_effects_profiler_skip": bool,
-    "check_messages": str,
-    "fake_rule": str,
-    "functionalize_rule": bool,
-    "hop_schemas": bool,
-}
-_CHOICES = {
-    "hop_has_aliasing": ("not_effect", "false"),
-    "check_messages": ("assert", "explicit"),
-    "fake_rule": ("mode_py_impl", "register_fake"),
-}
 
 
 @dataclass(frozen=True)
 class Profile:
+    """One profile; every field after ``torch_versions`` is a switch, typed by its annotation.
+
+    A ``Literal[...]`` annotation lists the switch's choices; ``load_profile`` checks files
+    against these annotations, so the dataclass is the one place a switch is declared.
+    """
+
     name: str
     description: str
     torch_versions: tuple[str, ...]
     import_registrations: tuple[str, ...]
     with_effects_asserts_has_effects: bool
-    hop_has_aliasing: str
+    hop_has_aliasing: Literal["not_effect", "false"]
     has_effects_profiler_skip: bool
-    check_messages: str
-    fake_rule: str
+    check_messages: Literal["assert", "explicit"]
     functionalize_rule: bool
-    hop_schemas: bool
+    bool_arith_error: Literal["RuntimeError", "NotImplementedError"]
     path: Path | None = field(default=None, compare=False)
+
+
+_HEADER = ("name", "description", "torch_versions")
+
+
+def switch_types() -> dict[str, Any]:
+    """Each switch's annotation (``bool``, ``tuple[str, ...]`` or a ``Literal``), by name."""
+    hints = get_type_hints(Profile)
+    return {f.name: hints[f.name] for f in fields(Profile)
+            if f.name not in _HEADER and f.name != "path"}
+
+
+def switch_choices(name: str) -> tuple[Any, ...] | None:
+    """The choices of a ``Literal`` switch, or ``None`` for a bool or list switch."""
+    kind = switch_types()[name]
+    return get_args(kind) if get_origin(kind) is Literal else None
+
+
+def _check_switch(path: Path, key: str, kind: Any, value: Any) -> None:
+    if get_origin(kind) is Literal:
+        if value not in get_args(kind):
+            raise ValueError(f"{path}: switch {key!r} must be one of {get_args(kind)}, "
+                             f"got {value!r}")
+        return
+    base = list if get_origin(kind) is tuple else kind
+    if not isinstance(value, base):
+        raise ValueError(f"{path}: switch {key!r} must be {base.__name__}, got {value!r}")
+
+
+def _read_switches(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[str, Any]]:
+    """The file's data and its switches, merged over those of the profile it ``inherits``."""
+    if path in seen:
+        raise ValueError(f"{path}: inherits itself through {[str(p) for p in seen]}")
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    switches: dict[str, Any] = {}
+    parent = data.get("inherits")
+    if parent is not None:
+        parent_path = path.parent / f"{parent}.toml"
+        if not parent_path.is_file():
+            raise ValueError(f"{path}: inherits unknown profile {parent!r}")
+        switches.update(_read_switches(parent_path, seen + (path,))[1])
+    switches.update(data.get("switches", {}))
+    return data, switches
 
 
 def load_profile(path: Path) -> Profile:
     """Read and check one profile file; errors name the file and the switch."""
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    switches = data.get("switches", {})
-    for key, kind in _SWITCH_TYPES.items():
+    data, switches = _read_switches(path)
+    kinds = switch_types()
+    for key, kind in kinds.items():
         if key not in switches:
             raise ValueError(f"{path}: [switches] is missing {key!r}")
-        if not isinstance(switches[key], kind):
-            raise ValueError(f"{path}: switch {key!r} must be {kind.__name__}, "
-                             f"got {switches[key]!r}")
-        if key in _CHOICES and switches[key] not in _CHOICES[key]:
-            raise ValueError(f"{path}: switch {key!r} must be one of {_CHOICES[key]}, "
-                             f"got {switches[key]!r}")
-    unknown = set(switches) - set(_SWITCH_TYPES)
+        _check_switch(path, key, kind, switches[key])
+    unknown = set(switches) - set(kinds)
     if unknown:
         raise ValueError(f"{path}: unknown switches {sorted(unknown)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in switches.items()}
     return Profile(
         name=data["name"], description=data.get("description", ""),
-        torch_versions=tuple(data.get("torch_versions", ())),
-        import_registrations=tuple(switches["import_registrations"]),
-        **{k: switches[k] for k in _SWITCH_TYPES if k != "import_registrations"},
-        path=path,
+        torch_versions=tuple(data.get("torch_versions", ())), **values, path=path,
     )
 
 

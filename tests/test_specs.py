@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from refimpl.profiles import load_profile, switch_types
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:
@@ -39,18 +41,15 @@ def _load_plugin():
 
 plugin = _load_plugin()
 CLAUSES = plugin.load_clauses(SPEC_DIR)
-PROFILES = {path.stem: tomllib.loads(path.read_text()) for path in PROFILE_DIR.glob("*.toml")}
+# Profiles as refimpl loads them: inheritance resolved, every switch checked against `Profile`.
+PROFILES = {path.stem: load_profile(path) for path in PROFILE_DIR.glob("*.toml")}
+SWITCHES = switch_types()
 
 SOURCE_REF = re.compile(r"seed L\d+|ref \w+|torch/\S+|torch\.\w+|refimpl's own")
 PROFILE_PART = re.compile(r"Profile: (?P<switches>.*?)(?= Source:|$)")
 # Files whose clauses describe upstream behaviour, so each names where it comes from. Clauses of
 # the project's own formats (program.md, report.md) have no upstream source.
 FILES_WITH_SOURCES = {"effects.md", "dispatch.md"}
-ENUM_SWITCHES = {
-    "hop_has_aliasing": {"not_effect", "false"},
-    "check_messages": {"assert", "explicit"},
-    "fake_rule": {"mode_py_impl", "register_fake"},
-}
 
 
 # -- the spec files ------------------------------------------------------------------------------
@@ -151,7 +150,7 @@ def _profile_switches_cited() -> dict[str, list[str]]:
 
 
 def test_profile_switches_named_by_clauses_exist_and_all_are_named():
-    switches = set(PROFILES["torch-2.13"]["switches"])
+    switches = set(SWITCHES)
     cited = _profile_switches_cited()
     unknown = {name: ids for name, ids in cited.items() if name not in switches}
     assert not unknown, (
@@ -161,32 +160,29 @@ def test_profile_switches_named_by_clauses_exist_and_all_are_named():
     assert not uncited, f"expected every switch named by a clause, never named: {uncited}"
 
 
-def test_profiles_share_keys_and_value_types():
+def test_profiles_are_named_after_their_files():
     assert {"seed", "torch-2.13", "torch-2.14"} <= set(PROFILES), f"got profiles {sorted(PROFILES)}"
-    reference = PROFILES["torch-2.13"]["switches"]
     for stem, profile in PROFILES.items():
-        assert profile.get("name") == stem, f"expected name {stem!r}, got {profile.get('name')!r}"
-        assert isinstance(profile.get("description"), str), f"{stem}: expected a description"
-        versions = profile.get("torch_versions")
-        assert isinstance(versions, list) and all(isinstance(v, str) for v in versions), (
-            f"{stem}: expected torch_versions to be a list of strings, got {versions!r}"
-        )
-        switches = profile["switches"]
-        assert set(switches) == set(reference), (
-            f"{stem}: expected switches {sorted(reference)}, got {sorted(switches)}"
-        )
-        for name, value in switches.items():
-            assert type(value) is type(reference[name]), (
-                f"{stem}.{name}: expected {type(reference[name]).__name__}, got {value!r}"
-            )
-            allowed = ENUM_SWITCHES.get(name)
-            assert allowed is None or value in allowed, f"{stem}.{name}: {value!r} not in {allowed}"
+        assert profile.name == stem, f"expected name {stem!r}, got {profile.name!r}"
+        assert profile.description, f"{stem}: expected a description"
+
+
+def test_profile_inherits_only_overrides():
+    """A profile that inherits sets only the switches where it differs from its parent."""
+    for path in PROFILE_DIR.glob("*.toml"):
+        data = tomllib.loads(path.read_text())
+        parent = data.get("inherits")
+        if parent is None:
+            continue
+        same = {k for k, v in data.get("switches", {}).items()
+                if getattr(PROFILES[parent], k) == (tuple(v) if isinstance(v, list) else v)}
+        assert not same, f"{path.stem}: expected only overrides of {parent}, repeats {sorted(same)}"
 
 
 def test_profile_versions_do_not_overlap():
     owners: dict[str, str] = {}
     for stem, profile in PROFILES.items():
-        for prefix in profile["torch_versions"]:
+        for prefix in profile.torch_versions:
             first = owners.setdefault(prefix, stem)
             assert first == stem, (
                 f"expected one profile per version, {prefix} in {first} and {stem}"
@@ -195,7 +191,7 @@ def test_profile_versions_do_not_overlap():
 
 def test_import_registrations_are_qualnames():
     for stem, profile in PROFILES.items():
-        for qualname in profile["switches"]["import_registrations"]:
+        for qualname in profile.import_registrations:
             assert re.fullmatch(r"\w+::\w+(\.\w+)?", qualname), (
                 f"{stem}: expected 'namespace::name[.overload]', got {qualname!r}"
             )

@@ -30,6 +30,8 @@ from refimpl.profiles import (
     on_profile_change,
     profile_for_torch_version,
     set_profile,
+    switch_choices,
+    switch_types,
 )
 
 pytestmark = pytest.mark.usefixtures("isolated_effects")
@@ -43,9 +45,8 @@ SEED_SWITCHES = {
     "hop_has_aliasing": "not_effect",
     "has_effects_profiler_skip": True,
     "check_messages": "assert",
-    "fake_rule": "mode_py_impl",
     "functionalize_rule": False,
-    "hop_schemas": False,
+    "bool_arith_error": "RuntimeError",
 }
 TORCH_SWITCHES = {
     "import_registrations": (
@@ -59,18 +60,17 @@ TORCH_SWITCHES = {
     "hop_has_aliasing": "false",
     "has_effects_profiler_skip": False,
     "check_messages": "explicit",
-    "fake_rule": "register_fake",
     "functionalize_rule": True,
-    "hop_schemas": True,
+    "bool_arith_error": "RuntimeError",
 }
 EXPECTED = {
     "seed": ((), SEED_SWITCHES),
     "torch-2.13": (("2.13",), TORCH_SWITCHES),
-    "torch-2.14": (("2.14",), TORCH_SWITCHES),
+    "torch-2.14": (("2.14",), {**TORCH_SWITCHES, "bool_arith_error": "NotImplementedError"}),
 }
 
 
-@pytest.mark.spec("EFF-8", "EFF-10", "EFF-11", "EFF-12", "EFF-15", "EFF-18", "EFF-22", "EFF-24")
+@pytest.mark.spec("EFF-8", "EFF-10", "EFF-11", "EFF-12", "EFF-22", "EFF-24", "DSP-22")
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_profile_switches_match_the_spec_table(name):
     profile = available_profiles()[name]
@@ -170,23 +170,25 @@ with_effects_asserts_has_effects = true
 hop_has_aliasing = "false"
 has_effects_profiler_skip = false
 check_messages = "explicit"
-fake_rule = "register_fake"
 functionalize_rule = true
-hop_schemas = true
+bool_arith_error = "RuntimeError"
 """
 
 
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
-        (lambda text: text.replace("hop_schemas = true\n", ""), "missing 'hop_schemas'"),
+        (
+            lambda text: text.replace("functionalize_rule = true\n", ""),
+            "missing 'functionalize_rule'",
+        ),
         (
             lambda text: text.replace("functionalize_rule = true", "functionalize_rule = 1"),
             "'functionalize_rule' must be bool",
         ),
         (
-            lambda text: text.replace('fake_rule = "register_fake"', 'fake_rule = "other"'),
-            "'fake_rule' must be one of",
+            lambda text: text.replace('"RuntimeError"', '"TypeError"'),
+            "'bool_arith_error' must be one of",
         ),
         (lambda text: text + "surprise = true\n", "unknown switches ['surprise']"),
     ],
@@ -198,6 +200,42 @@ def test_malformed_profile_files_name_the_file_and_switch(tmp_path, edit, fragme
     with pytest.raises(ValueError) as excinfo:
         load_profile(path)
     assert str(path) in str(excinfo.value), f"expected the file named, came {excinfo.value}"
+    assert fragment in str(excinfo.value), f"expected {fragment!r}, came {excinfo.value}"
+
+
+def test_switch_types_come_from_the_profile_dataclass():
+    kinds = switch_types()
+    assert set(kinds) == set(TORCH_SWITCHES), f"expected {sorted(TORCH_SWITCHES)}, came {kinds}"
+    came = switch_choices("bool_arith_error")
+    assert came == ("RuntimeError", "NotImplementedError"), f"came {came}"
+    assert switch_choices("functionalize_rule") is None, "expected no choices for a bool"
+
+
+def test_a_profile_inherits_and_overrides(tmp_path):
+    (tmp_path / "base.toml").write_text(_BASE.format(name="base"))
+    (tmp_path / "child.toml").write_text(
+        'name = "child"\ninherits = "base"\n[switches]\nbool_arith_error = "NotImplementedError"\n'
+    )
+    base, child = load_profile(tmp_path / "base.toml"), load_profile(tmp_path / "child.toml")
+    assert child.bool_arith_error == "NotImplementedError", f"came {child.bool_arith_error}"
+    came = {k: getattr(child, k) for k in switch_types() if k != "bool_arith_error"}
+    expected = {k: getattr(base, k) for k in came}
+    assert came == expected, f"expected the parent's other switches {expected}, came {came}"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('name = "loop"\ninherits = "loop"\n', "inherits itself"),
+        ('name = "orphan"\ninherits = "nowhere"\n', "inherits unknown profile 'nowhere'"),
+    ],
+    ids=["cycle", "unknown-parent"],
+)
+def test_bad_inheritance_names_the_file(tmp_path, text, fragment):
+    path = tmp_path / (text.split('"')[1] + ".toml")
+    path.write_text(text)
+    with pytest.raises(ValueError) as excinfo:
+        load_profile(path)
     assert fragment in str(excinfo.value), f"expected {fragment!r}, came {excinfo.value}"
 
 
