@@ -157,7 +157,7 @@ _NEG_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If 
 
 
 def _bool_arith_error(message: str) -> Exception:
-    """torch 2.13 raises these as RuntimeError, 2.14 as NotImplementedError (DSP-22)."""
+    """torch 2.13 raises these as RuntimeError, 2.14 as NotImplementedError (DSP-24)."""
     kind = {"RuntimeError": RuntimeError, "NotImplementedError": NotImplementedError}
     return kind[get_profile().bool_arith_error](message)
 

@@ -2,7 +2,7 @@
 
 Models: nothing in torch; each switch names one observed difference between the seed and a torch
 build (``specs/README.md``, "Profiles"; ``../shared/reference/seed-vs-torch.md``).
-Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-24, DSP-22.
+Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-24, DSP-24.
 
 Simplifications:
 1. Profiles are read from ``specs/profiles/*.toml`` next to the package (an editable install or

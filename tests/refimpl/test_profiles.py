@@ -70,7 +70,7 @@ EXPECTED = {
 }
 
 
-@pytest.mark.spec("EFF-8", "EFF-10", "EFF-11", "EFF-12", "EFF-22", "EFF-24", "DSP-22")
+@pytest.mark.spec("EFF-8", "EFF-10", "EFF-11", "EFF-12", "EFF-22", "EFF-24", "DSP-24")
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_profile_switches_match_the_spec_table(name):
     profile = available_profiles()[name]
