@@ -582,11 +582,10 @@ class _ArgumentPlan:
         self.plain_arity = prefix if rest_defaulted else -1
         # ``Tensor`` parameters that refuse numbers. aten kernels check their own tensors; any
         # other op is checked here, on every call.
-        self.tensors = () if allows_numbers_as_tensors(schema) else tuple(
-            i for i, a in enumerate(self.params) if a.type == _TENSOR_TYPE)
-        if self.tensors and schema.name.startswith("aten::"):
-            self.tensors = ()
-        elif self.tensors:
+        checked = schema.name.partition("::")[0] not in ("aten", "prims")
+        self.tensors = tuple(i for i, a in enumerate(self.params)
+                             if checked and a.type == _TENSOR_TYPE)
+        if self.tensors:
             self.plain_arity = -1
 
     def normalize(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
