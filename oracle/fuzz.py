@@ -21,8 +21,9 @@ How a campaign runs:
 
 Simplifications:
 1. The budget bounds the campaign's wall time (RPT-16): each torch case's timeout is cut to the
-   time left, a case the budget cut short is dropped, and once the budget is spent every further
-   example is rejected (`assume(False)`), which ends generation and shrinking. A `WorkerCrash`
+   time left, a case the budget cut short is dropped, and once the budget is spent the round is
+   ended at once by `BudgetSpent`, a `BaseException` that Hypothesis does not catch (rejecting
+   each further example with `assume` kept Hypothesis generating for seconds). A `WorkerCrash`
    or `Timeout` is re-run once, and is a finding only when it reproduces.
 2. Known findings (`oracle/known_findings.json`) are not findings here either.
 3. Ops in a signature are abstracted (`fz::op2` -> `fz:record/ORDERED`), so that the same bug
@@ -52,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hypothesis.core
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from rich.console import Console
 from rich.live import Live
@@ -78,15 +79,19 @@ FAILING = ("diverge", "error")
 RECHECKED = ("WorkerCrash", "Timeout")
 
 
-class BudgetSpent(Exception):
-    """The campaign's budget ran out during a case: the example is dropped, not a finding."""
+class BudgetSpent(BaseException):
+    """The campaign's budget ran out: the example is dropped, not a finding, and the round ends.
+
+    A `BaseException`, so that Hypothesis lets it through instead of shrinking it as a failure."""
 
 
 def torch_observation(doc: dict, path: str, timeout: float) -> Observation:
-    """The torch side of one case (a seam: tests replace it to plant a divergence)."""
+    """The torch side of one case (a seam: tests replace it to plant a divergence).
+
+    `timeout` bounds the whole case, a fresh worker's start-up included (RPT-16)."""
     from oracle.isolate import run_torch_isolated  # noqa: PLC0415 - starts a worker process
 
-    return run_torch_isolated(doc, path, timeout)
+    return run_torch_isolated(doc, path, timeout, deadline=time.monotonic() + timeout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,12 +392,10 @@ class Fuzzer:
 
     def property(self, doc: dict) -> None:
         """The Hypothesis test body: records findings, fails with the first one's bug key."""
-        assume(self.time_left() > 0)
+        if self.time_left() <= 0:
+            raise BudgetSpent
         self.examples += 1
-        try:
-            found = self.check(doc)
-        except BudgetSpent:
-            assume(False)
+        found = self.check(doc)
         for finding in found:
             key = bug_key(finding)
             self.round_last[key] = finding
@@ -478,14 +481,19 @@ def run_round(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=True,
         print_blob=False,
+        verbosity=Verbosity.quiet,  # findings are written by the campaign, not printed
     )
     @given(doc=strategies.programs(max_ops=20))
     def fuzz_effect_programs(doc: dict) -> None:
         fuzzer.property(doc)
 
-    with contextlib.suppress(Exception):  # every finding is on disk once the round ends
-        fuzz_effect_programs()
-    fuzzer.end_round()
+    try:
+        with contextlib.suppress(Exception):  # every finding is on disk once the round ends
+            fuzz_effect_programs()
+    except BudgetSpent:
+        pass
+    finally:
+        fuzzer.end_round()
 
 
 def _progress_text(examples: int, started: float, findings: int, left: float) -> str:

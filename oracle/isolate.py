@@ -20,7 +20,9 @@ Simplifications:
 3. `payload` and the result travel by pickle; `path` and `side` of an error observation are read
    from the payload when it is a dict with those keys.
 4. `timeout` counts from the moment the request is sent; the worker's start-up (importing the
-   `preload` modules) is waited for separately, up to `START_TIMEOUT` seconds.
+   `preload` modules) is waited for separately, up to `START_TIMEOUT` seconds. A `deadline`
+   (a `time.monotonic()` value) bounds both: start-up and call together never wait past it
+   (RPT-16), so a campaign's budget also covers the fresh worker that replaces a killed one.
 """
 
 from __future__ import annotations
@@ -136,6 +138,13 @@ def error_observation(payload: Any, type_: str, message: str, seconds: float) ->
     )
 
 
+def _until(timeout: float, deadline: float | None) -> float:
+    """`timeout`, cut to the seconds left before `deadline` (never negative)."""
+    if deadline is None:
+        return timeout
+    return max(0.0, min(timeout, deadline - time.monotonic()))
+
+
 class _NoAnswer(Exception):
     """The worker died or went silent: `kind` is "WorkerCrash" or "Timeout"."""
 
@@ -166,7 +175,7 @@ class IsolatedWorker:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def _start(self) -> None:
+    def _start(self, deadline: float | None = None) -> None:
         parent, child = socket.socketpair()
         argv = [sys.executable, "-c", _WORKER_CODE, json.dumps(sys.path), str(child.fileno())]
         argv.append(json.dumps(list(self.preload)))
@@ -175,7 +184,7 @@ class IsolatedWorker:
         )
         child.close()
         self._conn = Connection(parent.detach())
-        self._wait(START_TIMEOUT, "start-up")
+        self._wait(_until(START_TIMEOUT, deadline), "start-up")
 
     def _wait(self, timeout: float, what: str) -> Any:
         """The next message, or `_NoAnswer` (the worker is killed first)."""
@@ -209,17 +218,21 @@ class IsolatedWorker:
             self._process.wait(1.0)
         self._kill()
 
-    def call(self, qualname: str, payload: Any, timeout: float) -> Any:
-        """`resolve(qualname)(payload)` in the worker, or an error `Observation`."""
+    def call(self, qualname: str, payload: Any, timeout: float,
+             deadline: float | None = None) -> Any:
+        """`resolve(qualname)(payload)` in the worker, or an error `Observation`.
+
+        `deadline` (a `time.monotonic()` value) cuts the start-up of a fresh worker and the call
+        together (Simplification 4)."""
         with self._lock:
             start = time.perf_counter()
             try:
                 if not self.alive():
                     self._kill()
-                    self._start()
+                    self._start(deadline)
                 start = time.perf_counter()
                 self._send((qualname, payload))
-                answer = self._wait(timeout, "the call")
+                answer = self._wait(_until(timeout, deadline), "the call")
             except _NoAnswer as exc:
                 return error_observation(payload, exc.kind, str(exc), time.perf_counter() - start)
         if answer[0] == "raise":
@@ -246,9 +259,10 @@ def _shared_worker() -> IsolatedWorker:
         return _WORKER
 
 
-def run_isolated(fn_qualname: str, payload: Any, timeout: float) -> Any:
+def run_isolated(fn_qualname: str, payload: Any, timeout: float,
+                 deadline: float | None = None) -> Any:
     """Call `fn(payload)` in the shared worker (started on first use, reused afterwards)."""
-    return _shared_worker().call(fn_qualname, payload, timeout)
+    return _shared_worker().call(fn_qualname, payload, timeout, deadline)
 
 
 @atexit.register
@@ -278,11 +292,12 @@ def torch_case(payload: dict) -> dict:
     return run_torch(program, payload["path"]).to_json()
 
 
-def run_torch_isolated(program_json: dict, path: str, timeout: float | None = None
-                       ) -> Observation:
+def run_torch_isolated(program_json: dict, path: str, timeout: float | None = None,
+                       deadline: float | None = None) -> Observation:
     """`torch_runner.run_torch` in the shared worker; `program_json` as `program_to_json` makes.
 
-    `timeout` defaults to the path's (`case_timeout`)."""
+    `timeout` defaults to the path's (`case_timeout`); `deadline` as in `IsolatedWorker.call`."""
     payload = {"program": program_json, "path": path, "side": "torch"}
-    result = run_isolated(f"{__name__}:torch_case", payload, case_timeout(path, timeout))
+    result = run_isolated(f"{__name__}:torch_case", payload, case_timeout(path, timeout),
+                          deadline)
     return result if isinstance(result, Observation) else Observation.from_json(result)

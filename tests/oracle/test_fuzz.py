@@ -269,6 +269,25 @@ def test_a_hung_worker_never_outlasts_the_budget(tmp_path: Path, monkeypatch) ->
 
 
 @pytest.mark.spec("RPT-16")
+def test_a_spent_budget_ends_the_round_at_once(tmp_path: Path, monkeypatch) -> None:
+    """Once the budget is spent, the next example ends the round: Hypothesis is not left
+    generating examples that are all rejected (which cost seconds past the budget)."""
+    fuzzer = _fuzzer(tmp_path, budget=-1.0)
+    calls: list[dict] = []
+    real = fuzz.Fuzzer.property
+
+    def counted(self, doc: dict) -> None:
+        calls.append(doc)
+        real(self, doc)
+
+    monkeypatch.setattr(fuzz.Fuzzer, "property", counted)
+    db = fuzz.DirectoryBasedExampleDatabase(str(tmp_path / ".hypothesis"))
+    fuzz.run_round(fuzzer, db, 200, first=True)
+    assert len(calls) == 1, f"expected the round to end at the first example, ran {len(calls)}"
+    assert fuzzer.examples == 0, f"expected no example counted, got {fuzzer.examples}"
+
+
+@pytest.mark.spec("RPT-16")
 def test_a_worker_crash_that_does_not_reproduce_is_no_finding(tmp_path: Path, monkeypatch):
     calls: list[str] = []
 

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -468,6 +469,37 @@ def test_worker_hang_becomes_timeout_and_worker_restarts(light_worker):
     assert first == again == str(light_worker.pid), (
         f"expected one fresh worker answering twice, got {first}, {again}"
     )
+
+
+@pytest.mark.spec("RPT-16")
+def test_a_stopped_worker_costs_no_more_than_the_deadline(light_worker):
+    """A SIGSTOPped worker (a hang that no timeout inside it can end) is killed at the deadline,
+    though the case's own timeout is 300 s."""
+    light_worker.call(WORKER_PID, "/proc/self", 60)
+    os.kill(light_worker.pid, signal.SIGSTOP)
+    start = time.monotonic()
+    obs = light_worker.call(WORKER_PID, "/proc/self", 300, deadline=start + 1.0)
+    spent = time.monotonic() - start
+    assert obs.error is not None and obs.error.type == "Timeout", f"expected Timeout, got {obs}"
+    assert spent < 30, f"expected the call cut at the deadline (1 s), it took {spent:.1f} s"
+
+
+@pytest.mark.spec("RPT-16")
+def test_a_fresh_workers_start_up_counts_against_the_deadline(tmp_path, monkeypatch):
+    """The start-up of the worker that replaces a dead one is waited for only until the
+    deadline: a preload that takes 60 s to import does not hold the caller for 60 s."""
+    (tmp_path / "slow_import_for_test.py").write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    worker = IsolatedWorker(preload=("slow_import_for_test",))
+    start = time.monotonic()
+    try:
+        obs = worker.call(WORKER_PID, "/proc/self", 300, deadline=start + 1.0)
+    finally:
+        worker.stop()
+    spent = time.monotonic() - start
+    assert obs.error is not None and obs.error.type == "Timeout", f"expected Timeout, got {obs}"
+    assert "start-up" in obs.error.message, f"expected the start-up named, got {obs.error}"
+    assert spent < 30, f"expected the start-up cut at the deadline (1 s), it took {spent:.1f} s"
 
 
 def test_exception_in_worker_becomes_error_observation(light_worker):
