@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from oracle.canonical import compare_graphs
 from oracle.observation import COMPILE_PATHS, Observation
 
@@ -57,6 +59,8 @@ def _values_equal(a: Any, b: Any, dtype: str) -> bool:
     if len(a) != len(b):
         return False
     rtol, atol = TOLERANCES.get(dtype, (0.0, 0.0))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return not _array_mismatches(np.asarray(a), np.asarray(b), rtol, atol).any()
     for x, y in zip(a, b):
         if isinstance(x, float) and isinstance(y, float):
             if not _floats_close(x, y, rtol, atol):
@@ -75,6 +79,26 @@ def _floats_close(x: float, y: float, rtol: float, atol: float) -> bool:
     return abs(x - y) <= atol + rtol * abs(y)
 
 
+def _array_mismatches(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """Where two flat arrays differ: `_floats_close`'s rule for floats, else exact."""
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        a, b = a.astype(np.float64), b.astype(np.float64)
+        return ~np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+    return a != b
+
+
+def _values_text(a: Any, b: Any, dtype: str) -> str:
+    """`torch [...], reference [...]`; for large outputs (numpy arrays) the first differences
+    and their count, so that a detail never holds millions of values (RPT-15)."""
+    if not (isinstance(a, np.ndarray) or isinstance(b, np.ndarray)):
+        return f"torch {a}, reference {b}"
+    a, b = np.asarray(a), np.asarray(b)
+    rtol, atol = TOLERANCES.get(dtype, (0.0, 0.0))
+    where = np.flatnonzero(_array_mismatches(a, b, rtol, atol))
+    shown = ", ".join(f"[{i}] torch {a[i].item()!r} reference {b[i].item()!r}" for i in where[:8])
+    return f"{len(where)} of {a.size} elements differ: {shown}"
+
+
 def _compare_outputs(t: Observation, r: Observation) -> str | None:
     if t.outputs is None or r.outputs is None:
         return None if t.outputs is r.outputs else "one side has no outputs"
@@ -84,7 +108,7 @@ def _compare_outputs(t: Observation, r: Observation) -> str | None:
         if (a.shape, a.dtype) != (b.shape, b.dtype):
             return f"output {i}: torch {a.dtype}{list(a.shape)}, reference {b.dtype}{list(b.shape)}"
         if not _values_equal(a.values, b.values, a.dtype):
-            return f"output {i}: torch {a.values}, reference {b.values}"
+            return f"output {i}: {_values_text(a.values, b.values, a.dtype)}"
     return None
 
 

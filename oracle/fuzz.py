@@ -174,6 +174,11 @@ def _program_source(program: Program) -> str:
     return legend + text
 
 
+def _summary_text(obs) -> str:
+    """One side's observation as finding JSON: large values summarised, never listed in full."""
+    return json.dumps(summarise_observation(obs.to_json(arrays=True)), indent=1)
+
+
 def _report(finding: Finding) -> str:
     t, r = finding.torch_obs, finding.ref_obs
     lines = [
@@ -241,8 +246,8 @@ def write_atomic(path: Path, text: str) -> None:
 def _finding_files(finding: Finding) -> dict[str, str]:
     return {
         "report.md": _report(finding),
-        "torch.json": json.dumps(summarise_observation(finding.torch_obs.to_json()), indent=1),
-        "refimpl.json": json.dumps(summarise_observation(finding.ref_obs.to_json()), indent=1),
+        "torch.json": _summary_text(finding.torch_obs),
+        "refimpl.json": _summary_text(finding.ref_obs),
         "signature.json": json.dumps(finding.sig, indent=1, sort_keys=True),
         "program.json": dump_program(finding.program),
     }

@@ -289,7 +289,7 @@ def torch_case(payload: dict) -> dict:
     from oracle.torch_runner import run_torch
 
     program = load_program(payload["program"])
-    return run_torch(program, payload["path"]).to_json()
+    return run_torch(program, payload["path"]).to_json(arrays=True)  # pickled, not JSON
 
 
 def run_torch_isolated(program_json: dict, path: str, timeout: float | None = None,

@@ -10,7 +10,10 @@ Simplifications:
    `ValueObs((), "<type name>", [value])`.
 2. `ValueObs.values` is the tensor's elements flattened in row-major order (`None` on paths that
    only see metadata, e.g. `fake`). Floats stay Python floats (NaN and inf survive the JSON
-   round trip, as Python's `json` writes them).
+   round trip, as Python's `json` writes them). A tensor of more than `LISTED_ELEMENTS`
+   elements keeps them as a 1-D numpy array instead ([NOTE: large values] in oracle/report.py):
+   a list of 16M Python floats costs half a gigabyte, the array 64 MB. `to_json()` makes it a
+   list; `to_json(arrays=True)` keeps it, for the worker's pickle and for the report writer.
 3. Events are frozen to tuples all the way down (`freeze`), so an `int[]` argument compares the
    same whether it came from a run or from JSON.
 4. `signature` is free-form JSON: the graph-signature fields a path reports
@@ -23,12 +26,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from oracle.canonical import CanonicalGraph
 
 SIDES = ("torch", "refimpl")
 PATHS = ("eager", "fake", "make_fx", "functional", "export", "compile:aot_eager",
          "compile:inductor")
 COMPILE_PATHS = ("compile:aot_eager", "compile:inductor")
+LISTED_ELEMENTS = 1024  # larger outputs keep their values as a numpy array (Simplification 2)
 
 
 def parse_paths(text: str) -> list[str]:
@@ -75,15 +81,20 @@ class ValueObs:
 
     shape: tuple[int, ...]
     dtype: str
-    values: list | None
+    values: list | np.ndarray | None
 
-    def to_json(self) -> dict:
-        return {"shape": list(self.shape), "dtype": self.dtype, "values": self.values}
+    def to_json(self, *, arrays: bool = False) -> dict:
+        values = self.values
+        if isinstance(values, np.ndarray) and not arrays:
+            values = values.tolist()
+        return {"shape": list(self.shape), "dtype": self.dtype, "values": values}
 
     @classmethod
     def from_json(cls, data: dict) -> ValueObs:
         values = data.get("values")
-        return cls(tuple(data["shape"]), data["dtype"], None if values is None else list(values))
+        if values is not None and not isinstance(values, np.ndarray):
+            values = list(values)
+        return cls(tuple(data["shape"]), data["dtype"], values)
 
 
 @dataclass(frozen=True)
@@ -141,11 +152,13 @@ class Observation:
     def __post_init__(self) -> None:
         self.effect_log = [freeze(e) for e in self.effect_log]
 
-    def to_json(self) -> dict:
+    def to_json(self, *, arrays: bool = False) -> dict:
+        """Plain JSON; `arrays=True` leaves large outputs' values as numpy arrays."""
+        outputs = self.outputs
         return {
             "path": self.path,
             "side": self.side,
-            "outputs": None if self.outputs is None else [v.to_json() for v in self.outputs],
+            "outputs": None if outputs is None else [v.to_json(arrays=arrays) for v in outputs],
             "effect_log": [_thaw(e) for e in self.effect_log],
             "graph": None if self.graph is None else self.graph.to_json(),
             "code": self.code,

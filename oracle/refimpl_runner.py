@@ -120,7 +120,10 @@ def make_inputs(program: Any) -> list[Any]:
 
 
 def _describe(t: Any, with_values: bool) -> ValueObs:
-    values = t.numpy().reshape(-1).tolist() if with_values else None
+    values = None
+    if with_values:
+        flat = t.numpy().reshape(-1)
+        values = flat.copy() if flat.size > observation.LISTED_ELEMENTS else flat.tolist()
     return ValueObs(tuple(t.shape), t.dtype.name, values)
 
 

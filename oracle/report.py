@@ -14,6 +14,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import numpy as np
 from rich.columns import Columns
 from rich.console import Console
 from rich.panel import Panel
@@ -54,23 +55,32 @@ def to_json(run: CheckRun) -> dict:
 def _result_json(run: CheckRun, result: Any) -> dict:
     t_obs, r_obs = run.observations[(result.program, result.path)]
     return {**result.to_json(), "details": clip_details(result.details),
-            "torch": summarise_observation(t_obs.to_json()),
-            "reference": summarise_observation(r_obs.to_json())}
+            "torch": summarise_observation(t_obs.to_json(arrays=True)),
+            "reference": summarise_observation(r_obs.to_json(arrays=True))}
 
 
-def _digest(values: list) -> str:
+def _listed(values: Any) -> list:
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _digest(values: Any) -> str:
+    """sha256 of the values' list text, taken in chunks (a list or a numpy array alike)."""
     digest = hashlib.sha256()
     for start in range(0, len(values), 1 << 16):
-        digest.update(repr(values[start:start + (1 << 16)]).encode())
+        digest.update(repr(_listed(values[start:start + (1 << 16)])).encode())
     return digest.hexdigest()
 
 
 def summarise_value(value: dict) -> dict:
-    """An output's JSON, with `values` replaced by a summary beyond MAX_REPORTED_VALUES."""
+    """An output's JSON, with `values` replaced by a summary beyond MAX_REPORTED_VALUES.
+
+    `values` may be a numpy array (`Observation.to_json(arrays=True)`); what is returned is
+    plain JSON either way."""
     values = value.get("values")
     if values is None or len(values) <= MAX_REPORTED_VALUES:
-        return value
-    summary = {"elements": len(values), "head": values[:_HEAD], "sha256": _digest(values)}
+        return value if values is None else {**value, "values": _listed(values)}
+    summary = {"elements": len(values), "head": _listed(values[:_HEAD]),
+               "sha256": _digest(values)}
     return {**value, "values": None, "summary": summary}
 
 

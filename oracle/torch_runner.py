@@ -375,7 +375,11 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 def _describe(t: torch.Tensor, with_values: bool) -> ValueObs:
-    values = t.detach().reshape(-1).tolist() if with_values else None
+    values = None
+    if with_values:
+        flat = t.detach().cpu().reshape(-1)
+        large = flat.numel() > observation.LISTED_ELEMENTS and flat.dtype != torch.bfloat16
+        values = flat.numpy().copy() if large else flat.tolist()
     return ValueObs(tuple(t.shape), _dtype_name(t.dtype), values)
 
 

@@ -5,6 +5,7 @@ Spec: RPT-2, RPT-3, RPT-4, RPT-6.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from oracle import check
@@ -122,3 +123,36 @@ def test_known_findings_file_is_well_formed():
         assert "programs" not in entry, f"known finding {entry.get('id')} names programs"
         for key in ("id", "paths", "kind", "reason", "upstream"):
             assert key in entry, f"known finding {entry.get('id')} lacks {key!r}"
+
+
+def _big(values) -> Observation:
+    arr = np.asarray(values, dtype=np.float32)
+    return Observation("eager", "torch", outputs=[ValueObs(arr.shape, "float32", arr)],
+                       effect_log=[A, DEAD, B])
+
+
+@pytest.mark.spec("RPT-3", "RPT-15")
+def test_large_outputs_compare_as_arrays_by_the_same_rule():
+    base = np.arange(5000, dtype=np.float32)
+    base[10], base[11], base[12] = np.nan, np.inf, -np.inf
+    near = base.copy()
+    near[100] = np.nextafter(near[100], np.float32(np.inf))
+    agree = compare_observations(PROGRAM, _big(base), _big(near))
+    assert agree.status == "agree", f"expected agree (NaN/inf in place), got {agree.details}"
+    far = base.copy()
+    far[7], far[4000] = 8.5, np.nan
+    diverge = compare_observations(PROGRAM, _big(base), _big(far))
+    assert diverge.kinds == ["reference mismatch: values"], f"got {diverge.kinds}"
+    detail = diverge.details[0]
+    assert "2 of 5000 elements differ" in detail and "[7]" in detail and "[4000]" in detail, (
+        f"expected the count and positions of the differences, got {detail!r}")
+    assert len(detail) < 500, f"expected a short detail, got {len(detail)} characters"
+
+
+@pytest.mark.spec("RPT-15")
+def test_a_large_output_and_its_list_compare_equal():
+    values = [float(k % 9) for k in range(3000)]
+    as_list = Observation("eager", "refimpl", outputs=[ValueObs((3000,), "float32", values)],
+                          effect_log=[A, DEAD, B])
+    result = compare_observations(PROGRAM, _big(np.asarray(values)), as_list)
+    assert result.status == "agree", f"expected agree, got {result.details}"

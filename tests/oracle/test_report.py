@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+import refimpl
+from oracle import observation, refimpl_runner
 from oracle.check import CheckRun
 from oracle.compare import PathResult
 from oracle.observation import Observation, ValueObs
-from oracle.report import MAX_REPORTED_VALUES, to_json
+from oracle.report import MAX_REPORTED_VALUES, summarise_value, to_json
 
 BIG = 4096 * 4096
 
@@ -46,3 +49,23 @@ def test_a_small_output_is_written_in_full():
     out = to_json(_run(MAX_REPORTED_VALUES))["results"][0]["reference"]["outputs"][0]
     assert len(out["values"]) == MAX_REPORTED_VALUES and "summary" not in out, (
         f"expected every value written, got {sorted(out)}")
+
+
+@pytest.mark.spec("RPT-15")
+def test_a_summary_is_the_same_for_an_array_and_its_list():
+    values = [float(k % 7) for k in range(200_000)]
+    as_list = summarise_value(ValueObs((len(values),), "float32", values).to_json())
+    array = np.asarray(values, dtype=np.float32)
+    as_array = summarise_value(ValueObs(array.shape, "float32", array).to_json(arrays=True))
+    assert as_array == as_list, f"expected one summary, got {as_array} and {as_list}"
+    json.dumps(as_array)  # plain JSON: no numpy scalars left
+
+
+@pytest.mark.spec("RPT-15")
+def test_the_runner_keeps_a_large_output_as_an_array():
+    big = refimpl.zeros([observation.LISTED_ELEMENTS + 1])
+    small = refimpl.zeros([observation.LISTED_ELEMENTS])
+    large_obs, small_obs = refimpl_runner.value_obs([big, small])
+    assert isinstance(large_obs.values, np.ndarray), f"got {type(large_obs.values)}"
+    assert isinstance(small_obs.values, list), f"got {type(small_obs.values)}"
+    assert large_obs.to_json()["values"] == [0.0] * (observation.LISTED_ELEMENTS + 1)
