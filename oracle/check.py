@@ -24,8 +24,9 @@ from typing import Any
 import refimpl
 from oracle.compare import PathResult, compare_observations
 from oracle.observation import PATHS, Observation
-from oracle.program import program_to_json
-from oracle.refimpl_runner import run_refimpl_paths
+from oracle.program import ProgramError, program_to_json
+from oracle.program_reader import DEFAULT_LIMITS, Limits
+from oracle.refimpl_runner import oversized_value, run_refimpl_paths
 from refimpl.profiles import profile_for_torch_version
 
 __all__ = ["CheckRun", "check_programs", "known_finding_for", "load_known_findings", "run_check",
@@ -135,10 +136,17 @@ def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None 
 
 def check_programs(run: CheckRun, programs: Iterable[Any],
                    torch_side: Callable[[Any, str], Observation], known: list[dict],
-                   progress: Callable[[str], None] | None = None) -> CheckRun:
+                   progress: Callable[[str], None] | None = None, *,
+                   limits: Limits = DEFAULT_LIMITS) -> CheckRun:
     """The one check loop (`oracle check` and `oracle fuzz`): each program on each of
-    `run.paths` in both worlds, compared, then the known findings applied."""
+    `run.paths` in both worlds, compared, then the known findings applied.
+
+    A program that would make a value over `limits.max_value_elements` elements raises
+    `ProgramError` before any path runs it (PRG-42)."""
     for program in programs:
+        oversized = oversized_value(program, limits.max_value_elements)
+        if oversized is not None:
+            raise ProgramError(*oversized)
         references = run_refimpl_paths(program, list(run.paths))
         for path, r_obs in zip(run.paths, references):
             if progress is not None:

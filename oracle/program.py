@@ -3,7 +3,8 @@
 Models: nothing upstream directly. A program is the JSON form of a small torch function: calls of
 `torch.ops.<ns>.<name>.<overload>`, custom ops made with `torch.library.custom_op` and
 `_register_effectful_op` (torch 2.13.0), and direct `torch.ops.higher_order.with_effects` calls.
-Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string).
+Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string), PRG-39 to
+PRG-41 (limits and hostile input, in oracle/program_reader.py).
 
 Loading evaluates nothing. It runs two checks and stops at the first fault, which it reports as a
 `ProgramError` naming the JSON path of the fault (`$.body[2].args[0].ref`):
@@ -35,6 +36,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from oracle.behaviors import BEHAVIORS, KNOWN_ATEN_OPS, Signature, op_signature, parse_signature
+from oracle.program_reader import DEFAULT_LIMITS, Limits, read_document
 
 __all__ = [
     "CATALOG_DIR",
@@ -42,6 +44,7 @@ __all__ = [
     "CustomOpSpec",
     "ExpectedError",
     "InputSpec",
+    "Limits",
     "Program",
     "ProgramError",
     "Ref",
@@ -171,32 +174,20 @@ class Program:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_program(source: str | os.PathLike | Mapping) -> Program:
+def load_program(
+    source: str | os.PathLike | Mapping, *, limits: Limits = DEFAULT_LIMITS
+) -> Program:
     """Load and check a program from a dict, a JSON text, or a path to a `.json` file.
 
     A str that starts with `{` or `[` is JSON text, any other str a path. Raises `ProgramError`
-    for every invalid document (and `OSError` when a file cannot be read).
+    for every invalid document, whatever its bytes (PRG-39 to PRG-42: `limits` bounds its size),
+    and `OSError` when a file cannot be read.
     """
-    doc, origin = _read_document(source)
+    doc, origin = read_document(source, limits, ProgramError)
     _check_structure(doc)
     program = _build_program(doc, origin)
-    check_program(program)
+    check_program(program, limits=limits)
     return program
-
-
-def _read_document(source: Any) -> tuple[Any, str | None]:
-    if isinstance(source, (Mapping, list)):
-        return source, None
-    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
-        text, origin = source, None
-    elif isinstance(source, (str, os.PathLike)):
-        text, origin = Path(source).read_text(encoding="utf-8"), str(source)
-    else:
-        raise TypeError(f"load_program expects a dict, JSON text or path, got {type(source)}")
-    try:
-        return json.loads(text), origin
-    except json.JSONDecodeError as exc:
-        raise ProgramError((), f"not JSON: {exc}") from exc
 
 
 def _is_strict_int(checker: Any, instance: Any) -> bool:
@@ -314,7 +305,7 @@ class _CustomOp:
     signature: Signature
 
 
-def check_program(program: Program) -> None:
+def check_program(program: Program, *, limits: Limits = DEFAULT_LIMITS) -> None:
     """Run the semantic checks on a built program; raise `ProgramError` at the first fault.
 
     Paths refer to `program_to_json(program)`. A program built in Python rather than loaded
@@ -326,7 +317,7 @@ def check_program(program: Program) -> None:
     for i, stmt in enumerate(program.body):
         _check_statement(stmt, ("body", i), custom, env)
     _check_outputs(program.outputs, env)
-    _check_expect_error(program.expect_error)
+    _check_expect_error(program.expect_error, limits)
 
 
 # -- custom ops (PRG-5 to PRG-9) ---------------------------------------------------------------
@@ -656,9 +647,13 @@ def _check_outputs(outputs: tuple, env: dict) -> None:
             )
 
 
-def _check_expect_error(expect: ExpectedError | None) -> None:
+def _check_expect_error(expect: ExpectedError | None, limits: Limits) -> None:
     if expect is None:
         return
+    if len(expect.match) > limits.max_pattern_chars:
+        raise ProgramError(("expect_error", "match"),
+                           f"match has {len(expect.match)} characters (at most "
+                           f"{limits.max_pattern_chars}, Limits.max_pattern_chars)")
     try:
         re.compile(expect.match)
     except re.error as exc:

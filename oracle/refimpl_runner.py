@@ -30,6 +30,7 @@ from oracle.canonical import CanonicalGraph
 from oracle.observation import PATHS, ErrorObs, Observation, ValueObs
 from oracle.program_source import ProgramSource, write_program
 from oracle.run_state import forget_side_effects, restore_side_effects
+from refimpl._pytree import tree_flatten
 from refimpl.effect_log import record_effects
 from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
 from refimpl.export import Module, aot_export, remove_effect_tokens
@@ -247,3 +248,40 @@ class _Sink:
 
     def flush(self) -> None:
         return None
+
+
+def oversized_value(program: Any, max_elements: int) -> tuple[tuple, str] | None:
+    """PRG-42: the first value the program would make with more than `max_elements` elements,
+    found by tracing it with fake tensors (no data), as `(location, reason)`; None when there is
+    none, or when the trace fails (the program's own error, which every path then records)."""
+    try:
+        with contextlib.redirect_stdout(_Sink()), registrations(program):
+            src = write_program(program, resolve, with_effects=with_effects,
+                                new_token=new_token_tensor)
+            gm = refimpl.make_fx(src.fn, tracing_mode="fake")(*make_inputs(program))
+    except Exception:  # noqa: BLE001 - the paths report the program's own errors
+        return None
+    for node in gm.graph.nodes:
+        for value in tree_flatten(node.meta.get("val"))[0]:
+            if isinstance(value, refimpl.Tensor) and value.numel() > max_elements:
+                return _statement_of(program, node), (
+                    f"{_op_name(node)} makes a value of shape "
+                    f"{list(value.shape)} ({value.numel()} elements; at most {max_elements}, "
+                    "Limits.max_value_elements)")
+    return None
+
+
+def _op_name(node: Any) -> str:
+    """The op a graph node calls (a `with_effects` node: its inner op), as a program names it."""
+    target = node.target
+    if target is with_effects and len(node.args) > 1:
+        target = node.args[1]
+    return getattr(target, "_name", None) or fx_node._get_qualified_name(target)
+
+
+def _statement_of(program: Any, node: Any) -> tuple:
+    """`("body", i)` for the one statement calling the node's op, else `("body",)`."""
+    name = _op_name(node)
+    hits = [i for i, stmt in enumerate(program.body) if name in (stmt.op, f"{stmt.op}.default")
+            or f"{name}.default" == stmt.op]
+    return ("body", hits[0]) if len(hits) == 1 else ("body",)
