@@ -142,7 +142,7 @@ def check_programs(run: CheckRun, programs: Iterable[Any],
     `run.paths` in both worlds, compared, then the known findings applied.
 
     A program that would make a value over `limits.max_value_elements` elements raises
-    `ProgramError` before any path runs it (PRG-42)."""
+    `ProgramError` before any path runs it (PRG-34)."""
     for program in programs:
         oversized = oversized_value(program, limits.max_value_elements)
         if oversized is not None:
