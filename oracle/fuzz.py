@@ -54,7 +54,11 @@ from pathlib import Path
 
 import hypothesis.core
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.database import (
+    DirectoryBasedExampleDatabase,
+    ExampleDatabase,
+    MultiplexedDatabase,
+)
 from rich.console import Console
 from rich.live import Live
 
@@ -471,7 +475,7 @@ def seed_rounds(campaign_seed: int) -> None:
 
 
 def run_round(
-    fuzzer: Fuzzer, db: DirectoryBasedExampleDatabase, max_examples: int, first: bool
+    fuzzer: Fuzzer, db: ExampleDatabase, max_examples: int, first: bool
 ) -> None:
     """One `@given` run; its failures are already on disk, so its exception is swallowed."""
     phases = [Phase.generate, Phase.target, Phase.shrink]
@@ -509,15 +513,38 @@ def _progress_text(examples: int, started: float, findings: int, left: float) ->
     )
 
 
+def example_database(spec: str) -> ExampleDatabase:
+    """A `redis://host:port/db` URL (the `fuzz` extra) or a folder, as a Hypothesis database."""
+    if not spec.startswith(("redis://", "rediss://", "unix://")):
+        return DirectoryBasedExampleDatabase(spec)
+    try:
+        import redis  # noqa: PLC0415 - the `fuzz` extra
+        from hypothesis.extra.redis import RedisExampleDatabase  # noqa: PLC0415
+    except ImportError as exc:
+        raise SystemExit(f"--database {spec}: needs the redis package "
+                         "(pip install 'effect-token-oracle[fuzz]')") from exc
+    return RedisExampleDatabase(redis.Redis.from_url(spec), key_prefix=b"effects-oracle:")
+
+
+def open_database(findings: Path, shared: str | None = None) -> ExampleDatabase:
+    """The campaign's example database: `<findings>/.hypothesis`, and with `shared` also that
+    database (`example_database`), which several machines' campaigns read and write together
+    (RPT-18, docs/fuzzing.md)."""
+    local = DirectoryBasedExampleDatabase(str(findings / ".hypothesis"))
+    return MultiplexedDatabase(local, example_database(shared)) if shared else local
+
+
 def campaign(args: argparse.Namespace, console: Console) -> int:
     version = _torch_version()
     select_profile(args.profile, version)
     args.findings.mkdir(parents=True, exist_ok=True)
-    db = DirectoryBasedExampleDatabase(str(args.findings / ".hypothesis"))
+    db = open_database(args.findings, args.database)
     started = time.monotonic()
     fuzzer = Fuzzer(
         args.paths, args.findings, started + args.budget, version, args.timeout, seed=args.seed
     )
+    if not args.known:
+        fuzzer.known = []  # a cold start: every accepted behaviour is found again (RPT-18)
     seed_rounds(args.seed)
     status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None else None
     with _progress_display(console) as show:
@@ -695,6 +722,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds per torch case (default: per path, 30 s for eager ... "
                              "600 s for compile:inductor; never past the budget)")
     parser.add_argument("--profile", help="refimpl profile (default: from the torch version)")
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="a shared example database besides <findings>/.hypothesis: redis://host:port/db "
+             "(the fuzz extra) or a folder; campaigns on several machines replay each other's "
+             "failures",
+    )
+    parser.add_argument(
+        "--known", action=argparse.BooleanOptionalAction, default=True,
+        help="apply oracle/known_findings.json (--no-known: a cold start, every divergence is new)",
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     return parser
 

@@ -33,8 +33,12 @@ from refimpl.fx.interpreter import Interpreter, random_topological_order
 from refimpl.operator import ops
 from refimpl.passes import check_effect_tokens
 
+# No database in the suite's runs; under a campaign (ORACLE_FUZZ_DATABASE, tests/oracle/conftest.py)
+# the default one, which HypoFuzz requires.
+PROPERTY_DATABASE = {} if os.environ.get("ORACLE_FUZZ_DATABASE") else {"database": None}
 FAST = settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    **PROPERTY_DATABASE,
 )
 DIFF_EXAMPLES = int(os.environ.get("ORACLE_DIFF_EXAMPLES", "10"))
 # The bounded differential run in the test suite is derandomized, so CI is reproducible; the
@@ -42,8 +46,8 @@ DIFF_EXAMPLES = int(os.environ.get("ORACLE_DIFF_EXAMPLES", "10"))
 DIFF = settings(
     max_examples=DIFF_EXAMPLES,
     deadline=None,
-    database=None,
-    derandomize=True,
+    **PROPERTY_DATABASE,
+    derandomize=bool(PROPERTY_DATABASE),  # derandomized in the suite, random in a campaign
     suppress_health_check=[HealthCheck.too_slow],
 )
 SCHEDULES_PER_GRAPH = 8
