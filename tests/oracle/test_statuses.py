@@ -101,6 +101,9 @@ def test_a_batch_goes_on_past_invalid_programs(tmp_path):
         f"expected the batch in order with the valid program run, got {statuses}")
     assert "$.body[0]" in report["results"][0]["details"][0], report["results"][0]["details"]
     assert report["summary"]["invalid"] == 4, f"got summary {report['summary']}"
+    shown = _oracle("show", str(bad))
+    assert shown.returncode == 2, f"expected show to exit 2, got {shown.returncode}"
+    assert "$.body[0]" in shown.stderr, f"expected the JSON path: {shown.stderr}"
 
 
 @pytest.mark.torch
