@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -78,7 +78,8 @@ ATEN_OP_NAMES: tuple[str, ...] = (
     "aten::_linalg_check_errors.default",
 )
 
-ATEN_SCHEMAS_PATH = Path(__file__).with_name("aten_schemas.json")
+# A package data file (pyproject.toml's package-data), read through importlib.resources (RPT-17).
+ATEN_SCHEMAS_PATH = resources.files("oracle") / "aten_schemas.json"
 
 
 def _load_aten_schemas() -> dict[str, str]:
@@ -86,7 +87,7 @@ def _load_aten_schemas() -> dict[str, str]:
 
     A missing file reads as empty, so that the recording tool can import this module to write it.
     """
-    if not ATEN_SCHEMAS_PATH.exists():
+    if not ATEN_SCHEMAS_PATH.is_file():
         return {}
     recorded = json.loads(ATEN_SCHEMAS_PATH.read_text(encoding="utf-8"))["schemas"]
     return {name: recorded[name] for name in ATEN_OP_NAMES if name in recorded}

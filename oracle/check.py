@@ -2,13 +2,15 @@
 
 Models: nothing upstream. For each program and path: the torch observation (in-process, or in a
 worker with ``isolate=True``), the reference observation (refimpl), one ``PathResult``.
-Spec: RPT-1 .. RPT-6 (specs/report.md).
+Spec: RPT-1 .. RPT-6, RPT-18 (invalid programs), RPT-20 (exit statuses) (specs/report.md).
 
 Simplifications:
 1. The reference profile is chosen from the torch version (``refimpl.profiles``), unless given.
 2. Known findings (``known_findings.json``) turn a matching divergence into ``known``; an entry
    that matched nothing in a run with a result that could show it (its path, its ``requires``)
    is reported as stale. Entries are signatures, never program names (RPT-6).
+3. A program file that does not load is an ``InvalidProgram`` in the batch: it becomes an
+   ``invalid`` result on every path, and the programs after it still run (RPT-18).
 """
 
 from __future__ import annotations
@@ -29,8 +31,22 @@ from oracle.program_reader import DEFAULT_LIMITS, Limits
 from oracle.refimpl_runner import oversized_value, run_refimpl_paths
 from refimpl.profiles import profile_for_torch_version
 
-__all__ = ["CheckRun", "check_programs", "known_finding_for", "load_known_findings", "run_check",
-           "select_profile"]
+__all__ = ["FAILING", "STATUSES", "CheckRun", "InvalidProgram", "check_programs",
+           "known_finding_for", "load_known_findings", "run_check", "select_profile"]
+
+# Every status a result can have (RPT-2, RPT-18, RPT-19), in the order reports count them.
+STATUSES = ("agree", "diverge", "error", "skip", "known", "unmet", "invalid")
+# The statuses that make `oracle check` exit 1 (RPT-20); `invalid` makes it exit 2.
+FAILING = ("diverge", "error", "unmet")
+
+
+@dataclass(frozen=True)
+class InvalidProgram:
+    """A program file of a batch that did not load: its name as given and the loader's message
+    (naming the JSON path of the fault). It runs nowhere; it is reported (RPT-18)."""
+
+    name: str
+    message: str
 
 
 @dataclass
@@ -50,7 +66,18 @@ class CheckRun:
 
     @property
     def diverged(self) -> bool:
+        """A result diverges or errs (fuzzing's findings)."""
         return any(r.status in ("diverge", "error") for r in self.results)
+
+    @property
+    def failed(self) -> bool:
+        """A result needs a look: `oracle check` exits 1 (RPT-20)."""
+        return any(r.status in FAILING for r in self.results)
+
+    @property
+    def invalid(self) -> bool:
+        """A program of the batch did not load: `oracle check` exits 2 (RPT-20)."""
+        return any(r.status == "invalid" for r in self.results)
 
 
 def torch_version() -> str:
@@ -139,14 +166,19 @@ def check_programs(run: CheckRun, programs: Iterable[Any],
                    progress: Callable[[str], None] | None = None, *,
                    limits: Limits = DEFAULT_LIMITS) -> CheckRun:
     """The one check loop (`oracle check` and `oracle fuzz`): each program on each of
-    `run.paths` in both worlds, compared, then the known findings applied.
-
-    A program that would make a value over `limits.max_value_elements` elements raises
-    `ProgramError` before any path runs it (PRG-34)."""
+    `run.paths` in both worlds, compared, then the known findings applied. An
+    `InvalidProgram` among them is an `invalid` result on each path (RPT-18), and so is a
+    program that would make a value over `limits.max_value_elements` elements, found before any
+    path runs it (PRG-34)."""
     for program in programs:
-        oversized = oversized_value(program, limits.max_value_elements)
-        if oversized is not None:
-            raise ProgramError(*oversized)
+        if not isinstance(program, InvalidProgram):
+            oversized = oversized_value(program, limits.max_value_elements)
+            if oversized is not None:
+                program = InvalidProgram(program.name, str(ProgramError(*oversized)))
+        if isinstance(program, InvalidProgram):
+            run.results.extend(PathResult(program.name, path, "invalid", kinds=["invalid program"],
+                                          details=[program.message]) for path in run.paths)
+            continue
         references = run_refimpl_paths(program, list(run.paths))
         for path, r_obs in zip(run.paths, references):
             if progress is not None:

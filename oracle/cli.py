@@ -1,7 +1,8 @@
 """``python -m oracle``: check a torch build against the reference; show one program.
 
 Models: nothing upstream.
-Spec: RPT-1 (exit codes), RPT-4 (formats).
+Spec: RPT-1, RPT-20 (exit codes), RPT-4 (formats), RPT-18 (invalid programs in a batch),
+RPT-22 (user strings printed literally).
 
 Simplifications: none.
 """
@@ -11,12 +12,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
+from rich.text import Text
 
 from oracle.observation import PATHS, parse_paths
 from oracle.program import ProgramError, load_catalog, load_program
+
+if TYPE_CHECKING:
+    from oracle.check import CheckRun
 
 __all__ = ["main"]
 
@@ -55,12 +62,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(paths: list[Path]) -> list:
-    return [load_program(p) for p in paths] if paths else load_catalog()
+    """The programs of the batch; a file that does not load is an `InvalidProgram` (RPT-18)."""
+    from oracle.check import InvalidProgram  # noqa: PLC0415 - keeps `--help` fast
+
+    if not paths:
+        return load_catalog()
+    programs: list = []
+    for path in paths:
+        try:
+            programs.append(load_program(path))
+        except (ProgramError, OSError, UnicodeDecodeError) as exc:
+            programs.append(InvalidProgram(str(path), str(exc)))
+    return programs
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
     from oracle import report  # noqa: PLC0415 - keeps `--help` fast
-    from oracle.check import run_check  # noqa: PLC0415
+    from oracle.check import InvalidProgram, run_check  # noqa: PLC0415
 
     programs = _load(args.programs)
     total = len(programs) * len(args.paths)
@@ -68,10 +86,14 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         task = progress.add_task("checking", total=total)
 
         def tick(label: str) -> None:
-            progress.update(task, advance=1, description=label)
+            progress.update(task, advance=1, description=escape(label))
 
         run = run_check(programs, args.paths, profile=args.profile, isolate=args.isolate,
                         timeout=args.timeout, progress=tick)
+    for program in programs:  # on stderr too, for a report that goes to a file or is JSON
+        if isinstance(program, InvalidProgram):
+            Console(stderr=True).print(Text(f"invalid program {program.name}: {program.message}",
+                                            style="red"), soft_wrap=True)
     if args.format == "table":
         if args.output:
             with open(args.output, "w") as f:
@@ -87,7 +109,14 @@ def _check(args: argparse.Namespace, console: Console) -> int:
             args.output.write_text(text)
         else:
             sys.stdout.write(text + "\n")
-    return EXIT_DIVERGE if run.diverged else EXIT_AGREE
+    return _exit_status(run)
+
+
+def _exit_status(run: CheckRun) -> int:
+    """RPT-20: 2 when a program of the batch is invalid, else 1 when a result fails."""
+    if run.invalid:
+        return EXIT_USAGE
+    return EXIT_DIVERGE if run.failed else EXIT_AGREE
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
@@ -96,12 +125,12 @@ def _show(args: argparse.Namespace, console: Console) -> int:
 
     run = run_check([load_program(args.program)], [args.path], profile=args.profile)
     result = run.results[0]
-    console.print(f"{result.program} [{result.path}]: {result.status}")
+    console.print(Text(f"{result.program} [{result.path}]: {result.status}"))
     for detail in result.details:
-        console.print(detail)
+        console.print(Text(detail))
     t_obs, r_obs = run.observations[(result.program, result.path)]
     report.show_sides(t_obs, r_obs, console)
-    return EXIT_DIVERGE if run.diverged else EXIT_AGREE
+    return _exit_status(run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args, console)
         return _show(args, console)
     except ProgramError as exc:
-        Console(stderr=True).print(f"[red]invalid program: {exc}")
+        Console(stderr=True).print(Text(f"invalid program: {exc}", style="red"), soft_wrap=True)
         return EXIT_USAGE
     except (OSError, ValueError) as exc:
-        Console(stderr=True).print(f"[red]error: {exc}")
+        Console(stderr=True).print(Text(f"error: {exc}", style="red"), soft_wrap=True)
         return EXIT_USAGE

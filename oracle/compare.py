@@ -2,7 +2,7 @@
 
 Models: nothing upstream; "the same program twice" (micrograd's test style): the torch
 observation against the reference observation of the same program and path.
-Spec: RPT-1 .. RPT-6, RPT-9 .. RPT-11, RPT-13 (specs/report.md), PRG-25 (specs/program.md).
+Spec: RPT-1 .. RPT-6, RPT-9 .. RPT-11, RPT-13, RPT-19 (specs/report.md), PRG-25 (specs/program.md).
 
 Simplifications:
 1. Values compare with dtype-aware tolerances (``TOLERANCES``); ints and bools exactly; NaN
@@ -33,6 +33,8 @@ __all__ = ["PathResult", "compare_observations", "TOLERANCES"]
 TOLERANCES = {"float32": (1.3e-6, 1e-5), "float64": (1e-7, 1e-7)}  # (rtol, atol), torch's
 # Faults of the oracle itself (RPT-13): never a verdict about torch or refimpl.
 HARNESS_ERRORS = ("WorkerCrash", "Timeout", "WorkerError", "HarnessError")
+# The kind of an `expect_error` that neither side raised; alone, the status `unmet` (RPT-19).
+MISSING_ERROR = "expected error missing"
 
 
 @dataclass
@@ -41,7 +43,7 @@ class PathResult:
 
     program: str
     path: str
-    status: str  # agree | diverge | error | skip | known
+    status: str  # agree | diverge | error | skip | known | unmet | invalid (check.STATUSES)
     kinds: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     code_equal: bool | None = None
@@ -202,7 +204,7 @@ def _compare_errors(program: Any, t: Observation, r: Observation) -> tuple[str, 
     expected = getattr(program, "expect_error", None)
     if t.error is None and r.error is None:
         if expected is not None:
-            return "expected error missing", f"both sides ran; expected {expected.type}"
+            return MISSING_ERROR, f"both sides ran; expected {expected.type}"
         return None
     if t.error is None or r.error is None:
         side = "torch" if t.error is not None else "reference"
@@ -239,7 +241,9 @@ def compare_observations(program: Any, t: Observation, r: Observation) -> PathRe
         if check is not None:
             result.kinds.append(check[0])
             result.details.append(f"{check[0]}:\n    {check[1]}")
-    if result.kinds:
+    if result.kinds == [MISSING_ERROR]:  # both sides agree, on not raising (RPT-19)
+        result.status = "unmet"
+    elif result.kinds:
         result.status = "diverge"
     return result
 

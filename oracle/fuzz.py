@@ -529,7 +529,7 @@ def example_database(spec: str) -> ExampleDatabase:
 def open_database(findings: Path, shared: str | None = None) -> ExampleDatabase:
     """The campaign's example database: `<findings>/.hypothesis`, and with `shared` also that
     database (`example_database`), which several machines' campaigns read and write together
-    (RPT-18, docs/fuzzing.md)."""
+    (RPT-25, docs/fuzzing.md)."""
     local = DirectoryBasedExampleDatabase(str(findings / ".hypothesis"))
     return MultiplexedDatabase(local, example_database(shared)) if shared else local
 
@@ -544,7 +544,7 @@ def campaign(args: argparse.Namespace, console: Console) -> int:
         args.paths, args.findings, started + args.budget, version, args.timeout, seed=args.seed
     )
     if not args.known:
-        fuzzer.known = []  # a cold start: every accepted behaviour is found again (RPT-18)
+        fuzzer.known = []  # a cold start: every accepted behaviour is found again (RPT-25)
     seed_rounds(args.seed)
     status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None else None
     with _progress_display(console) as show:

@@ -1,11 +1,13 @@
 """Reports of a check run: a rich table with diffs, JSON (specs/report.md), JUnit XML.
 
 Models: nothing upstream.
-Spec: RPT-4, RPT-5, RPT-6, RPT-15 (large values are summarised).
+Spec: RPT-4, RPT-5, RPT-6, RPT-15 (large values are summarised), RPT-21 (the table at any
+width), RPT-22 (user strings printed literally), RPT-23 (the new statuses in the reports).
 
 Simplifications:
-1. JUnit XML has one testsuite per path and one testcase per program; ``diverge`` and ``error``
-   become failures, ``skip`` a skipped case, ``known`` a passed case with a system-out note.
+1. JUnit XML has one testsuite per path and one testcase per program; ``diverge``, ``error`` and
+   ``unmet`` become failures, ``invalid`` an error, ``skip`` a skipped case, ``known`` a passed
+   case with a system-out note.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from typing import Any
 import numpy as np
 from rich.columns import Columns
 from rich.console import Console
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
-from oracle.check import CheckRun
+from oracle.check import FAILING, STATUSES, CheckRun
 
-__all__ = ["MAX_REPORTED_VALUES", "REPORT_FORMAT", "print_table", "summarise_observation",
-           "to_json", "to_junit"]
+__all__ = ["MAX_REPORTED_VALUES", "REPORT_FORMAT", "print_table", "results_table",
+           "summarise_observation", "to_json", "to_junit"]
 
 # [NOTE: large values] A report holds at most this many values of one output, and details of at
 # most MAX_DETAIL_CHARS characters; a larger output is written as a summary (RPT-15), so that a
@@ -34,7 +38,8 @@ _HEAD = 8
 
 REPORT_FORMAT = "effects-oracle-report/1"
 _STYLE = {"agree": "green", "diverge": "bold red", "error": "bold magenta", "skip": "dim",
-          "known": "yellow"}
+          "known": "yellow", "unmet": "bold yellow", "invalid": "bold cyan"}
+assert set(_STYLE) == set(STATUSES), "every status has a style"
 
 
 def to_json(run: CheckRun) -> dict:
@@ -53,10 +58,12 @@ def to_json(run: CheckRun) -> dict:
 
 
 def _result_json(run: CheckRun, result: Any) -> dict:
-    t_obs, r_obs = run.observations[(result.program, result.path)]
+    """One result; an `invalid` program has no observations, written `null` (RPT-23)."""
+    sides = run.observations.get((result.program, result.path))
+    t_json, r_json = (None, None) if sides is None else (
+        summarise_observation(obs.to_json(arrays=True)) for obs in sides)
     return {**result.to_json(), "details": clip_details(result.details),
-            "torch": summarise_observation(t_obs.to_json(arrays=True)),
-            "reference": summarise_observation(r_obs.to_json(arrays=True))}
+            "torch": t_json, "reference": r_json}
 
 
 def _listed(values: Any) -> list:
@@ -99,7 +106,7 @@ def clip_details(details: list[str]) -> list[str]:
 
 
 def summary(run: CheckRun) -> dict[str, int]:
-    counts = {status: 0 for status in _STYLE}
+    counts = {status: 0 for status in STATUSES}
     for result in run.results:
         counts[result.status] += 1
     return counts
@@ -112,10 +119,13 @@ def to_junit(run: CheckRun) -> str:
         suite = ET.SubElement(suites, "testsuite", name=path, tests=str(len(results)))
         for result in results:
             case = ET.SubElement(suite, "testcase", classname=path, name=result.program)
-            if result.status in ("diverge", "error"):
+            if result.status in FAILING:
                 failure = ET.SubElement(case, "failure", message=", ".join(result.kinds)
                                         or result.status)
                 failure.text = "\n".join(clip_details(result.details))
+            elif result.status == "invalid":
+                error = ET.SubElement(case, "error", message="invalid program")
+                error.text = "\n".join(clip_details(result.details))
             elif result.status == "skip":
                 ET.SubElement(case, "skipped", message="; ".join(result.details))
             elif result.status == "known":
@@ -124,48 +134,99 @@ def to_junit(run: CheckRun) -> str:
     return ET.tostring(suites, encoding="unicode")
 
 
-def print_table(run: CheckRun, console: Console, *, show_diffs: bool = True) -> None:
-    """Program x path table, then one panel per divergence with both graphs and logs."""
-    table = Table(title=f"torch {run.torch_version} vs refimpl (profile {run.profile})")
-    table.add_column("program")
+def _styled(status: str) -> Text:
+    return Text(status, style=_STYLE[status])
+
+
+def _grid(run: CheckRun, rows: dict[str, dict[str, Any]]) -> Table:
+    """The program x path grid, every name in full."""
+    table = Table(title=Text(f"torch {run.torch_version} vs refimpl (profile {run.profile})"))
+    table.add_column("program", no_wrap=True)
     for path in run.paths:
-        table.add_column(path, justify="center")
-    by_program: dict[str, dict[str, Any]] = {}
+        table.add_column(Text(path), justify="center", no_wrap=True)
+    for program, row in rows.items():
+        cells = [_styled(row[p].status) if p in row else Text("") for p in run.paths]
+        table.add_row(Text(program), *cells)
+    return table
+
+
+def _by_program(run: CheckRun, rows: dict[str, dict[str, Any]]) -> Table:
+    """One row per program, its paths listed under each status: for a console narrower than
+    the grid, so that no program or path name is cut (RPT-21)."""
+    table = Table(title=Text(f"torch {run.torch_version} vs refimpl (profile {run.profile})"))
+    table.add_column("program", no_wrap=True, overflow="fold")
+    table.add_column("status: paths", min_width=24)
+    for program, row in rows.items():
+        by_status: dict[str, list[str]] = {}
+        for path in run.paths:
+            if path in row:
+                by_status.setdefault(row[path].status, []).append(path)
+        cell = Text()
+        for status, paths in by_status.items():
+            if cell:
+                cell.append("; ")
+            cell.append(status, style=_STYLE[status])
+            every = len(paths) == len(run.paths) and len(paths) > 1
+            cell.append(f": every path ({len(paths)})" if every else ": " + ", ".join(paths))
+        table.add_row(Text(program), cell)
+    return table
+
+
+def results_table(run: CheckRun, console: Console) -> Table:
+    """The grid when it fits the console's width, else the table by program (RPT-21)."""
+    rows: dict[str, dict[str, Any]] = {}
     for result in run.results:
-        by_program.setdefault(result.program, {})[result.path] = result
-    for program, row in by_program.items():
-        cells = [f"[{_STYLE[row[p].status]}]{row[p].status}" if p in row else "" for p in run.paths]
-        table.add_row(program, *cells)
-    console.print(table)
+        rows.setdefault(result.program, {})[result.path] = result
+    grid = _grid(run, rows)
+    unbounded = console.options.update(max_width=1 << 16)  # the grid's width when not squeezed
+    if Measurement.get(console, unbounded, grid).maximum <= console.width:
+        return grid
+    return _by_program(run, rows)
+
+
+def print_table(run: CheckRun, console: Console, *, show_diffs: bool = True) -> None:
+    """The results table, the counts and timings, then one panel per result to look at.
+
+    Every string from a program or a side (names, details, graphs, logs, messages) is printed
+    as rich `Text`, never parsed as markup (RPT-22)."""
+    console.print(results_table(run, console))
     counts = summary(run)
-    console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
+    console.print(Text(", ".join(f"{n} {status}" for status, n in counts.items())))
     share = run.refimpl_seconds / max(run.wall_seconds, 1e-9)
-    console.print(f"wall {run.wall_seconds:.1f} s: torch side {run.torch_seconds:.1f} s, "
-                  f"refimpl side {run.refimpl_seconds:.2f} s ({share:.1%} of the wall time)")
+    console.print(Text(f"wall {run.wall_seconds:.1f} s: torch side {run.torch_seconds:.1f} s, "
+                       f"refimpl side {run.refimpl_seconds:.2f} s ({share:.1%} of the wall time)"))
     for entry in run.stale_known:
-        console.print(f"[yellow]known finding {entry.get('id')} matched nothing: is it fixed?")
-    if show_diffs:
-        for result in run.results:
-            if result.status in ("diverge", "error"):
-                print_divergence(run, result, console)
+        console.print(Text(f"known finding {entry.get('id')} matched nothing: is it fixed?",
+                           style="yellow"))
+    if not show_diffs:
+        return
+    shown_invalid: set[str] = set()
+    for result in run.results:
+        if result.status == "invalid" and result.program not in shown_invalid:
+            shown_invalid.add(result.program)
+            console.print(Panel(Text("\n".join(clip_details(result.details))),
+                                title=Text(f"{result.program}: invalid program"),
+                                border_style=_STYLE["invalid"]))
+        elif result.status in FAILING:
+            print_divergence(run, result, console)
 
 
 def print_divergence(run: CheckRun, result: Any, console: Console) -> None:
     t_obs, r_obs = run.observations[(result.program, result.path)]
-    console.print(Panel("\n".join(clip_details(result.details)),
-                        title=f"{result.program} [{result.path}]",
+    console.print(Panel(Text("\n".join(clip_details(result.details))),
+                        title=Text(f"{result.program} [{result.path}]: {result.status}"),
                         border_style=_STYLE[result.status]))
     show_sides(t_obs, r_obs, console)
 
 
 def show_sides(t_obs: Any, r_obs: Any, console: Console) -> None:
     """Both graphs side by side, then both effect logs."""
-    panels = [Panel(obs.code or (str(obs.graph) if obs.graph else "(no graph)"),
-                    title=f"{obs.side} graph") for obs in (t_obs, r_obs)]
+    panels = [Panel(Text(obs.code or (str(obs.graph) if obs.graph else "(no graph)")),
+                    title=Text(f"{obs.side} graph")) for obs in (t_obs, r_obs)]
     console.print(Columns(panels, equal=True, expand=True))
-    logs = [Panel("\n".join(map(repr, obs.effect_log)) or "(empty)", title=f"{obs.side} log")
-            for obs in (t_obs, r_obs)]
+    logs = [Panel(Text("\n".join(map(repr, obs.effect_log)) or "(empty)"),
+                  title=Text(f"{obs.side} log")) for obs in (t_obs, r_obs)]
     console.print(Columns(logs, equal=True, expand=True))
     for obs in (t_obs, r_obs):
         if obs.error is not None:
-            console.print(f"{obs.side} raised {obs.error.type}: {obs.error.message}")
+            console.print(Text(f"{obs.side} raised {obs.error.type}: {obs.error.message}"))

@@ -5,8 +5,8 @@ Models: nothing upstream. Renders JSON reports (`effects-oracle-report/1`, oracl
 string (a `_print` message, a program name) shows literally. One report gives one grid; several
 (of different torch builds, `python -m oracle report a.json b.json`) give one table with a row
 per program and a column group per build, a program marked where the builds' statuses differ
-on a path both ran (RPT-17).
-Spec: RPT-17.
+on a path both ran (RPT-24).
+Spec: RPT-24.
 
 Simplifications:
 1. The page is self-contained (inline style and script, no network); the script only counts the

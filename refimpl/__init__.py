@@ -2,10 +2,11 @@
 
 Reading order and one line per module: ``refimpl/README.md``. The public surface mirrors torch:
 ``refimpl.ops.aten._print.default``, ``refimpl.tensor``, ``refimpl.FakeTensorMode``,
-``refimpl.make_fx``, ``refimpl.effects.with_effects`` ...
+``refimpl.make_fx``, ``refimpl.effects.with_effects``, ``refimpl.export.aot_export``,
+``refimpl.check_effect_tokens`` ...
 """
 
-from refimpl import effects, fx, library
+from refimpl import effects, export, fx, library, passes
 from refimpl.aten import arange, empty, full, ones, rand, randn, tensor, zeros
 from refimpl.backend import available_backends, get_backend, set_backend
 from refimpl.dispatch_key import DispatchKey, DispatchKeySet
@@ -14,15 +15,17 @@ from refimpl.effect_log import record_effects
 from refimpl.fake_tensor import FakeTensor, FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
 from refimpl.operator import HigherOrderOperator, OpOverload, OpOverloadPacket, ops
+from refimpl.passes import EffectTokenError, check_effect_tokens
 from refimpl.profiles import get_profile, set_profile
 from refimpl.proxy_tensor import make_fx
 from refimpl.tensor import Tensor
 from refimpl.torchbind import classes
 
 __all__ = [
-    "DispatchKey", "DispatchKeySet", "FakeTensor", "FakeTensorMode", "FunctionalTensor",
-    "FunctionalTensorMode", "HigherOrderOperator", "OpOverload", "OpOverloadPacket", "Tensor",
-    "arange", "available_backends", "bool_", "classes", "effects", "empty", "float32", "float64",
-    "full", "fx", "get_backend", "get_profile", "int32", "int64", "library", "make_fx", "ones",
-    "ops", "rand", "randn", "record_effects", "set_backend", "set_profile", "tensor", "zeros",
+    "DispatchKey", "DispatchKeySet", "EffectTokenError", "FakeTensor", "FakeTensorMode",
+    "FunctionalTensor", "FunctionalTensorMode", "HigherOrderOperator", "OpOverload",
+    "OpOverloadPacket", "Tensor", "arange", "available_backends", "bool_", "check_effect_tokens",
+    "classes", "effects", "empty", "export", "float32", "float64", "full", "fx", "get_backend",
+    "get_profile", "int32", "int64", "library", "make_fx", "ones", "ops", "passes", "rand",
+    "randn", "record_effects", "set_backend", "set_profile", "tensor", "zeros",
 ]

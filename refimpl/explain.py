@@ -689,6 +689,7 @@ def print_explanation(explanation: Explanation, console: Any = None) -> None:
         console.print(Text(event.line(), style=_STYLES.get(event.kind, "")), soft_wrap=True)
     if explanation.graph_module is not None:
         console.rule("graph (gm.code)")
-        console.print(explanation.graph_module.code.strip(), markup=False, soft_wrap=True)
+        # Text: the code holds user strings (a _print's), never markup or emoji codes (RPT-22).
+        console.print(Text(explanation.graph_module.code.strip()), soft_wrap=True)
     if explanation.signature is not None:
         console.print(Text(repr(explanation.signature), style="dim"), soft_wrap=True)

@@ -5,8 +5,9 @@ build (``specs/README.md``, "Profiles"; ``../shared/reference/seed-vs-torch.md``
 Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-24, DSP-24.
 
 Simplifications:
-1. Profiles are read from ``specs/profiles/*.toml`` next to the package (an editable install or
-   a source checkout); ``REFIMPL_PROFILE`` or ``set_profile`` picks one, the default is ``seed``.
+1. Profiles are the package's data files ``refimpl/_profiles/*.toml``, read with
+   ``importlib.resources`` (so a wheel install has them, RPT-17); ``REFIMPL_PROFILE`` or
+   ``set_profile`` picks one, the default is ``seed``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+try:
+    from importlib.resources.abc import Traversable
+except ImportError:  # Python 3.10 has it in importlib.abc only
+    from importlib.abc import Traversable
 
 try:
     import tomllib
@@ -25,7 +32,8 @@ except ImportError:  # Python 3.10: the same parser, from PyPI
 __all__ = ["Profile", "available_profiles", "get_profile", "load_profile", "on_profile_change",
            "profile_for_torch_version", "set_profile", "switch_choices", "switch_types"]
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "specs" / "profiles"
+# The profiles ship inside the package (pyproject.toml's package-data), beside this module.
+PROFILE_DIR: Traversable = resources.files("refimpl") / "_profiles"
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class Profile:
     check_messages: Literal["assert", "explicit"]
     functionalize_rule: bool
     bool_arith_error: Literal["RuntimeError", "NotImplementedError"]
-    path: Path | None = field(default=None, compare=False)
+    path: Path | Traversable | None = field(default=None, compare=False)
 
 
 _HEADER = ("name", "description", "torch_versions")
@@ -65,7 +73,7 @@ def switch_choices(name: str) -> tuple[Any, ...] | None:
     return get_args(kind) if get_origin(kind) is Literal else None
 
 
-def _check_switch(path: Path, key: str, kind: Any, value: Any) -> None:
+def _check_switch(path: Traversable, key: str, kind: Any, value: Any) -> None:
     if get_origin(kind) is Literal:
         if value not in get_args(kind):
             raise ValueError(f"{path}: switch {key!r} must be one of {get_args(kind)}, "
@@ -76,11 +84,14 @@ def _check_switch(path: Path, key: str, kind: Any, value: Any) -> None:
         raise ValueError(f"{path}: switch {key!r} must be {base.__name__}, got {value!r}")
 
 
-def _read_switches(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[str, Any]]:
-    """The file's data and its switches, merged over those of the profile it ``inherits``."""
-    if path in seen:
-        raise ValueError(f"{path}: inherits itself through {[str(p) for p in seen]}")
-    with open(path, "rb") as f:
+def _read_switches(path: Traversable, seen: tuple[str, ...] = ()) -> tuple[dict, dict[str, Any]]:
+    """The file's data and its switches, merged over those of the profile it ``inherits``.
+
+    ``path`` is a ``Path`` or a package resource (``PROFILE_DIR / "seed.toml"``); both open,
+    and both have the ``parent`` an ``inherits`` is looked up in."""
+    if str(path) in seen:
+        raise ValueError(f"{path}: inherits itself through {list(seen)}")
+    with path.open("rb") as f:
         data = tomllib.load(f)
     switches: dict[str, Any] = {}
     parent = data.get("inherits")
@@ -88,12 +99,12 @@ def _read_switches(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[
         parent_path = path.parent / f"{parent}.toml"
         if not parent_path.is_file():
             raise ValueError(f"{path}: inherits unknown profile {parent!r}")
-        switches.update(_read_switches(parent_path, seen + (path,))[1])
+        switches.update(_read_switches(parent_path, seen + (str(path),))[1])
     switches.update(data.get("switches", {}))
     return data, switches
 
 
-def load_profile(path: Path) -> Profile:
+def load_profile(path: Path | Traversable) -> Profile:
     """Read and check one profile file; errors name the file and the switch."""
     data, switches = _read_switches(path)
     kinds = switch_types()
@@ -112,9 +123,10 @@ def load_profile(path: Path) -> Profile:
 
 
 def available_profiles() -> dict[str, Profile]:
-    """Every profile under ``specs/profiles``, by name."""
+    """Every profile in ``refimpl/_profiles``, by name."""
     profiles = {}
-    for path in sorted(PROFILE_DIR.glob("*.toml")):
+    files = [p for p in PROFILE_DIR.iterdir() if p.name.endswith(".toml")]
+    for path in sorted(files, key=lambda p: p.name):
         profile = load_profile(path)
         profiles[profile.name] = profile
     return profiles

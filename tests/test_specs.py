@@ -1,4 +1,4 @@
-"""The spec files (specs/*.md, specs/profiles/*.toml) and the spec plugin (tests/conftest.py).
+"""The spec files (specs/*.md, refimpl/_profiles/*.toml) and the spec plugin (tests/conftest.py).
 
 Spec: specs/README.md (clause format, profiles); this file cites no clause of its own.
 
@@ -26,7 +26,7 @@ else:
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_DIR = ROOT / "specs"
-PROFILE_DIR = SPEC_DIR / "profiles"
+PROFILE_DIR = ROOT / "refimpl" / "_profiles"
 CONFTEST = Path(__file__).with_name("conftest.py")
 
 

@@ -1,7 +1,7 @@
 """Campaigns on existing engines: HypoFuzz over the property tests, and a Redis example database
 shared by several campaigns (docs/fuzzing.md, "Beyond one machine").
 
-Spec: RPT-18.
+Spec: RPT-25.
 
 Each test is bounded (tens of seconds) and skips cleanly where its engine is missing: the `fuzz`
 extra (hypofuzz, redis) and Debian's `redis-server`.
@@ -37,7 +37,7 @@ def _env(**extra: str) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.torch
-@pytest.mark.spec("RPT-18")
+@pytest.mark.spec("RPT-25")
 @needs_hypofuzz
 def test_hypofuzz_fuzzes_the_differential_property_into_the_shared_database(tmp_path: Path):
     database = tmp_path / "db"
@@ -120,7 +120,7 @@ def _campaign(script: Path, url: str, phases: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-@pytest.mark.spec("RPT-18")
+@pytest.mark.spec("RPT-25")
 @needs_redis
 def test_a_failure_found_by_one_campaign_is_replayed_by_another(tmp_path: Path, redis_url: str):
     script = tmp_path / "campaign.py"
@@ -133,7 +133,7 @@ def test_a_failure_found_by_one_campaign_is_replayed_by_another(tmp_path: Path, 
 
 
 @pytest.mark.torch
-@pytest.mark.spec("RPT-18")
+@pytest.mark.spec("RPT-25")
 @needs_redis
 def test_oracle_fuzz_runs_against_a_shared_redis_database(tmp_path: Path, redis_url: str):
     done = subprocess.run(

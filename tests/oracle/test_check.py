@@ -36,11 +36,13 @@ def test_catalog_agrees_on_structural_paths(catalog_run):
 
 @pytest.mark.spec("RPT-5")
 def test_json_report_shape(catalog_run):
+    from oracle.check import STATUSES
     from oracle.report import REPORT_FORMAT, to_json
 
     report = json.loads(json.dumps(to_json(catalog_run), default=str))
     assert report["format"] == REPORT_FORMAT
-    assert set(report["summary"]) == {"agree", "diverge", "error", "skip", "known"}
+    assert set(report["summary"]) == {"agree", "diverge", "error", "skip", "known", "unmet",
+                                      "invalid"} == set(STATUSES), f"got {report['summary']}"
     first = report["results"][0]
     for key in ("program", "path", "status", "kinds", "torch", "reference"):
         assert key in first, f"expected {key!r} in a result, got {sorted(first)}"

@@ -1,21 +1,34 @@
-"""oracle/report.py: a report never fails on a large value (no torch needed).
+"""oracle/report.py: a report never fails on a large value, reads at 80 columns and prints user
+strings literally (no torch needed).
 
-Spec: RPT-5, RPT-15.
+Spec: RPT-5, RPT-15, RPT-19, RPT-21, RPT-22, RPT-23.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 import refimpl
 from oracle import observation, refimpl_runner
-from oracle.check import CheckRun
+from oracle.check import STATUSES, CheckRun
 from oracle.compare import PathResult
-from oracle.observation import Observation, ValueObs
-from oracle.report import MAX_REPORTED_VALUES, summarise_value, to_json
+from oracle.observation import ErrorObs, Observation, ValueObs
+from oracle.program import catalog_paths
+from oracle.report import (
+    MAX_REPORTED_VALUES,
+    print_table,
+    show_sides,
+    summarise_value,
+    to_json,
+    to_junit,
+)
 
 BIG = 4096 * 4096
 
@@ -69,3 +82,114 @@ def test_the_runner_keeps_a_large_output_as_an_array():
     assert isinstance(large_obs.values, np.ndarray), f"got {type(large_obs.values)}"
     assert isinstance(small_obs.values, list), f"got {type(small_obs.values)}"
     assert large_obs.to_json()["values"] == [0.0] * (observation.LISTED_ELEMENTS + 1)
+
+
+# -- RPT-19, RPT-21 .. RPT-23: statuses, the table at 80 columns, user strings -----------------
+
+def _console(width: int) -> Console:
+    return Console(file=io.StringIO(), width=width, record=True, force_terminal=True,
+                   color_system="truecolor")
+
+
+def _mixed_run(names: list[str]) -> CheckRun:
+    """Every name on every path, the statuses cycling through all of them."""
+    run = CheckRun("2.13.0", "torch-2.13", list(observation.PATHS))
+    for i, name in enumerate(names):
+        for j, path in enumerate(observation.PATHS):
+            status = STATUSES[(i + j) % len(STATUSES)] if i % 3 == 0 else "agree"
+            run.results.append(PathResult(name, path, status))
+    return run
+
+
+def _plain(console: Console) -> str:
+    return console.export_text(styles=False)
+
+
+@pytest.mark.spec("RPT-21")
+def test_the_table_at_80_columns_names_every_program_and_path_in_full():
+    names = [p.stem.split("_", 1)[1] for p in catalog_paths()]
+    console = _console(80)
+    print_table(_mixed_run(names), console, show_diffs=False)
+    text = _plain(console)
+    assert "…" not in text, f"expected no name cut to an ellipsis at 80 columns, got:\n{text}"
+    assert max(map(len, text.splitlines())) <= 80, "expected lines of at most 80 columns"
+    words = set(re.findall(r"[\w:.-]+", text))
+    missing = [n for n in names if n not in words]
+    assert not missing, f"expected every program name in full, missing {missing}:\n{text}"
+    missing = [p for p in observation.PATHS if p not in words]
+    assert not missing, f"expected every path name in full, missing {missing}:\n{text}"
+    assert "agree: every path (7)" in text, f"expected a program agreeing everywhere:\n{text}"
+
+
+@pytest.mark.spec("RPT-21")
+def test_a_wide_console_gets_the_program_by_path_grid():
+    console = _console(200)
+    print_table(_mixed_run(["print_one", "register_cos"]), console, show_diffs=False)
+    header = next(line for line in _plain(console).splitlines() if "program" in line)
+    cells = [c.strip() for c in re.split(r"[┃│|]", header) if c.strip()]
+    assert cells == ["program", *observation.PATHS], f"expected the grid's header, got {cells}"
+
+
+HOSTILE = "a\n[/bold]b [red]c[/red] :smile: [link=x]d[/link]"
+
+
+def _hostile_run() -> CheckRun:
+    """User strings with markup and emoji codes in every place the table report prints."""
+    run = CheckRun("2.13.0", "torch-2.13", ["eager"])
+    name = "[bold]p[/bold]"  # a program name, as a file name of an invalid program can be
+    run.results.append(PathResult(name, "eager", "diverge", kinds=["error"],
+                                  details=[f"error:\n    only torch raised: {HOSTILE}"]))
+    t = Observation("eager", "torch", error=ErrorObs("RuntimeError", HOSTILE),
+                    code=f"def forward(self):\n    _print = aten._print({HOSTILE!r})")
+    r = Observation("eager", "refimpl", effect_log=[("aten::_print", (HOSTILE,), ())])
+    run.observations[(name, "eager")] = (t, r)
+    run.results.append(PathResult("[red]bad.json", "eager", "invalid", kinds=["invalid program"],
+                                  details=[f"$.body[0].args[0]: {HOSTILE}"]))
+    return run
+
+
+@pytest.mark.spec("RPT-22")
+@pytest.mark.parametrize("width", [80, 200])
+def test_user_strings_are_printed_literally(width):
+    console = _console(width)
+    print_table(_hostile_run(), console)  # a MarkupError here is the bug
+    text = _plain(console)
+    for literal in ("[bold]p[/bold]", "[red]bad.json", "[/bold]b", "[red]c[/red]", ":smile:",
+                    "[link=x]d[/link]"):
+        assert literal in text, f"expected {literal!r} printed as itself, got:\n{text}"
+    assert "😄" not in text, "expected no emoji for ':smile:'"
+    styled = _console(width)
+    styled.print("[red]c[/red] :smile:")  # for contrast: what rich makes of markup in a str
+    assert _plain(styled).strip() == "c 😄", f"expected rich to interpret it, got {_plain(styled)}"
+
+
+@pytest.mark.spec("RPT-22")
+def test_show_sides_prints_graphs_logs_and_errors_literally():
+    console = _console(100)
+    t, r = _hostile_run().observations[("[bold]p[/bold]", "eager")]
+    show_sides(t, r, console)
+    text = _plain(console)
+    assert text.count(":smile:") >= 3, f"expected the code, log and error literally:\n{text}"
+    assert "[/bold]b" in text and "😄" not in text, f"got:\n{text}"
+
+
+@pytest.mark.spec("RPT-19", "RPT-23")
+def test_new_statuses_are_counted_and_written_in_json_and_junit():
+    run = _hostile_run()
+    run.results.append(PathResult("expects", "eager", "unmet", kinds=["expected error missing"],
+                                  details=["expected error missing:\n    both sides ran"]))
+    run.observations[("expects", "eager")] = (Observation("eager", "torch"),
+                                              Observation("eager", "refimpl"))
+    report = to_json(run)
+    assert list(report["summary"]) == list(STATUSES), f"got {list(report['summary'])}"
+    assert report["summary"]["unmet"] == 1 and report["summary"]["invalid"] == 1, (
+        f"expected one unmet and one invalid, got {report['summary']}")
+    invalid = next(r for r in report["results"] if r["status"] == "invalid")
+    assert invalid["torch"] is None and invalid["reference"] is None, f"got {invalid}"
+    json.dumps(report)
+    cases = {c.get("name"): c for c in ET.fromstring(to_junit(run)).iter("testcase")}
+    assert cases["expects"].find("failure") is not None, "expected unmet as a JUnit failure"
+    error = cases["[red]bad.json"].find("error")
+    assert error is not None and error.get("message") == "invalid program", (
+        "expected invalid as a JUnit error")
+    assert "$.body[0].args[0]" in error.text, f"expected the loader's message, got {error.text}"

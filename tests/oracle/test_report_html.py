@@ -1,6 +1,6 @@
 """oracle/report_html.py: the HTML report, escaped, side by side, and rendered by Chromium.
 
-Spec: RPT-17.
+Spec: RPT-24.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class _Scan(HTMLParser):
         self.text.append(data)
 
 
-@pytest.mark.spec("RPT-17")
+@pytest.mark.spec("RPT-24")
 def test_user_strings_are_escaped_and_shown_literally():
     page = render_html([_report("2.13.0", {("p<b>", "eager"): "diverge"})])
     scan = _Scan()
@@ -57,7 +57,7 @@ def test_user_strings_are_escaped_and_shown_literally():
     assert HOSTILE in text and "p<b>" in text, "expected the strings shown literally"
 
 
-@pytest.mark.spec("RPT-17")
+@pytest.mark.spec("RPT-24")
 def test_every_departure_links_to_its_section():
     page = render_html([_report("2.13.0", {("a", "eager"): "diverge", ("a", "fake"): "agree",
                                            ("b", "eager"): "error"})])
@@ -68,7 +68,7 @@ def test_every_departure_links_to_its_section():
         assert f'id="{anchor}"' in page, f"expected a section for {anchor}"
 
 
-@pytest.mark.spec("RPT-17")
+@pytest.mark.spec("RPT-24")
 def test_builds_side_by_side_mark_the_programs_that_differ():
     old = _report("2.13.0", {("a", "eager"): "agree", ("b", "eager"): "agree"})
     new = _report("2.14.1", {("a", "eager"): "diverge", ("b", "eager"): "agree",
@@ -80,7 +80,7 @@ def test_builds_side_by_side_mark_the_programs_that_differ():
     assert '<tr data-program="b">' in page, "expected b unmarked"
 
 
-@pytest.mark.spec("RPT-17")
+@pytest.mark.spec("RPT-24")
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium (Debian package)")
 def test_chromium_renders_the_page(tmp_path: Path):
     statuses = {("a", "eager"): "diverge", ("a", "fake"): "agree", ("b", "eager"): "known",

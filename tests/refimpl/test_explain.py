@@ -14,6 +14,7 @@ EFF-23, EFF-24, TRC-1, TRC-9.
 from __future__ import annotations
 
 import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,14 @@ from refimpl import functional_tensor
 from refimpl.__main__ import main
 from refimpl.dispatch_key import DispatchKey, ExcludeDispatchKeyGuard
 from refimpl.effects import new_token_tensor, with_effects
-from refimpl.explain import _PATCHES, explain, explaining, op_key_computation, summarize
+from refimpl.explain import (
+    _PATCHES,
+    explain,
+    explaining,
+    op_key_computation,
+    print_explanation,
+    summarize,
+)
 from refimpl.fake_tensor import FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
 from refimpl.operator import HigherOrderOperator, OpOverload
@@ -514,3 +522,18 @@ def test_python_dash_m_refimpl_runs_the_example() -> None:
     assert result.returncode == 0, f"expected exit status 0; got {result.returncode}\n{result}"
     assert "rule with_effects_proxy" in result.stdout, f"got:\n{result.stdout}"
     assert "torch.ops.example.record.default" in result.stdout, f"got:\n{result.stdout}"
+
+
+@pytest.mark.spec("RPT-22")
+def test_printed_code_keeps_user_strings_literally() -> None:
+    from rich.console import Console
+
+    def marked(x):
+        aten._print.default(":smile: [red]a[/red] [/bold]")
+        return aten.sin.default(x)
+
+    console = Console(file=io.StringIO(), width=120, record=True)
+    print_explanation(explain(marked, [x4()], mode="functional"), console)
+    text = console.export_text(styles=False)
+    assert ":smile: [red]a[/red] [/bold]" in text, f"expected the string literally, got:\n{text}"
+    assert "😄" not in text, f"expected no emoji, got:\n{text}"
