@@ -23,7 +23,7 @@ from typing import Any
 
 import refimpl
 from oracle.compare import PathResult, compare_observations
-from oracle.observation import PATHS, Observation
+from oracle.observation import PATHS, Observation, unknown_path
 from oracle.program import program_to_json
 from oracle.refimpl_runner import run_refimpl_paths
 from refimpl.profiles import profile_for_torch_version
@@ -123,7 +123,7 @@ def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None 
     """Run every program on every path in both worlds and compare."""
     for path in paths:
         if path not in PATHS:
-            raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
+            raise unknown_path(path)
     start = time.perf_counter()
     version = torch_version()
     run = CheckRun(version, select_profile(profile, version), list(paths))

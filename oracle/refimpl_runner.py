@@ -27,20 +27,26 @@ from typing import Any
 import refimpl
 from oracle import behaviors, observation
 from oracle.canonical import CanonicalGraph
-from oracle.observation import PATHS, ErrorObs, Observation, ValueObs
+from oracle.observation import (
+    COMPILE_PATHS,
+    PATHS,
+    ErrorObs,
+    Observation,
+    ValueObs,
+    path_table,
+    unknown_path,
+)
 from oracle.program_source import ProgramSource, write_program
 from oracle.run_state import forget_side_effects, restore_side_effects
 from refimpl.effect_log import record_effects
 from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
-from refimpl.export import Module, aot_export, remove_effect_tokens
+from refimpl.export import SIGNATURE_FIELDS, Module, aot_export, remove_effect_tokens
 from refimpl.fx import node as fx_node
 from refimpl.library import EffectType, Library, custom_op
 
 __all__ = ["PATHS", "run_refimpl", "run_refimpl_paths"]
 
 EFFECTS = {"ORDERED": EffectType.ORDERED, None: None}
-SIGNATURE_FIELDS = ("input_tokens", "output_tokens", "user_inputs", "user_outputs",
-                    "inputs_to_buffers", "buffers_to_mutate", "user_inputs_to_mutate")
 
 
 class _RefimplOps:
@@ -190,15 +196,14 @@ def _run_export(case: _Case) -> None:
 
 # [NOTE: compile expectation] A compiler must not change what a program does: the reference for
 # ``compile:*`` is what refimpl's eager run does, values and effect order alike.
-PATH_RUNNERS: dict[str, Callable[[_Case], None]] = {
+PATH_RUNNERS: dict[str, Callable[[_Case], None]] = path_table({
     "eager": _run_eager,
     "fake": _run_fake,
     "make_fx": _run_make_fx,
     "functional": _run_functional,
     "export": _run_export,
-    "compile:aot_eager": _run_eager,
-    "compile:inductor": _run_eager,
-}
+    **dict.fromkeys(COMPILE_PATHS, _run_eager),
+}, "refimpl_runner.PATH_RUNNERS")
 
 
 def run_refimpl(program: Any, path: str) -> Observation:
@@ -212,8 +217,7 @@ def run_refimpl_paths(program: Any, paths: list[str]) -> list[Observation]:
     observations = [Observation(path=p, side="refimpl") for p in paths]
     if unknown:
         for obs in observations:
-            obs.error = ErrorObs("ValueError", f"unknown path {unknown[0]!r}; expected one of "
-                                               f"{', '.join(PATHS)}")
+            obs.error = ErrorObs.from_exception(unknown_path(unknown[0]))
         return observations
     try:
         with contextlib.redirect_stdout(_Sink()), registrations(program) as effectful:

@@ -1,8 +1,12 @@
-"""One op table: the oracle's modelled aten ops, their schemas and their effects come from refimpl.
+"""One source of truth: each list the oracle needs is written once, and the others derive from it.
 
-Models: nothing upstream; refimpl's op table (`refimpl.aten.OPS`, [NOTE: one op table]) is the
-one list, torch's recorded schemas (`oracle/aten_schemas.json`) the check on it. No torch needed.
-Spec: PRG-14 (the modelled aten ops), RPT-11 (the effectful ops), EFF-8 (import registrations).
+Models: nothing upstream. refimpl's op table (`refimpl.aten.OPS`, [NOTE: one op table]) is the
+one list of modelled ops, torch's recorded schemas (`oracle/aten_schemas.json`) the check on it;
+the profile says which ops are effectful; `oracle.observation.PATHS` names the paths every
+per-path table must cover; `refimpl.export.SIGNATURE_FIELDS` the signature fields both runners
+record. Only the last test needs torch.
+Spec: PRG-14 (the modelled aten ops), RPT-11 (the effectful ops), EFF-8 (import registrations);
+the path and signature-field tables are internal consistency, no clause.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from collections.abc import Iterator
 import pytest
 
 import refimpl
-from oracle import behaviors
+from oracle import behaviors, isolate, refimpl_runner
 from oracle.compare import effectful_qualnames, program_features
+from oracle.observation import PATHS, path_table
 from oracle.program import ProgramError, load_program
 from refimpl import aten as refimpl_aten
+from refimpl.export import SIGNATURE_FIELDS
 from refimpl.operator import define_schema, undefine_schema
 
 FAKE_SCHEMA = "aten::fake_tan(Tensor self) -> Tensor"
@@ -146,3 +152,38 @@ def test_pure_aten_ops_leave_out_effects_mutations_and_no_result(profile_restore
     assert [(p.name, p.type, p.has_default) for p in sub.params] == [
         ("self", "Tensor", False), ("other", "Scalar", False), ("alpha", "Scalar", True)], (
         f"expected sub.Scalar's signature, got {sub.params}")
+
+
+# -- paths and signature fields --------------------------------------------------------------
+
+
+def test_a_per_path_table_lacking_a_path_fails_naming_it() -> None:
+    with pytest.raises(RuntimeError, match=r"demo table .*missing \['compile:inductor'\]"):
+        path_table(dict.fromkeys(PATHS[:-1], 1.0), "demo table")
+    with pytest.raises(RuntimeError, match=r"unknown \['compile:other'\]"):
+        path_table({**dict.fromkeys(PATHS, 1.0), "compile:other": 1.0}, "demo table")
+    table = dict.fromkeys(PATHS, 1.0)
+    assert path_table(table, "demo table") is table, "expected a complete table back unchanged"
+
+
+def test_the_per_path_tables_cover_the_paths() -> None:
+    assert tuple(refimpl_runner.PATH_RUNNERS) == PATHS, f"got {list(refimpl_runner.PATH_RUNNERS)}"
+    assert tuple(isolate.PATH_TIMEOUTS) == PATHS, f"got {list(isolate.PATH_TIMEOUTS)}"
+
+
+def test_the_functional_signature_records_the_one_field_list() -> None:
+    program = _program([{"op": "aten::sin.default", "args": [{"ref": "x"}], "outs": ["y"]}],
+                       outputs=["y"])
+    obs = refimpl_runner.run_refimpl(program, "functional")
+    assert obs.error is None, f"expected the functional path to run, got {obs.error}"
+    assert tuple(obs.signature) == SIGNATURE_FIELDS, (
+        f"expected the fields {SIGNATURE_FIELDS}, got {tuple(obs.signature)}")
+    assert SIGNATURE_FIELDS[:2] == ("input_tokens", "output_tokens"), f"got {SIGNATURE_FIELDS}"
+
+
+@pytest.mark.torch
+def test_the_torch_runner_uses_the_same_tables() -> None:
+    from oracle import torch_runner  # noqa: PLC0415 - imports torch
+
+    assert torch_runner.SIGNATURE_FIELDS is SIGNATURE_FIELDS, "expected one field list"
+    assert tuple(torch_runner.PATH_RUNNERS) == PATHS, f"got {list(torch_runner.PATH_RUNNERS)}"
