@@ -78,8 +78,12 @@ def resolve(qualname: str) -> Any:
 
 @contextlib.contextmanager
 def registrations(program: Any) -> Iterator[set[str]]:
-    """Define the program's custom ops and register its effects; undo all of it on exit."""
-    effectful: set[str] = set()
+    """Define the program's custom ops and register its effects; undo all of it on exit.
+
+    Yields the overload names (modelled aten ops and the program's ops) that then have an effect
+    in refimpl's registry, the profile's import registrations included, as the torch runner
+    reads torch's.
+    """
     with contextlib.ExitStack() as stack:
         # Tracing with_effects marks its op side-effectful for good, as torch.fx does; restore
         # the set so runs stay independent (the torch runner does the same, [NOTE: side-effect
@@ -98,15 +102,14 @@ def registrations(program: Any) -> Iterator[set[str]]:
             op = custom_op(spec.name, kernel, schema=schema, lib=libs[ns])
             op.register_fake(fake)
             op.register_effect(EFFECTS[spec.effect])
-            if spec.effect is not None:
-                effectful.add(f"{spec.name}.default")
         for name, effect in dict(program.register_effects).items():
             op = resolve(name)
             previous = _get_effect(op)
             handle = _register_effectful_op(op, EFFECTS[effect])
             stack.callback(_undo, handle, op, previous)
-            if effect is not None:
-                effectful.add(name)
+        names = [*behaviors.KNOWN_ATEN_OPS, *(f"{s.name}.default" for s in program.custom_ops),
+                 *program.register_effects]
+        effectful = {name for name in names if _get_effect(resolve(name)) is not None}
         forget_side_effects(program, resolve, _get_effect, fx_node._side_effectful_functions)
         yield effectful
 

@@ -315,8 +315,10 @@ def registrations(ctx: RunContext) -> Iterator[RunContext]:
 
 
 def _effectful_targets(ctx: RunContext) -> set[str]:
-    """The program's ops (custom ops, `register_effects` keys) that now have an effect."""
-    names = [f"{spec.name}.default" for spec in ctx.program.custom_ops]
+    """The modelled aten ops and the program's ops (custom ops, `register_effects` keys) that now
+    have an effect in torch's registry (its import registrations included)."""
+    names = list(behaviors.KNOWN_ATEN_OPS)
+    names += [f"{spec.name}.default" for spec in ctx.program.custom_ops]
     names += list(ctx.program.register_effects)
     return {name for name in names if _get_effect(ctx.resolve(name)) is not None}
 

@@ -124,6 +124,19 @@ def test_the_effectful_aten_ops_are_the_profiles(profile_restored, profile: str,
 
 
 @pytest.mark.spec("RPT-11", "EFF-8")
+def test_the_refimpl_runners_effectful_targets_come_from_the_registry(profile_restored) -> None:
+    refimpl.set_profile("torch-2.13")
+    with refimpl_runner.registrations(_program([])) as effectful:
+        assert {"aten::_print.default", "aten::_linalg_check_errors.default"} <= effectful, (
+            f"expected the profile's import registrations, got {sorted(effectful)}")
+    silenced = _program([], register_effects={"aten::_print.default": None,
+                                              "aten::sin.default": "ORDERED"})
+    with refimpl_runner.registrations(silenced) as effectful:
+        assert "aten::_print.default" not in effectful, f"registered null, got {effectful}"
+        assert "aten::sin.default" in effectful, f"registered ORDERED, got {effectful}"
+
+
+@pytest.mark.spec("RPT-11", "EFF-8")
 def test_an_op_the_profile_registers_is_effectful_and_not_pure(profile_restored, fake_op: str
                                                                 ) -> None:
     base = refimpl.get_profile()
