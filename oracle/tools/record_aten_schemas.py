@@ -5,7 +5,7 @@ Spec: specs/program.md, PRG-14 (the modelled aten ops).
 
 The file is the torch-observed check of refimpl's op table, not a second list: the op list is
 `oracle.behaviors.KNOWN_ATEN_OPS`, derived from `refimpl.aten.OPS`, and
-`tests/oracle/test_program.py` asserts that refimpl's schema string of every modelled op equals
+`tests/oracle/test_one_source.py` asserts that refimpl's schema string of every modelled op equals
 the one recorded here (so an op added to refimpl's table fails that test until this is rerun,
 and a schema refimpl prints differently from torch fails it for good).
 
