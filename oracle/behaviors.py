@@ -1,13 +1,15 @@
 """The behaviour catalog, the modelled aten ops, and the helpers both worlds share.
 
 Models: what torch 2.13.0 does when a `torch.library.custom_op` kernel runs (the Python function
-receives every schema argument, defaults filled in) and the schemas of the aten ops the project
-models (`OpOverload._schema`, recorded into `aten_schemas.json` by
-`python3 -m oracle.tools.record_aten_schemas`).
+receives every schema argument, defaults filled in) and the aten ops the project models: refimpl's
+op table (`refimpl.aten.OPS`, [NOTE: one op table] there) is the one list; `KNOWN_ATEN_OPS`,
+`aten_ops()` and `pure_aten_ops()` derive from it, and `import_effects()` from the active
+profile. torch's own schemas are recorded into `aten_schemas.json` by
+`python3 -m oracle.tools.record_aten_schemas`, and a test checks that refimpl's equal them.
 Spec: specs/program.md (effects-program/1): PRG-9, PRG-14, PRG-26, PRG-27, PRG-28.
 
-This module is world-neutral: it never imports torch, and from refimpl only the schema parser
-(`refimpl.schema`, itself torch-free). A runner hands
+This module is world-neutral: it never imports torch; from refimpl (torch-free) it reads the
+schema parser, the op table and the active profile. A runner hands
 `apply_behavior` an *ops adaptor* (`add_scalar(x, c)`, `mul_scalar(x, c)`, `empty_like(x)`) for
 its world, so the torch runner and the refimpl runner compute custom-op results with the same code.
 
@@ -17,7 +19,8 @@ Simplifications:
 2. Schema strings are parsed by `refimpl.schema.parse_schema` (torch's grammar, torch-free)
    and read through a flat view (`Signature`, `Param`) whose types have the alias annotation
    stripped (`Tensor(a!)` -> `Tensor`, kept apart in `Param.alias`).
-3. `aten::_async_error.default` is not modelled: torch 2.13.0 has no such op.
+3. `aten::_async_error.default` is not modelled: torch 2.13.0 has no such op
+   (`refimpl.aten.SEED_ONLY_OPS`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -33,69 +36,152 @@ from typing import Any
 
 import numpy as np
 
+from refimpl import aten as refimpl_aten
+from refimpl.profiles import get_profile
 from refimpl.schema import SchemaParseError, parse_schema
 
 __all__ = [
-    "ATEN_OP_NAMES",
     "ATEN_SCHEMAS_PATH",
     "BEHAVIORS",
+    "AtenOp",
     "Behavior",
     "DTYPES",
     "KNOWN_ATEN_OPS",
     "Param",
     "Signature",
     "apply_behavior",
+    "aten_ops",
     "bind_arguments",
     "fill_values",
+    "import_effects",
     "make_event",
     "op_signature",
     "parse_signature",
+    "pure_aten_ops",
+    "recorded_aten_schemas",
+    "registry_qualname",
+    "schema_mismatches",
 ]
 
 # ---------------------------------------------------------------------------------------------
-# Modelled aten ops (the ONE list; `aten_schemas.json` holds their torch 2.13.0 schemas)
+# Modelled aten ops: derived from refimpl's op table ([NOTE: one op table] in refimpl/aten.py)
 # ---------------------------------------------------------------------------------------------
-
-ATEN_OP_NAMES: tuple[str, ...] = (
-    "aten::_print.default",
-    "aten::add.Tensor",
-    "aten::add.Scalar",
-    "aten::sub.Tensor",
-    "aten::sub.Scalar",
-    "aten::mul.Tensor",
-    "aten::mul.Scalar",
-    "aten::sin.default",
-    "aten::cos.default",
-    "aten::neg.default",
-    "aten::clone.default",
-    "aten::view.default",
-    "aten::sum.default",
-    "aten::empty_like.default",
-    "aten::zeros_like.default",
-    "aten::copy_.default",
-    "aten::add_.Tensor",
-    "aten::absolute_.default",
-    "aten::_linalg_check_errors.default",
-)
 
 # A package data file (pyproject.toml's package-data), read through importlib.resources (RPT-17).
 ATEN_SCHEMAS_PATH = resources.files("oracle") / "aten_schemas.json"
 
 
-def _load_aten_schemas() -> dict[str, str]:
-    """Read the recorded schemas; keep the order of `ATEN_OP_NAMES`.
+def _overload_name(op: Any) -> str:
+    """`aten::add.Tensor`, `aten::cos.default`: the overload name programs use (PRG-14)."""
+    return f"{op.namespace}::{op.__name__}"
 
-    A missing file reads as empty, so that the recording tool can import this module to write it.
+
+class _ModelledAtenOps(Mapping):
+    """Overload name -> schema text (`str(op._schema)`) of every modelled aten op.
+
+    A live view of `refimpl.aten.OPS`: its `aten` ops less `refimpl.aten.SEED_ONLY_OPS`, in
+    table order, so an op added to refimpl's table is a modelled op here (loader, generator,
+    effect set, schema recording) with nothing else to edit. The schema text is refimpl's, which
+    a test checks against torch's recorded one (`recorded_aten_schemas`). torch omits `.default`
+    in the text: `aten::_print(str s) -> ()`.
     """
+
+    def _table(self) -> dict[str, str]:
+        return {
+            _overload_name(op): str(op._schema)
+            for qualname, op in refimpl_aten.OPS.items()
+            if op.namespace == "aten" and qualname not in refimpl_aten.SEED_ONLY_OPS
+        }
+
+    def __getitem__(self, name: str) -> str:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return f"KNOWN_ATEN_OPS({self._table()!r})"
+
+
+KNOWN_ATEN_OPS: Mapping[str, str] = _ModelledAtenOps()
+
+
+def recorded_aten_schemas() -> dict[str, str]:
+    """The torch-observed schemas in `aten_schemas.json` (`{}` when the file is missing, so that
+    the recording tool can import this module to write it)."""
     if not ATEN_SCHEMAS_PATH.is_file():
         return {}
-    recorded = json.loads(ATEN_SCHEMAS_PATH.read_text(encoding="utf-8"))["schemas"]
-    return {name: recorded[name] for name in ATEN_OP_NAMES if name in recorded}
+    return dict(json.loads(ATEN_SCHEMAS_PATH.read_text(encoding="utf-8"))["schemas"])
 
 
-# Overload name (`ns::name.overload`) -> schema text exactly as torch 2.13.0 prints `op._schema`
-# (`aten::_print(str s) -> ()`: torch omits `.default` there).
-KNOWN_ATEN_OPS: dict[str, str] = _load_aten_schemas()
+def schema_mismatches() -> list[str]:
+    """Where refimpl's op table and torch's recorded schemas disagree, one line each: a modelled
+    op torch's recording lacks or prints differently, or a recorded op refimpl does not model.
+    Empty when they agree (a test asserts it; rerun the recording tool after adding an op)."""
+    recorded = recorded_aten_schemas()
+    lines = []
+    for name, schema in KNOWN_ATEN_OPS.items():
+        if name not in recorded:
+            lines.append(f"{name}: modelled by refimpl, not in {ATEN_SCHEMAS_PATH.name}")
+        elif recorded[name] != schema:
+            lines.append(f"{name}: refimpl {schema!r}, torch {recorded[name]!r}")
+    lines.extend(f"{name}: recorded from torch, not in refimpl's op table"
+                 for name in recorded if name not in KNOWN_ATEN_OPS)
+    return lines
+
+
+@dataclass(frozen=True)
+class AtenOp:
+    """One modelled aten op as the oracle sees it under the active profile.
+
+    `effectful`: the profile registers an effect on it at import (`import_registrations`).
+    `mutates`: the schema writes one of its arguments (an `(a!)` annotation).
+    """
+
+    name: str
+    schema: str
+    signature: Signature
+    effectful: bool
+    mutates: bool
+
+
+def aten_ops() -> dict[str, AtenOp]:
+    """Every modelled aten op (`KNOWN_ATEN_OPS`) with its signature and effect, in table order."""
+    effectful = import_effects()
+    ops = {}
+    for name, schema in KNOWN_ATEN_OPS.items():
+        sig = op_signature(name)
+        mutates = any(a is not None and a.endswith("!")
+                      for a in (*(p.alias for p in sig.params), *sig.return_aliases))
+        ops[name] = AtenOp(name, schema, sig, registry_qualname(name) in effectful, mutates)
+    return ops
+
+
+def pure_aten_ops() -> dict[str, Signature]:
+    """The modelled aten ops a generator may use as pure computations: no effect under the
+    active profile, no argument written, at least one result. Overload name -> `Signature`
+    (parameters with types and defaults, returns), in table order."""
+    return {name: op.signature for name, op in aten_ops().items()
+            if not op.effectful and not op.mutates and op.signature.returns}
+
+
+def registry_qualname(overload: str) -> str:
+    """The key torch's effect registry uses for an overload name (PRG-12, EFF-2).
+
+    `aten::cos.default` -> `aten::cos`; `aten::add.Tensor` stays `aten::add.Tensor`.
+    """
+    return overload.removesuffix(".default")
+
+
+def import_effects() -> dict[str, str]:
+    """Registry qualname -> `"ORDERED"` for each op the active profile registers at import
+    (`Profile.import_registrations`, EFF-8): what is effectful before a program registers
+    anything."""
+    return dict.fromkeys(get_profile().import_registrations, "ORDERED")
+
 
 DTYPES: dict[str, type] = {
     "float32": np.float32,
@@ -194,10 +280,14 @@ def parse_signature(text: str) -> Signature:
     )
 
 
-@cache
 def op_signature(overload_name: str) -> Signature:
     """The signature of a modelled aten op, e.g. `op_signature("aten::add.Tensor")`."""
-    return parse_signature(KNOWN_ATEN_OPS[overload_name])
+    return _cached_signature(KNOWN_ATEN_OPS[overload_name])
+
+
+@cache
+def _cached_signature(text: str) -> Signature:
+    return parse_signature(text)
 
 
 def bind_arguments(sig: Signature, args: tuple | list, kwargs: dict) -> tuple:

@@ -27,7 +27,8 @@ Simplifications:
 3. `semantic` compares structural (Merkle) hashes of nodes: two graphs that differ only in how
    often an identical pure computation is repeated or shared (CSE) compare equal.
 4. Which targets are effectful without a token (for the order check of tokenless graphs, e.g. a
-   plain `make_fx` graph) is a name set: `DEFAULT_EFFECTFUL_TARGETS` plus what the caller passes.
+   plain `make_fx` graph) is a name set: `DEFAULT_EFFECTFUL_TARGETS` plus what the caller passes
+   (each runner: the ops its world's effect registry calls effectful during the run).
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ WITH_EFFECTS = "higher_order::with_effects"
 MAKE_TOKEN = "prims::_make_token.default"
 SINK_TOKENS = "prims::_sink_tokens.default"
 
-# Targets treated as ordered even where no token threads them (see Simplification 4).
+# Targets treated as ordered even where no token threads them (see Simplification 4): the token
+# plumbing and the higher-order ops; the runners add the operators their world's effect registry
+# calls effectful (the modelled aten ops the profile registers, the program's ops).
 DEFAULT_EFFECTFUL_TARGETS = frozenset(
     {
         WITH_EFFECTS,
         SINK_TOKENS,
-        "aten::_print.default",
-        "aten::_linalg_check_errors.default",
         "higher_order::print",
         "higher_order::call_torchbind",
     }

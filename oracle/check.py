@@ -25,7 +25,7 @@ from typing import Any
 
 import refimpl
 from oracle.compare import PathResult, compare_observations
-from oracle.observation import PATHS, Observation
+from oracle.observation import PATHS, Observation, unknown_path
 from oracle.program import ProgramError, program_to_json
 from oracle.program_reader import DEFAULT_LIMITS, Limits
 from oracle.refimpl_runner import oversized_value, run_refimpl_paths
@@ -151,7 +151,7 @@ def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None 
     """Run every program on every path in both worlds and compare."""
     for path in paths:
         if path not in PATHS:
-            raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
+            raise unknown_path(path)
     start = time.perf_counter()
     version = torch_version()
     run = CheckRun(version, select_profile(profile, version), list(paths))

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from oracle import behaviors
 from oracle.canonical import compare_graphs
 from oracle.observation import COMPILE_PATHS, Observation
 
@@ -114,34 +115,31 @@ def _compare_outputs(t: Observation, r: Observation) -> str | None:
     return None
 
 
-def registry_qualname(overload: str) -> str:
-    """The key torch's effect registry uses for an overload name (PRG-12, EFF-2).
-
-    `aten::cos.default` -> `aten::cos`; `aten::add.Tensor` stays `aten::add.Tensor`.
-    """
-    return overload.removesuffix(".default")
-
-
 def effectful_qualnames(program: Any) -> set[str]:
-    """Ops whose events a compiler must keep, in order: effectful after registrations (RPT-11)."""
-    effects: dict[str, Any] = {"aten::_print": "ORDERED", "aten::_linalg_check_errors": "ORDERED"}
+    """Ops whose events a compiler must keep, in order: effectful after registrations (RPT-11).
+
+    Before the program registers anything, the ops the active profile registers at import
+    (`behaviors.import_effects`, the profile's `import_registrations`) are effectful.
+    """
+    effects: dict[str, Any] = behaviors.import_effects()
     effects.update({spec.name: spec.effect for spec in program.custom_ops})
     for overload, effect in program.register_effects.items():
-        effects[registry_qualname(overload)] = effect
+        effects[behaviors.registry_qualname(overload)] = effect
     return {name for name, effect in effects.items() if effect is not None}
 
 
 def program_features(program: Any) -> list[str]:
     """What a known-finding signature may require of a program (RPT-6): `with_effects` (a
-    direct `with_effects` statement), `ordered_custom_op`, `ordered_aten_op`, `print`."""
+    direct `with_effects` statement), `ordered_custom_op`, `ordered_aten_op` (an aten op the
+    program makes effectful beyond the profile's import registrations), `print`."""
     effectful = effectful_qualnames(program)
     custom = {spec.name for spec in program.custom_ops}
+    at_import = set(behaviors.import_effects())
     body = [stmt.op for stmt in program.body]
     found = {
         "with_effects": any(stmt.kind == "with_effects" for stmt in program.body),
         "ordered_custom_op": bool(effectful & custom),
-        "ordered_aten_op": any(q.startswith("aten::") and q not in {"aten::_print",
-                               "aten::_linalg_check_errors"} for q in effectful),
+        "ordered_aten_op": any(q.startswith("aten::") and q not in at_import for q in effectful),
         "print": any(op.startswith("aten::_print") for op in body),
     }
     return sorted(name for name, present in found.items() if present)

@@ -40,7 +40,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from oracle.observation import ErrorObs, Observation
+from oracle.observation import ErrorObs, Observation, path_table
 
 __all__ = [
     "PATH_TIMEOUTS",
@@ -58,8 +58,9 @@ DEFAULT_PRELOAD = ("torch",)
 START_TIMEOUT = 120.0
 # Seconds a torch case may take on each path before it counts as a hang (`--timeout` default):
 # seconds where nothing compiles, minutes for inductor's C++ compile.
-PATH_TIMEOUTS = {"eager": 30.0, "fake": 30.0, "make_fx": 60.0, "functional": 60.0,
-                 "export": 120.0, "compile:aot_eager": 180.0, "compile:inductor": 600.0}
+PATH_TIMEOUTS = path_table({"eager": 30.0, "fake": 30.0, "make_fx": 60.0, "functional": 60.0,
+                            "export": 120.0, "compile:aot_eager": 180.0,
+                            "compile:inductor": 600.0}, "isolate.PATH_TIMEOUTS")
 
 
 def case_timeout(path: str, timeout: float | None = None) -> float:

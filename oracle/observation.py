@@ -24,17 +24,36 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from oracle.canonical import CanonicalGraph
+
+T = TypeVar("T")
 
 SIDES = ("torch", "refimpl")
 PATHS = ("eager", "fake", "make_fx", "functional", "export", "compile:aot_eager",
          "compile:inductor")
 COMPILE_PATHS = ("compile:aot_eager", "compile:inductor")
 LISTED_ELEMENTS = 1024  # larger outputs keep their values as a numpy array (Simplification 2)
+
+
+def unknown_path(path: str) -> ValueError:
+    """The error for a path that is not one of `PATHS` (the runners and `oracle check`)."""
+    return ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
+
+
+def path_table(table: dict[str, T], what: str) -> dict[str, T]:
+    """`table` (one entry per path: a runner's functions, the worker timeouts) checked to have
+    exactly the paths of `PATHS`, in that order; an added path that a table lacks fails at import,
+    naming the table."""
+    if list(table) != list(PATHS):
+        missing = [p for p in PATHS if p not in table]
+        extra = [p for p in table if p not in PATHS]
+        raise RuntimeError(f"{what} must have one entry per path of oracle.observation.PATHS in "
+                           f"order; missing {missing}, unknown {extra}")
+    return table
 
 
 def parse_paths(text: str) -> list[str]:

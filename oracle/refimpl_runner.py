@@ -27,21 +27,27 @@ from typing import Any
 import refimpl
 from oracle import behaviors, observation
 from oracle.canonical import CanonicalGraph
-from oracle.observation import PATHS, ErrorObs, Observation, ValueObs
+from oracle.observation import (
+    COMPILE_PATHS,
+    PATHS,
+    ErrorObs,
+    Observation,
+    ValueObs,
+    path_table,
+    unknown_path,
+)
 from oracle.program_source import ProgramSource, write_program
 from oracle.run_state import forget_side_effects, restore_side_effects
 from refimpl._pytree import tree_flatten
 from refimpl.effect_log import record_effects
 from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
-from refimpl.export import Module, aot_export, remove_effect_tokens
+from refimpl.export import SIGNATURE_FIELDS, Module, aot_export, remove_effect_tokens
 from refimpl.fx import node as fx_node
 from refimpl.library import EffectType, Library, custom_op
 
 __all__ = ["PATHS", "run_refimpl", "run_refimpl_paths"]
 
 EFFECTS = {"ORDERED": EffectType.ORDERED, None: None}
-SIGNATURE_FIELDS = ("input_tokens", "output_tokens", "user_inputs", "user_outputs",
-                    "inputs_to_buffers", "buffers_to_mutate", "user_inputs_to_mutate")
 
 
 class _RefimplOps:
@@ -73,8 +79,12 @@ def resolve(qualname: str) -> Any:
 
 @contextlib.contextmanager
 def registrations(program: Any) -> Iterator[set[str]]:
-    """Define the program's custom ops and register its effects; undo all of it on exit."""
-    effectful: set[str] = set()
+    """Define the program's custom ops and register its effects; undo all of it on exit.
+
+    Yields the overload names (modelled aten ops and the program's ops) that then have an effect
+    in refimpl's registry, the profile's import registrations included, as the torch runner
+    reads torch's.
+    """
     with contextlib.ExitStack() as stack:
         # Tracing with_effects marks its op side-effectful for good, as torch.fx does; restore
         # the set so runs stay independent (the torch runner does the same, [NOTE: side-effect
@@ -93,15 +103,14 @@ def registrations(program: Any) -> Iterator[set[str]]:
             op = custom_op(spec.name, kernel, schema=schema, lib=libs[ns])
             op.register_fake(fake)
             op.register_effect(EFFECTS[spec.effect])
-            if spec.effect is not None:
-                effectful.add(f"{spec.name}.default")
         for name, effect in dict(program.register_effects).items():
             op = resolve(name)
             previous = _get_effect(op)
             handle = _register_effectful_op(op, EFFECTS[effect])
             stack.callback(_undo, handle, op, previous)
-            if effect is not None:
-                effectful.add(name)
+        names = [*behaviors.KNOWN_ATEN_OPS, *(f"{s.name}.default" for s in program.custom_ops),
+                 *program.register_effects]
+        effectful = {name for name in names if _get_effect(resolve(name)) is not None}
         forget_side_effects(program, resolve, _get_effect, fx_node._side_effectful_functions)
         yield effectful
 
@@ -191,15 +200,14 @@ def _run_export(case: _Case) -> None:
 
 # [NOTE: compile expectation] A compiler must not change what a program does: the reference for
 # ``compile:*`` is what refimpl's eager run does, values and effect order alike.
-PATH_RUNNERS: dict[str, Callable[[_Case], None]] = {
+PATH_RUNNERS: dict[str, Callable[[_Case], None]] = path_table({
     "eager": _run_eager,
     "fake": _run_fake,
     "make_fx": _run_make_fx,
     "functional": _run_functional,
     "export": _run_export,
-    "compile:aot_eager": _run_eager,
-    "compile:inductor": _run_eager,
-}
+    **dict.fromkeys(COMPILE_PATHS, _run_eager),
+}, "refimpl_runner.PATH_RUNNERS")
 
 
 def run_refimpl(program: Any, path: str) -> Observation:
@@ -213,8 +221,7 @@ def run_refimpl_paths(program: Any, paths: list[str]) -> list[Observation]:
     observations = [Observation(path=p, side="refimpl") for p in paths]
     if unknown:
         for obs in observations:
-            obs.error = ErrorObs("ValueError", f"unknown path {unknown[0]!r}; expected one of "
-                                               f"{', '.join(PATHS)}")
+            obs.error = ErrorObs.from_exception(unknown_path(unknown[0]))
         return observations
     try:
         with contextlib.redirect_stdout(_Sink()), registrations(program) as effectful:

@@ -78,21 +78,19 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from oracle import behaviors, observation
 from oracle.canonical import CanonicalGraph
-from oracle.observation import PATHS, ErrorObs, Observation, ValueObs, freeze
+from oracle.observation import (
+    ErrorObs,
+    Observation,
+    ValueObs,
+    freeze,
+    path_table,
+    unknown_path,
+)
 from oracle.program_source import write_program
 from oracle.run_state import forget_side_effects, restore_side_effects
+from refimpl.export import SIGNATURE_FIELDS
 
 EFFECTS = {"ORDERED": EffectType.ORDERED, None: None}
-
-SIGNATURE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "user_inputs",
-    "user_outputs",
-    "inputs_to_buffers",
-    "buffers_to_mutate",
-    "user_inputs_to_mutate",
-)
 
 # One counter per process: a namespace is never handed out twice (Simplification 1).
 _NAMESPACE_COUNTER = itertools.count()
@@ -317,8 +315,10 @@ def registrations(ctx: RunContext) -> Iterator[RunContext]:
 
 
 def _effectful_targets(ctx: RunContext) -> set[str]:
-    """The program's ops (custom ops, `register_effects` keys) that now have an effect."""
-    names = [f"{spec.name}.default" for spec in ctx.program.custom_ops]
+    """The modelled aten ops and the program's ops (custom ops, `register_effects` keys) that now
+    have an effect in torch's registry (its import registrations included)."""
+    names = list(behaviors.KNOWN_ATEN_OPS)
+    names += [f"{spec.name}.default" for spec in ctx.program.custom_ops]
     names += list(ctx.program.register_effects)
     return {name for name in names if _get_effect(ctx.resolve(name)) is not None}
 
@@ -502,7 +502,7 @@ def _run_inductor(case: _Case) -> None:
         _run_compile(case, "inductor")
 
 
-PATH_RUNNERS: dict[str, Callable[[_Case], None]] = {
+PATH_RUNNERS: dict[str, Callable[[_Case], None]] = path_table({
     "eager": _run_eager,
     "fake": _run_fake,
     "make_fx": _run_make_fx,
@@ -510,7 +510,7 @@ PATH_RUNNERS: dict[str, Callable[[_Case], None]] = {
     "export": _run_export,
     "compile:aot_eager": _run_aot_eager,
     "compile:inductor": _run_inductor,
-}
+}, "torch_runner.PATH_RUNNERS")
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,7 +556,7 @@ def run_torch(program: Any, path: str, *, namespace: str | None = None) -> Obser
     log: list = []
     try:
         if path not in PATH_RUNNERS:
-            raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
+            raise unknown_path(path)
         with PrintCapture(log) as capture:
             ctx = RunContext(program, log, capture, _assign_namespaces(program, namespace))
             with registrations(ctx):

@@ -87,6 +87,13 @@ SCHEMAS = (
     "Device? device=None, bool? pin_memory=None) -> Tensor",
 )
 
+# [NOTE: one op table] ``SCHEMAS`` is the one list of modelled operators: the oracle's
+# modelled aten ops (``oracle.behaviors.KNOWN_ATEN_OPS``, what programs may call and the fuzzer
+# draws) are its ``aten`` ops less ``SEED_ONLY_OPS``; which of them are effectful is the active
+# profile's ``import_registrations``. torch's own schemas are recorded by
+# ``oracle/tools/record_aten_schemas.py`` and a test checks that they equal these strings.
+SEED_ONLY_OPS = frozenset({"aten::_async_error"})  # torch 2.13.0 has none (Simplification 5)
+
 OPS: dict[str, OpOverload] = {}
 for _text in SCHEMAS:
     _op = define_schema(_text)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from refimpl import _pytree as pytree
@@ -37,8 +37,8 @@ from refimpl.operator import ops
 from refimpl.proxy_tensor import placeholder_names, trace, track_tensor_tree
 from refimpl.tensor import Tensor
 
-__all__ = ["GraphSignature", "Module", "aot_export", "aot_export_backward", "lift_constants",
-           "remove_effect_tokens"]
+__all__ = ["SIGNATURE_FIELDS", "GraphSignature", "Module", "aot_export", "aot_export_backward",
+           "lift_constants", "remove_effect_tokens"]
 
 
 class Module:
@@ -77,6 +77,10 @@ class GraphSignature:
     inputs_to_buffers: dict[str, str] = field(default_factory=dict)
     buffers_to_mutate: dict[str, str] = field(default_factory=dict)
     user_inputs_to_mutate: dict[str, str] = field(default_factory=dict)
+
+
+# The field names, in torch's order: what the oracle's runners record of either signature.
+SIGNATURE_FIELDS = tuple(f.name for f in fields(GraphSignature))
 
 
 def _buffers_of(fn: Any) -> list[tuple[str, Tensor]]:

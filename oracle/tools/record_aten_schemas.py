@@ -3,13 +3,19 @@
 Models: `torch._ops.OpOverload._schema` (its `str()`), torch 2.13.0.
 Spec: specs/program.md, PRG-14 (the modelled aten ops).
 
+The file is the torch-observed check of refimpl's op table, not a second list: the op list is
+`oracle.behaviors.KNOWN_ATEN_OPS`, derived from `refimpl.aten.OPS`, and
+`tests/oracle/test_one_source.py` asserts that refimpl's schema string of every modelled op equals
+the one recorded here (so an op added to refimpl's table fails that test until this is rerun,
+and a schema refimpl prints differently from torch fails it for good).
+
 Run from the repository root with the pinned torch installed:
 
     python3 -m oracle.tools.record_aten_schemas          # rewrite oracle/aten_schemas.json
     python3 -m oracle.tools.record_aten_schemas --check  # exit 1 if the file is out of date
 
-The op list is `oracle.behaviors.ATEN_OP_NAMES`; an op this torch lacks is reported and left
-out (torch 2.13.0 has no `aten::_async_error`).
+An op this torch lacks is reported and left out (then the test above fails: refimpl models an
+op torch does not have).
 
 Simplifications:
 1. Only the schema text is recorded, not the effect registered on the op at import time.
@@ -23,7 +29,7 @@ import sys
 
 import torch
 
-from oracle.behaviors import ATEN_OP_NAMES, ATEN_SCHEMAS_PATH
+from oracle.behaviors import ATEN_SCHEMAS_PATH, KNOWN_ATEN_OPS
 
 
 def _overload(name: str):
@@ -36,7 +42,7 @@ def _overload(name: str):
 def record() -> dict:
     """The document written to `aten_schemas.json`."""
     schemas = {}
-    for name in ATEN_OP_NAMES:
+    for name in KNOWN_ATEN_OPS:
         try:
             schemas[name] = str(_overload(name)._schema)
         except AttributeError:

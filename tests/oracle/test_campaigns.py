@@ -54,7 +54,11 @@ def test_hypofuzz_fuzzes_the_differential_property_into_the_shared_database(tmp_
         time.sleep(1)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGINT)
-    output = proc.communicate(timeout=60)[0]
+    try:
+        output = proc.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:  # a loaded machine: HypoFuzz's workers ignore SIGINT long
+        os.killpg(proc.pid, signal.SIGKILL)
+        output = proc.communicate()[0]
     assert "using 1 process to fuzz 1 test" in output, f"expected HypoFuzz to fuzz it:\n{output}"
     entries = sum(1 for p in database.rglob("*") if p.is_file()) if database.exists() else 0
     assert entries >= 5, f"expected HypoFuzz to write the shared database, got {entries} entries"

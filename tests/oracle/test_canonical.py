@@ -99,10 +99,11 @@ def _token_chain(first: str, second: str) -> _GraphModule:
     return _GraphModule(g)
 
 
-def _plain(order: str) -> _GraphModule:
+def _plain(order: str) -> CanonicalGraph:
     """A tokenless graph with two prints and two independent pure nodes, in a given order.
 
     `order` is a string of node letters: p (print 'a'), q (print 'b'), s (sin x), c (cos x).
+    `_print` is effectful because the caller says so, as a runner does from its world's registry.
     """
     g = _Graph()
     x = g.add("placeholder", "x_1")
@@ -118,7 +119,8 @@ def _plain(order: str) -> _GraphModule:
             made[letter] = g.call(COS, x)
     total = g.call(ADD, made["s"], made["c"])
     g.add("output", "output", (total,))
-    return _GraphModule(g)
+    return CanonicalGraph.from_graph_module(_GraphModule(g),
+                                            effectful_targets={"aten::_print.default"})
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ from oracle.isolate import (  # noqa: E402
     run_isolated,
     run_torch_isolated,
 )
-from oracle.observation import ErrorObs, Observation, ValueObs  # noqa: E402
+from oracle.observation import PATHS, ErrorObs, Observation, ValueObs  # noqa: E402
 from oracle.program import load_program, program_to_json  # noqa: E402
-from oracle.torch_runner import PATHS, run_torch  # noqa: E402
+from oracle.torch_runner import run_torch  # noqa: E402
 
 SCENARIOS = (
     Path(__file__).resolve().parents[3] / "shared" / "reference" / "torch-2.13" / "scenarios"
