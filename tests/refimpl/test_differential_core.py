@@ -621,7 +621,8 @@ def _naming(op):
 def test_op_naming_matches_torch(qualified):
     t_op = _torch_op(qualified)
     if t_op is None:
-        pytest.skip(f"torch 2.13 has no {qualified} (refimpl keeps it for the seed)")
+        pytest.skip(f"torch {torch.__version__} has no {qualified} (refimpl keeps it for the "
+                    f"seed)")
     came, expected = _naming(REFIMPL_OPS[qualified]), _naming(t_op)
     assert came == expected, f"expected {expected}, came {came}"
 
