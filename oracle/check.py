@@ -87,9 +87,10 @@ def torch_version() -> str:
 
 
 def select_profile(name: str | None, version: str) -> str:
-    """``name``, or the profile matching the torch version; activates it in refimpl."""
+    """``name``, or the profile matching the torch version (the nearest, with an
+    ``UnprofiledTorchWarning``, for a torch no profile claims: RPT-7); activates it in refimpl."""
     profile = refimpl.set_profile(name) if name else refimpl.set_profile(
-        profile_for_torch_version(version))
+        profile_for_torch_version(version, nearest=True))
     return profile.name
 
 

@@ -173,7 +173,19 @@ def _is_bool(x: Any) -> bool:
     return x.dtype is dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, bool)
 
 
-def _check_sub(self: Tensor, other: Any) -> None:
+def _check_sub(self: Tensor, other: Any, *, meta: bool = False) -> None:
+    """torch's bool checks of ``sub``; the meta kernel's are those of fake tensors (DSP-24).
+
+    [NOTE: bool sub under fake] A fake tensor runs ``torch._refs.sub``, which checks after type
+    promotion and only when both operands are tensors: so under fake only two bool tensors are
+    refused, and ``bool - float``, ``bool - True`` and ``sub.Scalar`` trace (recorded:
+    tests/golden, 12d_bool_arith_errors).
+    """
+    if meta:
+        if isinstance(self, Tensor) and isinstance(other, Tensor) and _is_bool(self) \
+                and _is_bool(other):
+            raise _bool_arith_error(_SUB_BOOL_BOOL)
+        return
     if _is_bool(self) and _is_bool(other):
         raise _bool_arith_error(_SUB_BOOL_BOOL)
     if _is_bool(self) or _is_bool(other):
@@ -236,7 +248,7 @@ def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
     opname = overload.split(".")[0]
     bool_fn = _BOOL_FNS.get(opname)
 
-    def check(self: Any, other: Any, alpha: Any) -> tuple[dtypes.dtype, Tensor]:
+    def check(self: Any, other: Any, alpha: Any, meta: bool) -> tuple[dtypes.dtype, Tensor]:
         """The result dtype, and the tensor operand whose shape and device the result has."""
         if not isinstance(self, Tensor) and not scalar_other and isinstance(other, Tensor):
             # A number for ``self`` of a Tensor overload: torch wraps it (a "wrapped number",
@@ -250,7 +262,7 @@ def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
                 _check_scalar(other, overload, "other", "Scalar" if scalar_other else "Tensor")
             tensor, number = self, other
         if opname == "sub":
-            _check_sub(self, other)
+            _check_sub(self, other, meta=meta)
         dt = _binary_dtype(tensor, number)
         if with_alpha:
             _check_alpha(dt, alpha)
@@ -262,7 +274,7 @@ def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
         return tensor.shape
 
     def dense(self: Any, other: Any, alpha: Any = 1) -> Tensor:
-        dt, tensor = check(self, other, alpha)
+        dt, tensor = check(self, other, alpha, False)
         shape = shape_of(self, other, tensor)
         b = _operand(other, dt)
         if with_alpha and alpha != 1:
@@ -272,7 +284,7 @@ def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
         return Tensor._make(out, shape, dt, tensor.device)
 
     def meta(self: Any, other: Any, alpha: Any = 1) -> Tensor:
-        dt, tensor = check(self, other, alpha)
+        dt, tensor = check(self, other, alpha, True)
         return _meta(shape_of(self, other, tensor), dt)
 
     if with_alpha and not scalar_other:
@@ -575,14 +587,17 @@ _LinAlgError.__module__ = "torch._C"
 # when ``is_matrix``, the first non-zero one, with its flat index as the batch element, when
 # not) and raises by the ``api_name``: a negative info is an internal assert; a positive one
 # a ``_LinAlgError`` whose text depends on which substring ``api_name`` contains. The assert
-# lines name the source line of the build (``_INTERNAL_ASSERT_AT``, torch 2.13.0's).
+# messages name the source line of each of the three asserts in the build, which moves from
+# build to build: the profile's ``linalg_assert_lines`` (dtype, illegal value, unknown code),
+# recorded from each build by ``tests/golden/record.py``.
 _INTERNAL_ASSERT_AT = '"/__w/pytorch/pytorch/aten/src/ATen/native/BatchLinearAlgebra.cpp":{}'
-_ASSERT_LINES = {"dtype": 1575, "illegal": 1613, "unknown": 1642}
+_ASSERT_INDEX = {"dtype": 0, "illegal": 1, "unknown": 2}  # in ``linalg_assert_lines``
 
 
 def _internal_assert(condition: str, where: str, message: str = "") -> RuntimeError:
-    return RuntimeError(f"{condition} INTERNAL ASSERT FAILED at "
-                        f"{_INTERNAL_ASSERT_AT.format(_ASSERT_LINES[where])}, please report a bug "
+    line = get_profile().linalg_assert_lines[_ASSERT_INDEX[where]]
+    where_at = _INTERNAL_ASSERT_AT.format(line)
+    return RuntimeError(f"{condition} INTERNAL ASSERT FAILED at {where_at}, please report a bug "
                         f"to PyTorch. {message}")
 
 

@@ -2,7 +2,7 @@
 
 Models: nothing in torch; each switch names one observed difference between the seed and a torch
 build (``specs/README.md``, "Profiles"; ``../shared/reference/seed-vs-torch.md``).
-Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-24, DSP-24.
+Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-24, DSP-23, DSP-24, RPT-7.
 
 Simplifications:
 1. Profiles are the package's data files ``refimpl/_profiles/*.toml``, read with
@@ -13,6 +13,8 @@ Simplifications:
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -29,7 +31,8 @@ try:
 except ImportError:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
-__all__ = ["Profile", "available_profiles", "get_profile", "load_profile", "on_profile_change",
+__all__ = ["Profile", "UnprofiledTorchWarning", "available_profiles", "get_profile",
+           "load_profile", "nearest_profile", "on_profile_change",
            "profile_for_torch_version", "set_profile", "switch_choices", "switch_types"]
 
 # The profiles ship inside the package (pyproject.toml's package-data), beside this module.
@@ -40,8 +43,10 @@ PROFILE_DIR: Traversable = resources.files("refimpl") / "_profiles"
 class Profile:
     """One profile; every field after ``torch_versions`` is a switch, typed by its annotation.
 
-    A ``Literal[...]`` annotation lists the switch's choices; ``load_profile`` checks files
-    against these annotations, so the dataclass is the one place a switch is declared.
+    A ``Literal[...]`` annotation lists the switch's choices, a ``tuple[...]`` one the type of
+    each element (``tuple[str, ...]`` any number, ``tuple[int, int, int]`` exactly three);
+    ``load_profile`` checks files against these annotations, so the dataclass is the one place a
+    switch is declared.
     """
 
     name: str
@@ -54,6 +59,7 @@ class Profile:
     check_messages: Literal["assert", "explicit"]
     functionalize_rule: bool
     bool_arith_error: Literal["RuntimeError", "NotImplementedError"]
+    linalg_assert_lines: tuple[int, int, int]
     path: Path | Traversable | None = field(default=None, compare=False)
 
 
@@ -73,15 +79,31 @@ def switch_choices(name: str) -> tuple[Any, ...] | None:
     return get_args(kind) if get_origin(kind) is Literal else None
 
 
+def _is_a(value: Any, kind: type) -> bool:
+    """``isinstance``, except that a TOML boolean is no ``int``."""
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+
+
 def _check_switch(path: Traversable, key: str, kind: Any, value: Any) -> None:
     if get_origin(kind) is Literal:
         if value not in get_args(kind):
             raise ValueError(f"{path}: switch {key!r} must be one of {get_args(kind)}, "
                              f"got {value!r}")
         return
-    base = list if get_origin(kind) is tuple else kind
-    if not isinstance(value, base):
-        raise ValueError(f"{path}: switch {key!r} must be {base.__name__}, got {value!r}")
+    if get_origin(kind) is tuple:
+        items = get_args(kind)
+        if items[-1] is Ellipsis:
+            wanted = f"a list of {items[0].__name__}"
+            ok = isinstance(value, list) and all(_is_a(v, items[0]) for v in value)
+        else:
+            wanted = f"a list [{', '.join(t.__name__ for t in items)}]"
+            ok = (isinstance(value, list) and len(value) == len(items)
+                  and all(map(_is_a, value, items)))
+        if not ok:
+            raise ValueError(f"{path}: switch {key!r} must be {wanted}, got {value!r}")
+        return
+    if not _is_a(value, kind):
+        raise ValueError(f"{path}: switch {key!r} must be {kind.__name__}, got {value!r}")
 
 
 def _read_switches(path: Traversable, seen: tuple[str, ...] = ()) -> tuple[dict, dict[str, Any]]:
@@ -132,14 +154,53 @@ def available_profiles() -> dict[str, Profile]:
     return profiles
 
 
-def profile_for_torch_version(version: str) -> Profile:
-    """The profile whose ``torch_versions`` prefixes match ``version`` (e.g. ``2.13.0+cpu``)."""
+class UnprofiledTorchWarning(UserWarning):
+    """No profile matches the torch version; refimpl runs the nearest one instead (RPT-7)."""
+
+
+def _series(version: str) -> tuple[int, int] | None:
+    """``"2.13.0+cpu"`` -> ``(2, 13)``; ``None`` unless ``version`` starts with two numbers."""
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def nearest_profile(version: str) -> Profile | None:
+    """The profile whose series is closest to ``version``'s, or ``None`` when ``version`` or no
+    profile names a series: in the same major version the nearest minor (the newer of two equally
+    near), else the newest series of an older major or the oldest of a newer one."""
+    wanted = _series(version)
+    candidates = [(series, p) for p in available_profiles().values()
+                  for series in map(_series, p.torch_versions) if series is not None]
+    if wanted is None or not candidates:
+        return None
+
+    def distance(item: tuple[tuple[int, int], Profile]) -> tuple[int, int, int]:
+        (major, minor), _ = item
+        if major == wanted[0]:
+            return 0, abs(minor - wanted[1]), -minor
+        return 1, abs(major - wanted[0]), -minor if major < wanted[0] else minor
+
+    return min(candidates, key=distance)[1]
+
+
+def profile_for_torch_version(version: str, *, nearest: bool = False) -> Profile:
+    """The profile whose ``torch_versions`` prefixes match ``version`` (e.g. ``2.13.0+cpu``).
+
+    With no match: ``LookupError``, or with ``nearest`` an ``UnprofiledTorchWarning`` naming the
+    nearest profile (``nearest_profile``), which is returned.
+    """
     for profile in available_profiles().values():
         if any(version == prefix or version.startswith(prefix + ".")
                for prefix in profile.torch_versions):
             return profile
-    raise LookupError(f"no profile matches torch {version}; available: "
-                      f"{', '.join(available_profiles())}")
+    closest = nearest_profile(version) if nearest else None
+    if closest is None:
+        raise LookupError(f"no profile matches torch {version}; available: "
+                          f"{', '.join(available_profiles())}")
+    warnings.warn(f"no profile matches torch {version}; using the nearest, {closest.name} "
+                  f"(torch {', '.join(closest.torch_versions)}): behaviours that changed since "
+                  f"may be reported as divergences", UnprofiledTorchWarning, stacklevel=2)
+    return closest
 
 
 _active: Profile | None = None

@@ -3,13 +3,14 @@
 Usage: `python tests/golden/record.py [--out tests/golden/torch-<major.minor>]`
 
 Writes one file per scenario and text kind, `<scenario>.<kind>.txt` (the text plus a final
-newline), and `MANIFEST.json` (torch version and git version, Python version, date, and per
-scenario its kinds, spec clauses and source). Stale `*.txt` files in the output folder are
-removed first, so the folder always holds exactly one recording.
+newline), and `MANIFEST.json` (torch version and git version, Python version, date, per
+scenario its kinds, spec clauses and source, and under `switches` the value of every profile
+switch that `scenarios.SWITCH_PROBES` observes in this build). Stale `*.txt` files in the output
+folder are removed first, so the folder always holds exactly one recording.
 
 Models: nothing upstream; this is the recorder for `tests/golden/` (see its README.md).
 
-Spec: TRC-1 .. TRC-13, through the scenarios it runs.
+Spec: TRC-1 .. TRC-13, DSP-22 .. DSP-24, through the scenarios it runs; EFF-26 (the switches).
 
 Simplifications:
 1. The sibling modules are loaded by file path under private names (`_golden_scenarios`,
@@ -56,6 +57,15 @@ def golden_dir(version):
     return HERE / f"torch-{torch_series(version)}"
 
 
+def recorded_builds():
+    """`{"torch-<major.minor>": folder}` of every recording here (a folder with a MANIFEST)."""
+    return {d.name: d for d in sorted(HERE.glob("torch-*")) if (d / MANIFEST).is_file()}
+
+
+def read_manifest(folder):
+    return json.loads((folder / MANIFEST).read_text())
+
+
 def file_name(scenario_name, kind):
     return f"{scenario_name}.{kind}.txt"
 
@@ -69,7 +79,7 @@ def record_texts(world, names=None):
     return files
 
 
-def manifest(files, torch_module):
+def manifest(files, torch_module, switches):
     entries = {}
     for name, sc in scenarios.SCENARIOS.items():
         kinds = sorted(f.split(".")[-2] for f in files if f.startswith(f"{name}."))
@@ -80,6 +90,7 @@ def manifest(files, torch_module):
         "python_version": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "scenarios": entries,
+        "switches": switches,
     }
 
 
@@ -100,10 +111,11 @@ def main(argv=None):
     # can import this module without torch.
     import torch
 
-    torch_world = load_sibling("torch_world")
-    files = record_texts(torch_world.TorchWorld())
+    world = load_sibling("torch_world").TorchWorld()
+    files = record_texts(world)
+    switches = scenarios.observe_switches(world)
     out = args.out or golden_dir(torch.__version__)
-    write(out, files, manifest(files, torch))
+    write(out, files, manifest(files, torch, switches))
     print(f"recorded {len(scenarios.SCENARIOS)} scenarios, {len(files)} files in {out}")
 
 

@@ -66,7 +66,8 @@ __all__ = ["GOLD_NS", "PROFILE", "RefimplWorld", "Unsupported"]
 
 GOLD_NS = "gold"
 
-# The goldens are torch 2.13 recordings, so the world runs refimpl's torch-2.13 profile.
+# The default profile: that of the torch 2.13 recording. A world compared with another build's
+# recording runs that build's profile (`RefimplWorld(profile=...)`).
 PROFILE = "torch-2.13"
 
 _EFFECTS = {"ORDERED": _EffectType.ORDERED, None: None}
@@ -125,7 +126,8 @@ class RefimplWorld:
     ops = refimpl.ops
     with_effects = with_effects
 
-    def __init__(self) -> None:
+    def __init__(self, profile: str = PROFILE) -> None:
+        self.profile = profile
         self._lib: Any = None
         self._handles: list[Any] = []
         self._autograd: dict[OpOverload, tuple[Callable, Callable | None]] = {}
@@ -137,7 +139,7 @@ class RefimplWorld:
     def scope(self, scenario: str) -> Iterator[RefimplWorld]:
         """Run one scenario: custom ops and effect registrations are removed afterwards."""
         previous = get_profile()
-        set_profile(PROFILE)
+        set_profile(self.profile)
         self.graphs = []
         try:
             with _scoped_library(GOLD_NS, "FRAGMENT") as lib:

@@ -65,6 +65,7 @@ Graph modules need `.code` (torch.fx text), `.graph.nodes` (each with `.op`, `.n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -1220,3 +1221,78 @@ def linalg_check_errors(w, ns):
                 w.tensor(i, dtype="int32"), a, is_matrix=m))
             out.append(f"{api} {info} is_matrix={is_matrix}: {err or 'ok'}")
     return {"log": lines(*out)}
+
+
+@scenario(
+    "12d_bool_arith_errors",
+    specs=("DSP-24",),
+    source="refimpl: torch's bool checks of neg and sub (BinaryOps.cpp, UnaryOps.cpp)",
+    summary="negating a bool tensor and subtracting with a bool operand, eager and traced",
+)
+def bool_arith_errors(w, ns):
+    aten = w.ops.aten
+    b, f = w.tensor([True, False], dtype="bool"), w.ones(2)
+    calls = {
+        "neg(bool)": (aten.neg.default, (b,)),
+        "sub.Tensor(bool, bool)": (aten.sub.Tensor, (b, b)),
+        "sub.Tensor(bool, float)": (aten.sub.Tensor, (b, f)),
+        "sub.Tensor(float, bool)": (aten.sub.Tensor, (f, b)),
+        "sub.Tensor(bool, True)": (aten.sub.Tensor, (b, True)),
+        "sub.Tensor(bool, 1)": (aten.sub.Tensor, (b, 1)),
+        "sub.Scalar(bool, True)": (aten.sub.Scalar, (b, True)),
+        "sub.Scalar(float, True)": (aten.sub.Scalar, (f, True)),
+        "sub.Scalar(bool, 1)": (aten.sub.Scalar, (b, 1)),
+    }
+    out = []
+    for label, (op, args) in calls.items():
+        result, err = attempt(lambda o=op, a=args: o(*a))
+        out.append(f"{label} (eager): {err or fmt_value(w, result)}")
+        _, err = attempt(lambda o=op, a=args: w.make_fx(lambda *t: o(*t))(*a))
+        out.append(f"{label} (make_fx): {err or 'ok'}")
+    return {"log": lines(*out)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Profile switches observed in a world (tests/golden/record.py writes them to MANIFEST.json)
+# ---------------------------------------------------------------------------------------------
+
+_ASSERT_LINE = re.compile(r'BatchLinearAlgebra\.cpp":(\d+)')
+
+
+def _error_of(thunk):
+    try:
+        thunk()
+    except Exception as exc:  # noqa: BLE001 - the exception is the observation
+        return exc
+    raise AssertionError("expected the probe to raise, came no error")
+
+
+def observe_bool_arith_error(w):
+    """`bool_arith_error`: the type name of negating a bool tensor (DSP-24)."""
+    return type(_error_of(lambda: w.ops.aten.neg.default(w.tensor([True], dtype="bool")))).__name__
+
+
+def observe_linalg_assert_lines(w):
+    """`linalg_assert_lines`: the source lines `_linalg_check_errors`' three asserts name
+    (int64 info, a negative info, an unknown positive info; DSP-23)."""
+    check = w.ops.aten._linalg_check_errors.default
+    probes = (("int64", [0]), ("int32", [-1]), ("int32", [1]))
+    found = []
+    for dtype, info in probes:
+        error = _error_of(lambda d=dtype, i=info: check(w.tensor(i, dtype=d), "api",
+                                                          is_matrix=True))
+        found.append(int(_ASSERT_LINE.search(str(error))[1]))
+    return found
+
+
+# Each observable profile switch and its probe: `record.py` records what torch answers, and
+# the tests compare every profile with the recording of the builds it claims.
+SWITCH_PROBES = {
+    "bool_arith_error": observe_bool_arith_error,
+    "linalg_assert_lines": observe_linalg_assert_lines,
+}
+
+
+def observe_switches(w):
+    """`{switch: value}` of every probe in `SWITCH_PROBES`, as JSON values."""
+    return {name: probe(w) for name, probe in SWITCH_PROBES.items()}

@@ -1,10 +1,13 @@
-"""refimpl reproduces the golden texts that torch 2.13 recorded, scenario by scenario.
+"""refimpl reproduces the golden texts that each torch build recorded, scenario by scenario.
 
-Models: `tests/golden/torch-2.13/` (written by `record.py` with `TorchWorld`), with every scenario
-of `scenarios.py` run again in `RefimplWorld` (`refimpl_world.py`).
+Models: every recording `tests/golden/torch-<major.minor>/` (written by `record.py` with
+`TorchWorld`), with every scenario of `scenarios.py` run again in `RefimplWorld`
+(`refimpl_world.py`) under the profile of that build (`profile_for_torch_version` of the
+recorded torch version). refimpl needs no torch, so every recorded build is checked whichever
+torch is installed; a recording no profile claims skips with that reason.
 
-Spec: TRC-1 .. TRC-13 (each scenario's clauses, as `scenarios.py` lists them) and TRC-14 (the
-token chain of every graph refimpl hands out).
+Spec: TRC-1 .. TRC-13 (each scenario's clauses, as `scenarios.py` lists them), TRC-14 (the
+token chain of every graph refimpl hands out) and EFF-26 (a profile reproduces its builds).
 
 Simplifications:
 1. Every text torch recorded is compared byte for byte (files end with the newline `record.py`
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import json
 import re
 import sys
 from functools import cache
@@ -35,9 +37,9 @@ import pytest
 
 from refimpl.effects import with_effects
 from refimpl.passes.effect_tokens import check_effect_tokens
+from refimpl.profiles import profile_for_torch_version
 
 HERE = Path(__file__).resolve().parent
-GOLDEN = HERE / "torch-2.13"
 
 
 def _load_record():
@@ -54,8 +56,24 @@ def _load_record():
 record = _load_record()
 scenarios = record.scenarios
 refimpl_world = record.load_sibling("refimpl_world")
-WORLD = refimpl_world.RefimplWorld()
-MANIFEST = json.loads((GOLDEN / record.MANIFEST).read_text())["scenarios"]
+
+
+def _profile_of(manifest):
+    """The profile that claims the recorded torch version, or `None`."""
+    try:
+        return profile_for_torch_version(manifest["torch_version"]).name
+    except LookupError:
+        return None
+
+
+# build ("torch-2.13") -> (folder, MANIFEST scenarios, profile name or None)
+BUILDS = {
+    build: (folder, data["scenarios"], _profile_of(data))
+    for build, folder in record.recorded_builds().items()
+    for data in [record.read_manifest(folder)]
+}
+WORLDS = {build: refimpl_world.RefimplWorld(profile) for build, (_, _, profile) in BUILDS.items()
+          if profile is not None}
 
 # (scenario, kind or "*") -> why refimpl still differs. Each is xfail(strict=True).
 KNOWN_GAPS: dict[tuple[str, str], str] = {}
@@ -65,28 +83,36 @@ def _gap(name, kind):
     return KNOWN_GAPS.get((name, kind)) or KNOWN_GAPS.get((name, "*"))
 
 
-def _is_training(name):
-    return "backward" in MANIFEST[name]["kinds"]
+def _kinds(build, name):
+    return BUILDS[build][1].get(name, {}).get("kinds", [])
+
+
+def _is_training(build, name):
+    return "backward" in _kinds(build, name)
 
 
 @cache
-def _run(name):
-    """`(texts, graphs)` of scenario `name` in the refimpl world (run once per session)."""
-    with WORLD.scope(name):
-        texts = scenarios.run_scenario(WORLD, name)
-        graphs = list(WORLD.graphs)
+def _run(build, name):
+    """`(texts, graphs)` of scenario `name` in the refimpl world of `build` (run once)."""
+    world = WORLDS[build]
+    with world.scope(name):
+        texts = scenarios.run_scenario(world, name)
+        graphs = list(world.graphs)
     return texts, graphs
 
 
-def _texts(name):
+def _texts(build, name):
+    if build not in WORLDS:
+        pytest.skip(f"no profile claims the {build} recording (torch "
+                    f"{record.read_manifest(BUILDS[build][0])['torch_version']})")
     try:
-        return _run(name)[0]
+        return _run(build, name)[0]
     except refimpl_world.Unsupported as exc:
         pytest.skip(f"{name}: refimpl does not model this: {exc}")
 
 
-def _golden(name, kind):
-    return (GOLDEN / record.file_name(name, kind)).read_text()
+def _golden(build, name, kind):
+    return (BUILDS[build][0] / record.file_name(name, kind)).read_text()
 
 
 def _diff(expected, came):
@@ -98,20 +124,23 @@ def _diff(expected, came):
 
 
 def _params(kinds_of):
-    """One param per (scenario, kind) that `kinds_of(name)` selects; spec marks, known gaps."""
+    """One param per (build, scenario, kind) that `kinds_of(build, name)` selects; spec marks,
+    known gaps."""
     params = []
-    for name, sc in scenarios.SCENARIOS.items():
-        for kind in kinds_of(name):
-            marks = [pytest.mark.spec(s) for s in sc.specs]
-            if _gap(name, kind):
-                marks.append(pytest.mark.xfail(reason=_gap(name, kind), strict=True))
-            params.append(pytest.param(name, kind, marks=marks, id=f"{name}.{kind}"))
+    for build in BUILDS:
+        for name, sc in scenarios.SCENARIOS.items():
+            for kind in kinds_of(build, name):
+                marks = [pytest.mark.spec(s) for s in sc.specs]
+                if _gap(name, kind):
+                    marks.append(pytest.mark.xfail(reason=_gap(name, kind), strict=True))
+                params.append(pytest.param(build, name, kind, marks=marks,
+                                           id=f"{build}:{name}.{kind}"))
     return params
 
 
-def _exact_kinds(name):
-    kinds = MANIFEST[name]["kinds"]
-    if _is_training(name):
+def _exact_kinds(build, name):
+    kinds = _kinds(build, name)
+    if _is_training(build, name):
         return [k for k in kinds if k not in ("forward", "backward")]
     return kinds
 
@@ -121,26 +150,38 @@ def _exact_kinds(name):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "kind"), _params(_exact_kinds))
-def test_refimpl_text_equals_torch_recording(name, kind):
-    texts = _texts(name)
+@pytest.mark.parametrize(("build", "name", "kind"), _params(_exact_kinds))
+def test_refimpl_text_equals_torch_recording(build, name, kind):
+    texts = _texts(build, name)
     assert kind in texts, f"expected refimpl to produce a {kind!r} text, came {sorted(texts)}"
-    expected, came = _golden(name, kind), texts[kind] + "\n"
-    assert came == expected, f"{name}.{kind}: expected torch's text, came\n{_diff(expected, came)}"
+    expected, came = _golden(build, name, kind), texts[kind] + "\n"
+    assert came == expected, (
+        f"{build} {name}.{kind}: expected torch's text, came\n{_diff(expected, came)}"
+    )
 
 
-def test_refimpl_produces_no_extra_texts():
+@pytest.mark.parametrize("build", list(BUILDS))
+def test_refimpl_produces_no_extra_texts(build):
+    _texts(build, "05a_prints_add")  # skips when no profile claims the build
     extra = {}
     for name in scenarios.SCENARIOS:
         if _gap(name, "*"):
             continue
         try:
-            kinds = set(_run(name)[0])
+            kinds = set(_run(build, name)[0])
         except refimpl_world.Unsupported:
             continue
-        if kinds != set(MANIFEST[name]["kinds"]):
-            extra[name] = sorted(kinds ^ set(MANIFEST[name]["kinds"]))
-    assert not extra, f"expected exactly torch's text kinds, came differences {extra}"
+        if kinds != set(_kinds(build, name)):
+            extra[name] = sorted(kinds ^ set(_kinds(build, name)))
+    assert not extra, f"{build}: expected exactly torch's text kinds, came differences {extra}"
+
+
+@pytest.mark.spec("EFF-26")
+@pytest.mark.parametrize("build", list(BUILDS))
+def test_every_scenario_is_recorded_for_every_build(build):
+    missing = [name for name in scenarios.SCENARIOS if name not in BUILDS[build][1]]
+    assert not missing, f"expected {build} to record every scenario, came without {missing} " \
+                        f"(re-record with that torch: python tests/golden/record.py)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,24 +218,24 @@ def _without_saved_values(torch_code, n_outputs):
 
 
 def _training_params(kind):
-    return _params(lambda name: [kind] if _is_training(name) else [])
+    return _params(lambda build, name: [kind] if _is_training(build, name) else [])
 
 
 @pytest.mark.spec("TRC-13")
-@pytest.mark.parametrize(("name", "kind"), _training_params("backward"))
-def test_refimpl_backward_graph_equals_torch_up_to_names(name, kind):
-    expected = _renamed(_golden(name, kind).rstrip("\n"))
-    came = _renamed(_texts(name)[kind])
+@pytest.mark.parametrize(("build", "name", "kind"), _training_params("backward"))
+def test_refimpl_backward_graph_equals_torch_up_to_names(build, name, kind):
+    expected = _renamed(_golden(build, name, kind).rstrip("\n"))
+    came = _renamed(_texts(build, name)[kind])
     assert came == expected, (
         f"{name}.{kind}: expected torch's graph up to value names, came\n{_diff(expected, came)}"
     )
 
 
 @pytest.mark.spec("TRC-13", "TRC-14")
-@pytest.mark.parametrize(("name", "kind"), _training_params("backward"))
-def test_refimpl_backward_token_is_last_in_and_last_out(name, kind):
-    _texts(name)
-    (gm,) = [g for how, g in _run(name)[1] if how == "backward"]
+@pytest.mark.parametrize(("build", "name", "kind"), _training_params("backward"))
+def test_refimpl_backward_token_is_last_in_and_last_out(build, name, kind):
+    _texts(build, name)
+    (gm,) = [g for how, g in _run(build, name)[1] if how == "backward"]
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     outputs = list(gm.graph.output_node().args[0])
     (chain,) = check_effect_tokens(gm).values()
@@ -209,11 +250,12 @@ def test_refimpl_backward_token_is_last_in_and_last_out(name, kind):
 
 
 @pytest.mark.spec("TRC-13")
-@pytest.mark.parametrize(("name", "kind"), _training_params("forward"))
-def test_refimpl_forward_graph_equals_torch_less_saved_values(name, kind):
-    came_code = _texts(name)[kind]
+@pytest.mark.parametrize(("build", "name", "kind"), _training_params("forward"))
+def test_refimpl_forward_graph_equals_torch_less_saved_values(build, name, kind):
+    came_code = _texts(build, name)[kind]
     n_outputs = len(_outputs(came_code))
-    expected = _renamed(_without_saved_values(_golden(name, kind).rstrip("\n"), n_outputs))
+    expected = _renamed(_without_saved_values(_golden(build, name, kind).rstrip("\n"),
+                                              n_outputs))
     came = _renamed(_LIVENESS.sub("", came_code))
     assert came == expected, (
         f"{name}.{kind}: expected torch's forward less its saved values, up to value names, "
@@ -231,6 +273,7 @@ _NO_SINK = {"functional"}
 
 
 def _chain_params():
+    """One param per scenario, in the world of the first build (the graphs are the same)."""
     params = []
     for name, sc in scenarios.SCENARIOS.items():
         marks = [pytest.mark.spec("TRC-14", *sc.specs)]
@@ -242,8 +285,9 @@ def _chain_params():
 
 @pytest.mark.parametrize("name", _chain_params())
 def test_refimpl_graphs_keep_one_token_chain(name):
-    _texts(name)
-    for how, gm in _run(name)[1]:
+    build = next(iter(WORLDS))
+    _texts(build, name)
+    for how, gm in _run(build, name)[1]:
         effects = [n for n in gm.graph.nodes if n.target is with_effects]
         if not effects:
             continue

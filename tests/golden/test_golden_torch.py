@@ -1,17 +1,20 @@
-"""Golden texts recorded from torch: still reproduced by the installed torch, and equal to the
-torch 2.13 reference outputs where those print the same thing.
+"""Golden texts recorded from torch: still reproduced by the installed torch, equal to the
+torch 2.13 reference outputs where those print the same thing, and the profiles' switches
+equal to what each recorded build showed.
 
 Models: `tests/golden/record.py` run with `TorchWorld`; the reference scenarios in
 `/work/shared/reference/torch-2.13/scenarios/*.out` (override with `TORCH_REFERENCE_DIR`).
 
-Spec: TRC-1 .. TRC-13 (each scenario's clauses, see `scenarios.py`).
+Spec: TRC-1 .. TRC-13 (each scenario's clauses, see `scenarios.py`), EFF-26.
 
 Simplifications:
 1. The re-run tests (`@pytest.mark.torch`) run `record.py` in a subprocess, compare with
    `torch-<installed major.minor>/`, and skip when torch is missing or nothing was recorded for
    that series.
-2. The reference tests need no torch; they skip when the reference folder is absent.
+2. The reference tests need no torch; they skip when the reference folder is absent. The
+   reference is torch 2.13.0's, so they read the `torch-2.13/` recording whatever is installed.
 3. Reference graphs use namespaces `cat04` .. `cat11`; they are rewritten to `gold` first.
+4. The profile tests need no torch either: they read every recording's `MANIFEST.json`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -27,6 +29,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from refimpl.profiles import available_profiles, profile_for_torch_version
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,7 +47,8 @@ def _load_record():
 
 record = _load_record()
 SCENARIOS = record.scenarios.SCENARIOS
-GOLDEN_213 = HERE / "torch-2.13"
+GOLDEN_213 = HERE / "torch-2.13"  # the recording the torch 2.13 reference is compared with
+BUILDS = record.recorded_builds()
 REFERENCE = Path(
     os.environ.get("TORCH_REFERENCE_DIR", "/work/shared/reference/torch-2.13/scenarios")
 )
@@ -84,17 +89,19 @@ def torch_recording(tmp_path_factory):
     command = [sys.executable, "-W", "ignore", str(HERE / "record.py"), "--out", str(out)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, f"expected record.py to succeed, came:\n{proc.stderr[-4000:]}"
-    version = json.loads((out / record.MANIFEST).read_text())["torch_version"]
-    folder = record.golden_dir(version)
-    if not folder.is_dir():
-        pytest.skip(f"no golden texts recorded for torch {version} in {folder}")
-    return folder, {path.name: path.read_text() for path in out.glob("*.txt")}
+    manifest = record.read_manifest(out)
+    folder = record.golden_dir(manifest["torch_version"])
+    if not (folder / record.MANIFEST).is_file():
+        pytest.skip(f"no golden texts recorded for torch {manifest['torch_version']} in "
+                    f"{folder} (record them: python tests/golden/record.py)")
+    files = {path.name: path.read_text() for path in out.glob("*.txt")}
+    return folder, files, manifest
 
 
 @pytest.mark.torch
 @pytest.mark.parametrize("name", _scenario_params())
 def test_torch_still_matches_recording(name, torch_recording):
-    folder, files = torch_recording
+    folder, files, _ = torch_recording
     for file, came in files.items():
         if not file.startswith(f"{name}."):
             continue
@@ -108,7 +115,7 @@ def test_torch_still_matches_recording(name, torch_recording):
 
 @pytest.mark.torch
 def test_recording_has_no_stale_files(torch_recording):
-    folder, files = torch_recording
+    folder, files, _ = torch_recording
     on_disk = {p.name for p in folder.glob("*.txt")}
     assert on_disk == set(files), (
         f"expected exactly the files a run produces; only on disk: {sorted(on_disk - set(files))},"
@@ -116,18 +123,70 @@ def test_recording_has_no_stale_files(torch_recording):
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# The recording is complete and documented
-# ---------------------------------------------------------------------------------------------
-
-
-def test_manifest_lists_every_scenario():
-    data = json.loads((GOLDEN_213 / record.MANIFEST).read_text())
-    assert list(data["scenarios"]) == list(SCENARIOS), (
-        f"expected MANIFEST scenarios {list(SCENARIOS)}, came {list(data['scenarios'])}"
+@pytest.mark.torch
+@pytest.mark.spec("EFF-26")
+def test_torch_still_shows_the_recorded_switches(torch_recording):
+    folder, _, manifest = torch_recording
+    expected = record.read_manifest(folder).get("switches")
+    assert manifest["switches"] == expected, (
+        f"expected the switches recorded in {folder}, came {manifest['switches']} (re-record)"
     )
-    assert data["torch_version"].startswith("2.13."), (
-        f"expected a torch 2.13 recording, came {data['torch_version']}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The recordings are complete and documented
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build", list(BUILDS))
+def test_manifest_lists_every_scenario(build):
+    data = record.read_manifest(BUILDS[build])
+    assert list(data["scenarios"]) == list(SCENARIOS), (
+        f"expected {build} MANIFEST scenarios {list(SCENARIOS)}, came {list(data['scenarios'])}"
+    )
+    series = build.removeprefix("torch-")
+    assert record.torch_series(data["torch_version"]) == series, (
+        f"expected a torch {series} recording in {build}, came {data['torch_version']}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Each profile is a claim about the builds it matches (EFF-26)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.spec("EFF-26", "DSP-23", "DSP-24")
+@pytest.mark.parametrize("build", list(BUILDS))
+def test_profile_switches_equal_the_recorded_ones(build):
+    data = record.read_manifest(BUILDS[build])
+    try:
+        profile = profile_for_torch_version(data["torch_version"])
+    except LookupError:
+        pytest.skip(f"no profile claims the {build} recording (torch {data['torch_version']})")
+    recorded = data.get("switches")
+    assert recorded, f"expected {build} MANIFEST to record switches, came {recorded!r} (re-record)"
+    assert set(recorded) == set(record.scenarios.SWITCH_PROBES), (
+        f"expected every probed switch recorded in {build}, came {sorted(recorded)}"
+    )
+    came = {key: _json_value(getattr(profile, key)) for key in recorded}
+    assert came == recorded, (
+        f"{profile.name}: expected the switches torch {data['torch_version']} showed, {recorded}, "
+        f"came {came} (fix {profile.path})"
+    )
+
+
+def _json_value(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+@pytest.mark.spec("EFF-26")
+def test_every_profiled_series_has_a_recording():
+    recorded = {record.torch_series(record.read_manifest(f)["torch_version"])
+                for f in BUILDS.values()}
+    claimed = {v for p in available_profiles().values() for v in p.torch_versions}
+    assert claimed <= recorded, (
+        f"expected a golden recording for every series a profile claims, came none for "
+        f"{sorted(claimed - recorded)} (record one: python tests/golden/record.py)"
     )
 
 

@@ -1,4 +1,5 @@
-"""The built-in catalog agrees with torch 2.13 on the structural paths (the main job, in CI).
+"""The built-in catalog agrees with the installed torch (2.13, 2.14 or 2.15) on the structural
+paths (the main job, in CI), under the profile of that build.
 
 Spec: RPT-1, RPT-2, RPT-3, RPT-5, RPT-7.
 """
@@ -30,8 +31,32 @@ def test_catalog_agrees_on_structural_paths(catalog_run):
     bad = [f"{r.program} [{r.path}]: {r.status} {r.details}" for r in catalog_run.results
            if r.status not in ("agree", "known")]
     assert not bad, "expected every catalog program to agree; got:\n" + "\n".join(bad)
+    from refimpl.profiles import profile_for_torch_version
+
+    expected = profile_for_torch_version(catalog_run.torch_version).name
     profile = catalog_run.profile
-    assert profile == "torch-2.13", f"expected profile torch-2.13, got {profile}"
+    assert profile == expected, (
+        f"expected the profile of torch {catalog_run.torch_version}, {expected}, got {profile}"
+    )
+
+
+@pytest.mark.spec("RPT-7", "EFF-27")
+def test_an_unprofiled_torch_runs_the_nearest_profile_with_a_warning(isolated_profile):
+    from oracle.check import select_profile
+    from refimpl.profiles import UnprofiledTorchWarning
+
+    with pytest.warns(UnprofiledTorchWarning, match=r"torch 2\.99\.0.*torch-2\.15"):
+        came = select_profile(None, "2.99.0")
+    assert came == "torch-2.15", f"expected the nearest profile torch-2.15, got {came}"
+
+
+@pytest.fixture
+def isolated_profile():
+    import refimpl
+
+    previous = refimpl.get_profile()
+    yield
+    refimpl.set_profile(previous)
 
 
 @pytest.mark.spec("RPT-5")

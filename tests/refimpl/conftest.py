@@ -19,6 +19,7 @@ Simplifications:
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,21 @@ def seed_profile(isolated_effects: EffectsState) -> refimpl.profiles.Profile:
 @pytest.fixture
 def torch_2_13_profile(isolated_effects: EffectsState) -> refimpl.profiles.Profile:
     return refimpl.set_profile("torch-2.13")
+
+
+@pytest.fixture
+def installed_torch_profile(isolated_effects: EffectsState) -> refimpl.profiles.Profile:
+    """The profile of the installed torch build, active for the test (differential tests compare
+    refimpl with that build). The version comes from the package metadata, so torch is not
+    imported here; the test skips without torch or when no profile claims the build."""
+    try:
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("torch is not installed")
+    try:
+        return refimpl.set_profile(refimpl.profiles.profile_for_torch_version(version))
+    except LookupError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(params=PROFILES)

@@ -1,8 +1,8 @@
-"""The same program twice: refimpl (profile torch-2.13) and the installed torch 2.13, compared.
+"""The same program twice: refimpl and the installed torch, compared, under that build's profile.
 
-Models: torch 2.13.0 itself, run in this process; each test runs one small program through
-refimpl and through torch and compares one observable (error type and message, return
-structure, effect registry, dtype, values, names, key sets).
+Models: the installed torch itself (2.13.0, 2.14.1 or 2.15.0), run in this process; each test
+runs one small program through refimpl and through torch and compares one observable (error type
+and message, return structure, effect registry, dtype, values, names, key sets).
 Spec: EFF-2, EFF-3, EFF-5, EFF-6, EFF-7, EFF-10, EFF-11, EFF-12, EFF-14, EFF-15, EFF-19, EFF-23,
 DSP-7, DSP-12, DSP-14, DSP-15, DSP-18, DSP-19, DSP-20.
 
@@ -39,7 +39,8 @@ from refimpl.operator import _higher_order_ops
 from refimpl.operator import resolve_key as r_resolve_key
 from refimpl.tensor import Tensor as RTensor
 
-pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch_2_13_profile", "torch_effects")]
+pytestmark = [pytest.mark.torch,
+              pytest.mark.usefixtures("installed_torch_profile", "torch_effects")]
 
 torch = pytest.importorskip("torch")
 
@@ -620,7 +621,8 @@ def _naming(op):
 def test_op_naming_matches_torch(qualified):
     t_op = _torch_op(qualified)
     if t_op is None:
-        pytest.skip(f"torch 2.13 has no {qualified} (refimpl keeps it for the seed)")
+        pytest.skip(f"torch {torch.__version__} has no {qualified} (refimpl keeps it for the "
+                    f"seed)")
     came, expected = _naming(REFIMPL_OPS[qualified]), _naming(t_op)
     assert came == expected, f"expected {expected}, came {came}"
 

@@ -2,8 +2,9 @@
 
 Models: nothing in torch; the profile table of specs/README.md ("Profiles") and
 /work/shared/reference/seed-vs-torch.md.
-Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-15, EFF-18, EFF-22, EFF-24 (the clauses whose switches a
-profile sets).
+Spec: EFF-8, EFF-10, EFF-11, EFF-12, EFF-15, EFF-18, EFF-22, EFF-24, DSP-23, DSP-24 (the clauses
+whose switches a profile sets), EFF-27 (choosing one by torch version), EFF-28 (the declared
+torch range).
 
 The expected switch values are the table of specs/README.md, written out here so that a profile
 file that drifts from the spec fails.
@@ -12,8 +13,10 @@ file that drifts from the spec fails.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -24,9 +27,11 @@ from refimpl.effects import _get_effect, with_effects
 from refimpl.functional_tensor import FunctionalTensorMode
 from refimpl.profiles import (
     Profile,
+    UnprofiledTorchWarning,
     available_profiles,
     get_profile,
     load_profile,
+    nearest_profile,
     on_profile_change,
     profile_for_torch_version,
     set_profile,
@@ -47,6 +52,7 @@ SEED_SWITCHES = {
     "check_messages": "assert",
     "functionalize_rule": False,
     "bool_arith_error": "RuntimeError",
+    "linalg_assert_lines": (1575, 1613, 1642),
 }
 TORCH_SWITCHES = {
     "import_registrations": (
@@ -62,15 +68,19 @@ TORCH_SWITCHES = {
     "check_messages": "explicit",
     "functionalize_rule": True,
     "bool_arith_error": "RuntimeError",
+    "linalg_assert_lines": (1575, 1613, 1642),
 }
+TORCH_214_SWITCHES = {**TORCH_SWITCHES, "bool_arith_error": "NotImplementedError",
+                      "linalg_assert_lines": (1614, 1652, 1681)}
 EXPECTED = {
     "seed": ((), SEED_SWITCHES),
     "torch-2.13": (("2.13",), TORCH_SWITCHES),
-    "torch-2.14": (("2.14",), {**TORCH_SWITCHES, "bool_arith_error": "NotImplementedError"}),
+    "torch-2.14": (("2.14",), TORCH_214_SWITCHES),
+    "torch-2.15": (("2.15",), {**TORCH_214_SWITCHES, "linalg_assert_lines": (1610, 1648, 1677)}),
 }
 
 
-@pytest.mark.spec("EFF-8", "EFF-10", "EFF-11", "EFF-12", "EFF-22", "EFF-24", "DSP-24")
+@pytest.mark.spec("EFF-8", "EFF-10", "EFF-11", "EFF-12", "EFF-22", "EFF-24", "DSP-23", "DSP-24")
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_profile_switches_match_the_spec_table(name):
     profile = available_profiles()[name]
@@ -82,7 +92,7 @@ def test_profile_switches_match_the_spec_table(name):
 
 
 @pytest.mark.spec("EFF-8")
-def test_only_the_three_profiles_exist():
+def test_only_the_listed_profiles_exist():
     assert sorted(available_profiles()) == sorted(EXPECTED), f"came {sorted(available_profiles())}"
 
 
@@ -93,6 +103,7 @@ def test_only_the_three_profiles_exist():
         ("2.13.0", "torch-2.13"),
         ("2.13", "torch-2.13"),
         ("2.14.1+cu130", "torch-2.14"),
+        ("2.15.0+cu132", "torch-2.15"),
     ],
 )
 def test_profile_for_torch_version(version, expected):
@@ -110,6 +121,64 @@ def test_no_profile_for_other_versions(version):
 def test_version_prefix_must_end_at_a_dot():
     with pytest.raises(LookupError):
         profile_for_torch_version("2.130.0")
+
+
+@pytest.mark.spec("EFF-27", "RPT-7")
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("2.16.0", "torch-2.15"),
+        ("2.12.1+cpu", "torch-2.13"),
+        ("2.9.0", "torch-2.13"),
+        ("3.0.0", "torch-2.15"),
+        ("1.13.1", "torch-2.13"),
+    ],
+)
+def test_an_unprofiled_torch_gets_the_nearest_profile_and_a_warning(version, expected):
+    with pytest.warns(UnprofiledTorchWarning) as caught:
+        came = profile_for_torch_version(version, nearest=True).name
+    assert came == expected, f"expected {expected} for {version}, came {came}"
+    message = str(caught[0].message)
+    assert version in message and expected in message, (
+        f"expected the warning to name torch {version} and {expected}, came {message!r}"
+    )
+
+
+@pytest.mark.spec("EFF-27")
+def test_a_profiled_torch_gets_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        came = profile_for_torch_version("2.14.1+cu130", nearest=True).name
+    assert came == "torch-2.14", f"expected torch-2.14, came {came}"
+
+
+@pytest.mark.spec("EFF-27")
+def test_a_version_without_a_series_has_no_nearest_profile():
+    assert nearest_profile("nightly") is None, "expected None for a version without numbers"
+    with pytest.raises(LookupError):
+        profile_for_torch_version("nightly", nearest=True)
+
+
+def _series(text):
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
+
+
+@pytest.mark.spec("EFF-28")
+def test_declared_torch_range_is_the_profiled_series():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (declared,) = re.findall(r'^torch = \["(torch[^"]*)"\]', pyproject, re.M)
+    series = sorted({_series(v) for p in available_profiles().values() for v in p.torch_versions})
+    (major, oldest), (_, newest) = series[0], series[-1]
+    assert series == [(major, m) for m in range(oldest, newest + 1)], f"came gaps in {series}"
+    expected = f"torch>={major}.{oldest},<{major}.{newest + 1}"
+    assert declared == expected, f"expected the torch extra {expected!r}, came {declared!r}"
+    for m in range(oldest, newest + 1):
+        pins = (ROOT / "constraints" / f"torch-{major}.{m}.txt").read_text().split()
+        assert len(pins) == 1 and pins[0].startswith(f"torch=={major}.{m}."), (
+            f"expected constraints/torch-{major}.{m}.txt to pin one torch {major}.{m} build, "
+            f"came {pins}"
+        )
 
 
 def test_set_profile_by_name_and_object():
@@ -172,6 +241,7 @@ has_effects_profiler_skip = false
 check_messages = "explicit"
 functionalize_rule = true
 bool_arith_error = "RuntimeError"
+linalg_assert_lines = [1, 2, 3]
 """
 
 
@@ -191,8 +261,21 @@ bool_arith_error = "RuntimeError"
             "'bool_arith_error' must be one of",
         ),
         (lambda text: text + "surprise = true\n", "unknown switches ['surprise']"),
+        (
+            lambda text: text.replace("[1, 2, 3]", "[1, 2]"),
+            "'linalg_assert_lines' must be a list [int, int, int], got [1, 2]",
+        ),
+        (
+            lambda text: text.replace("[1, 2, 3]", "[1, true, 3]"),
+            "'linalg_assert_lines' must be a list [int, int, int], got [1, True, 3]",
+        ),
+        (
+            lambda text: text.replace("import_registrations = []", "import_registrations = [1]"),
+            "'import_registrations' must be a list of str, got [1]",
+        ),
     ],
-    ids=["missing", "wrong-type", "bad-choice", "unknown"],
+    ids=["missing", "wrong-type", "bad-choice", "unknown", "short-list", "bool-for-int",
+         "int-for-str"],
 )
 def test_malformed_profile_files_name_the_file_and_switch(tmp_path, edit, fragment):
     path = tmp_path / "broken.toml"
