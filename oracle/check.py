@@ -170,7 +170,7 @@ def check_programs(run: CheckRun, programs: Iterable[Any],
     `run.paths` in both worlds, compared, then the known findings applied. An
     `InvalidProgram` among them is an `invalid` result on each path (RPT-18), and so is a
     program that would make a value over `limits.max_value_elements` elements, found before any
-    path runs it (PRG-34)."""
+    path runs it (PRG-42)."""
     for program in programs:
         if not isinstance(program, InvalidProgram):
             oversized = oversized_value(program, limits.max_value_elements)

@@ -3,8 +3,8 @@
 Models: nothing upstream directly. A program is the JSON form of a small torch function: calls of
 `torch.ops.<ns>.<name>.<overload>`, custom ops made with `torch.library.custom_op` and
 `_register_effectful_op` (torch 2.13.0), and direct `torch.ops.higher_order.with_effects` calls.
-Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string), PRG-31 to
-PRG-33 (limits and hostile input, in oracle/program_reader.py).
+Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string), PRG-39 to
+PRG-41 (limits and hostile input, in oracle/program_reader.py).
 
 Loading evaluates nothing. It runs two checks and stops at the first fault, which it reports as a
 `ProgramError` naming the JSON path of the fault (`$.body[2].args[0].ref`):
@@ -180,7 +180,7 @@ def load_program(
     """Load and check a program from a dict, a JSON text, or a path to a `.json` file.
 
     A str that starts with `{` or `[` is JSON text, any other str a path. Raises `ProgramError`
-    for every invalid document, whatever its bytes (PRG-31 to PRG-34: `limits` bounds its size),
+    for every invalid document, whatever its bytes (PRG-39 to PRG-42: `limits` bounds its size),
     and `OSError` when a file cannot be read.
     """
     doc, origin = read_document(source, limits, ProgramError)

@@ -2,7 +2,7 @@
 
 Models: nothing upstream. This is the first step of `oracle.program.load_program`: it turns what a
 user gives (a file, JSON text, a dict) into plain JSON data or raises `ProgramError`, whatever the
-input (PRG-31 to PRG-34). Every limit is a field of `Limits`, so a caller may lift one
+input (PRG-39 to PRG-42). Every limit is a field of `Limits`, so a caller may lift one
 (`load_program(path, limits=Limits(max_depth=200))`); `DEFAULT_LIMITS` is what the CLI uses.
 
 The checks run in the order that bounds the work: the size of the file before reading it whole,
@@ -32,14 +32,14 @@ __all__ = ["DEFAULT_LIMITS", "Limits", "read_document"]
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on a program document, checked before the work they bound (PRG-31)."""
+    """Bounds on a program document, checked before the work they bound (PRG-39)."""
 
     max_file_bytes: int = 16 << 20
     max_depth: int = 64
     max_number_chars: int = 64
     max_string_chars: int = 1 << 20
     max_pattern_chars: int = 4096
-    max_value_elements: int = 1 << 24  # any value a program makes (PRG-34, oracle/check.py)
+    max_value_elements: int = 1 << 24  # any value a program makes (PRG-42, oracle/check.py)
 
 
 DEFAULT_LIMITS = Limits()

@@ -258,7 +258,7 @@ class _Sink:
 
 
 def oversized_value(program: Any, max_elements: int) -> tuple[tuple, str] | None:
-    """PRG-34: the first value the program would make with more than `max_elements` elements,
+    """PRG-42: the first value the program would make with more than `max_elements` elements,
     found by tracing it with fake tensors (no data), as `(location, reason)`; None when there is
     none, or when the trace fails (the program's own error, which every path then records)."""
     try:

@@ -1,4 +1,4 @@
-"""Mutate the catalog's program files and count how the loader answers each (PRG-31 to PRG-33).
+"""Mutate the catalog's program files and count how the loader answers each (PRG-39 to PRG-41).
 
 Models: nothing upstream. Each mutant is a catalog file with a few byte-level edits (flipped,
 deleted, repeated or inserted bytes, including deep brackets, long digit runs, invalid UTF-8 and

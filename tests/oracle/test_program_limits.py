@@ -1,7 +1,7 @@
 """Hostile input: the loader answers every document with a Program or a ProgramError, and each
 limit is checked before the work it bounds (no torch needed).
 
-Spec: PRG-31, PRG-32, PRG-33, PRG-34.
+Spec: PRG-39, PRG-40, PRG-41, PRG-42.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _fault(source, **limits) -> ProgramError:
     return info.value
 
 
-@pytest.mark.spec("PRG-31", "PRG-32", "PRG-33")
+@pytest.mark.spec("PRG-39", "PRG-40", "PRG-41")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(index=st.integers(0, len(SOURCES) - 1), rng=st.randoms(use_true_random=False))
 def test_a_mutated_catalog_file_is_a_program_or_a_program_error(tmp_path_factory, index, rng):
@@ -46,7 +46,7 @@ def test_a_mutated_catalog_file_is_a_program_or_a_program_error(tmp_path_factory
         load_program(path)
 
 
-@pytest.mark.spec("PRG-31")
+@pytest.mark.spec("PRG-39")
 def test_non_utf8_bytes_name_the_offset(tmp_path: Path):
     path = tmp_path / "p.json"
     text = json.dumps(BASE).encode()
@@ -54,7 +54,7 @@ def test_non_utf8_bytes_name_the_offset(tmp_path: Path):
     assert "byte 0xff at offset 10" in str(_fault(path)), "expected the byte and its offset"
 
 
-@pytest.mark.spec("PRG-31")
+@pytest.mark.spec("PRG-39")
 def test_a_file_over_the_size_limit_is_not_read(tmp_path: Path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps(BASE))
@@ -62,14 +62,14 @@ def test_a_file_over_the_size_limit_is_not_read(tmp_path: Path):
     assert "max_file_bytes" in str(error), f"expected the limit named, got {error}"
 
 
-@pytest.mark.spec("PRG-31")
+@pytest.mark.spec("PRG-39")
 def test_a_lone_surrogate_is_rejected_at_its_path():
     text = json.dumps(BASE).replace('"hi"', '"h\\ud800"')
     error = _fault(text)
     assert error.path == "$.body[0].args[0]" and "surrogate" in error.reason, str(error)
 
 
-@pytest.mark.spec("PRG-32")
+@pytest.mark.spec("PRG-40")
 @pytest.mark.parametrize("depth", [65, 100_000])
 def test_deep_nesting_in_text_is_a_program_error(depth):
     text = '{"format": "effects-program/1", "name": "p", "description": ' + "[" * depth
@@ -77,7 +77,7 @@ def test_deep_nesting_in_text_is_a_program_error(depth):
     assert "max_depth" in error.reason and "line 1 column" in error.reason, str(error)
 
 
-@pytest.mark.spec("PRG-32")
+@pytest.mark.spec("PRG-40")
 def test_deep_nesting_in_python_data_is_a_program_error():
     doc = copy.deepcopy(BASE)
     cycle: dict = {}
@@ -86,7 +86,7 @@ def test_deep_nesting_in_python_data_is_a_program_error():
     assert "max_depth" in _fault(doc).reason, "expected the depth limit for a cyclic dict"
 
 
-@pytest.mark.spec("PRG-32")
+@pytest.mark.spec("PRG-40")
 def test_a_long_number_is_rejected_before_decoding():
     text = json.dumps(BASE).replace('"shape": [2]', '"shape": [' + "9" * 5000 + "]")
     error = _fault(text)
@@ -96,14 +96,14 @@ def test_a_long_number_is_rejected_before_decoding():
     assert _fault(doc).path == "$.inputs[0].shape[0]", "expected the big int's JSON path"
 
 
-@pytest.mark.spec("PRG-33")
+@pytest.mark.spec("PRG-41")
 def test_a_duplicate_key_is_named_with_its_path():
     text = json.dumps(BASE).replace('"dtype": "float32"', '"dtype": "float32", "dtype": "int64"')
     error = _fault(text)
     assert error.path == "$.inputs[0].dtype" and "duplicate key 'dtype'" in error.reason, str(error)
 
 
-@pytest.mark.spec("PRG-33")
+@pytest.mark.spec("PRG-41")
 def test_long_strings_and_patterns_are_bounded():
     doc = copy.deepcopy(BASE)
     doc["body"][0]["args"] = ["x" * 100]
@@ -114,7 +114,7 @@ def test_long_strings_and_patterns_are_bounded():
     assert error.path == "$.expect_error.match" and "max_pattern_chars" in error.reason, str(error)
 
 
-@pytest.mark.spec("PRG-34")
+@pytest.mark.spec("PRG-42")
 def test_a_huge_broadcast_is_rejected_before_any_path_runs():
     program = load_program({
         "format": "effects-program/1", "name": "big",
@@ -134,7 +134,7 @@ def test_a_huge_broadcast_is_rejected_before_any_path_runs():
     assert calls == [], f"expected no torch path to run, got {calls}"
 
 
-@pytest.mark.spec("PRG-34")
+@pytest.mark.spec("PRG-42")
 def test_the_value_limit_leaves_the_catalog_alone():
     flagged = [p.name for p in load_catalog() if oversized_value(p, Limits().max_value_elements)]
     assert flagged == [], f"expected no catalog program over the limit, got {flagged}"
