@@ -99,6 +99,7 @@ KNOWN_ATEN_OPS: dict[str, str] = _load_aten_schemas()
 DTYPES: dict[str, type] = {
     "float32": np.float32,
     "float64": np.float64,
+    "int32": np.int32,
     "int64": np.int64,
     "bool": np.bool_,
 }
@@ -332,16 +333,17 @@ def make_event(qualname: str, schema_args: Any, args: tuple | list) -> tuple:
 
     `schema_args` are the schema's arguments (`Param`s, torch `Argument`s, refimpl
     `Argument`s or type strings) and `args` their values in the same order. Tensor values give
-    their shape, each element of a `Tensor[]` its own; every other value is a literal.
+    their shape, each element of a `Tensor[]` its own, a `None` for `Tensor?` stands as `None`
+    in `shapes` (PRG-33); every other value is a literal.
     """
     literals, shapes = [], []
     for param, value in zip(schema_args, args, strict=True):
         kind = _param_type(param)
         if kind == "Tensor[]":
             shapes.extend(_shape(v) for v in value)
-        elif kind in ("Tensor", "Tensor?") and value is not None:
-            shapes.append(_shape(value))
-        elif kind != "Tensor?":
+        elif kind in ("Tensor", "Tensor?"):
+            shapes.append(None if value is None else _shape(value))  # PRG-33: None holds a place
+        else:
             literals.append(_freeze(value))
     return (qualname, tuple(literals), tuple(shapes))
 
