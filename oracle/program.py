@@ -394,6 +394,10 @@ def _check_custom_param(param: Any, seen: set, loc: tuple) -> None:
     if param.type not in CUSTOM_PARAM_TYPES:
         allowed = ", ".join(sorted(CUSTOM_PARAM_TYPES))
         raise ProgramError(loc, f"parameter type {param.type!r} not allowed (allowed: {allowed})")
+    if param.kwarg_only and param.type.startswith("Tensor"):
+        raise ProgramError(loc, f"tensor parameter {param.name!r} is keyword-only: torch's "
+                                f"custom_op raises NotImplementedError \"custom_op with "
+                                f"kwarg-only Tensor args\" (PRG-32)")
     if param.has_default:
         if param.type.startswith("Tensor") and not (param.type == "Tensor?"
                                                     and param.default is None):

@@ -618,7 +618,8 @@ def _check_linalg_info(info: Tensor, api_name: str) -> None:
 
 def _linalg_check_errors_dense(info: Tensor, api_name: str, *, is_matrix: bool) -> None:
     _check_linalg_info(info, api_name)
-    log_effect(("aten::_linalg_check_errors", (api_name, is_matrix), (info.shape,)))
+    # torch's kernel only reads the info and raises: it writes nothing anyone can observe, so it
+    # logs no effect event (unlike ``_print``, whose line is the event).
     values = info.numpy().reshape(-1)
     nonzero = np.flatnonzero(values)
     if not nonzero.size:
