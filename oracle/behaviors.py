@@ -4,7 +4,8 @@ Models: what torch 2.13.0 does when a `torch.library.custom_op` kernel runs (the
 receives every schema argument, defaults filled in) and the schemas of the aten ops the project
 models (`OpOverload._schema`, recorded into `aten_schemas.json` by
 `python3 -m oracle.tools.record_aten_schemas`).
-Spec: specs/program.md (effects-program/1): PRG-9, PRG-14, PRG-26, PRG-27, PRG-28.
+Spec: specs/program.md (effects-program/1): PRG-9, PRG-14, PRG-26, PRG-27, PRG-28, PRG-34,
+PRG-37 (int32 inputs).
 
 This module is world-neutral: it never imports torch, and from refimpl only the schema parser
 (`refimpl.schema`, itself torch-free). A runner hands
@@ -334,7 +335,7 @@ def make_event(qualname: str, schema_args: Any, args: tuple | list) -> tuple:
     `schema_args` are the schema's arguments (`Param`s, torch `Argument`s, refimpl
     `Argument`s or type strings) and `args` their values in the same order. Tensor values give
     their shape, each element of a `Tensor[]` its own, a `None` for `Tensor?` stands as `None`
-    in `shapes` (PRG-33); every other value is a literal.
+    in `shapes` (PRG-34); every other value is a literal.
     """
     literals, shapes = [], []
     for param, value in zip(schema_args, args, strict=True):
@@ -342,7 +343,7 @@ def make_event(qualname: str, schema_args: Any, args: tuple | list) -> tuple:
         if kind == "Tensor[]":
             shapes.extend(_shape(v) for v in value)
         elif kind in ("Tensor", "Tensor?"):
-            shapes.append(None if value is None else _shape(value))  # PRG-33: None holds a place
+            shapes.append(None if value is None else _shape(value))  # PRG-34: None holds a place
         else:
             literals.append(_freeze(value))
     return (qualname, tuple(literals), tuple(shapes))

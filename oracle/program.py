@@ -3,7 +3,8 @@
 Models: nothing upstream directly. A program is the JSON form of a small torch function: calls of
 `torch.ops.<ns>.<name>.<overload>`, custom ops made with `torch.library.custom_op` and
 `_register_effectful_op` (torch 2.13.0), and direct `torch.ops.higher_order.with_effects` calls.
-Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string).
+Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string), PRG-31,
+PRG-33, PRG-36, PRG-37 (the argument and value forms torch takes).
 
 Loading evaluates nothing. It runs two checks and stops at the first fault, which it reports as a
 `ProgramError` naming the JSON path of the fault (`$.body[2].args[0].ref`):
@@ -397,12 +398,12 @@ def _check_custom_param(param: Any, seen: set, loc: tuple) -> None:
     if param.kwarg_only and param.type.startswith("Tensor"):
         raise ProgramError(loc, f"tensor parameter {param.name!r} is keyword-only: torch's "
                                 f"custom_op raises NotImplementedError \"custom_op with "
-                                f"kwarg-only Tensor args\" (PRG-32)")
+                                f"kwarg-only Tensor args\" (PRG-33)")
     if param.has_default:
         if param.type.startswith("Tensor") and not (param.type == "Tensor?"
                                                     and param.default is None):
             raise ProgramError(loc, f"tensor parameter {param.name!r} may not have a default "
-                                    f"other than None on a Tensor? (PRG-32)")
+                                    f"other than None on a Tensor? (PRG-33)")
         default = tuple(param.default) if isinstance(param.default, list) else param.default
         problem = _literal_problem(param.type, default)
         if problem:
@@ -694,7 +695,7 @@ def _check_outs(stmt: Stmt, results: list[_Value], signature: Signature, loc: tu
 
 
 def _check_outputs(outputs: tuple, env: dict) -> None:
-    """PRG-21: each output denotes a tensor or a list of tensors (PRG-35)."""
+    """PRG-21: each output denotes a tensor or a list of tensors (PRG-36)."""
     for k, output in enumerate(outputs):
         if isinstance(output, tuple):
             for j, item in enumerate(output):

@@ -6,8 +6,8 @@ traces straight-line code. So the body is written out as ``def program(x): _v1 =
 return (_v1,)`` with operators bound as globals and compiled with ``exec``. Only literals (``repr``
 of str/int/float/bool/None) and program names are written into the text, so loading a program
 still evaluates nothing it says.
-Spec: PRG (the program format), PRG-20 and PRG-34 (rebound names), PRG-30 (parameter names),
-PRG-35 (list outputs), RPT-13 (harness errors);
+Spec: PRG (the program format), PRG-20 and PRG-35 (rebound names), PRG-30 (parameter names),
+PRG-36 (list outputs), RPT-13 (harness errors);
 docs/architecture.md.
 
 [NOTE: generated names] The generated text names only ``program``, ``forward``, ``self``,
@@ -117,7 +117,7 @@ class _Writer:
         self.lines.append(f"    {lhs}{call}")
 
     def output(self, value: Any) -> str:
-        """An output: a value name, a ref, or a list of them (a Python list, PRG-35)."""
+        """An output: a value name, a ref, or a list of them (a Python list, PRG-36)."""
         if isinstance(value, (list, tuple)):
             return "[" + ", ".join(self.output(v) for v in value) + "]"
         return self.expr(value if _ref_parts(value) else {"ref": value})
