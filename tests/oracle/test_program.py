@@ -589,7 +589,7 @@ INVALID = [
     ),
     (
         "PRG-9",
-        _add_op("fz::r", "r(*, Tensor x) -> Tensor", "record"),
+        _add_op("fz::r", "r(Tensor? x) -> Tensor", "record"),
         "$.custom_ops[2].schema",
         "first Tensor parameter",
     ),
