@@ -6,7 +6,8 @@ op table (`refimpl.aten.OPS`, [NOTE: one op table] there) is the one list; `KNOW
 `aten_ops()` and `pure_aten_ops()` derive from it, and `import_effects()` from the active
 profile. torch's own schemas are recorded into `aten_schemas.json` by
 `python3 -m oracle.tools.record_aten_schemas`, and a test checks that refimpl's equal them.
-Spec: specs/program.md (effects-program/1): PRG-9, PRG-14, PRG-26, PRG-27, PRG-28.
+Spec: specs/program.md (effects-program/1): PRG-9, PRG-14, PRG-26, PRG-27, PRG-28, PRG-34,
+PRG-37 (int32 inputs).
 
 This module is world-neutral: it never imports torch; from refimpl (torch-free) it reads the
 schema parser, the op table and the active profile. A runner hands
@@ -186,6 +187,7 @@ def import_effects() -> dict[str, str]:
 DTYPES: dict[str, type] = {
     "float32": np.float32,
     "float64": np.float64,
+    "int32": np.int32,
     "int64": np.int64,
     "bool": np.bool_,
 }
@@ -423,16 +425,17 @@ def make_event(qualname: str, schema_args: Any, args: tuple | list) -> tuple:
 
     `schema_args` are the schema's arguments (`Param`s, torch `Argument`s, refimpl
     `Argument`s or type strings) and `args` their values in the same order. Tensor values give
-    their shape, each element of a `Tensor[]` its own; every other value is a literal.
+    their shape, each element of a `Tensor[]` its own, a `None` for `Tensor?` stands as `None`
+    in `shapes` (PRG-34); every other value is a literal.
     """
     literals, shapes = [], []
     for param, value in zip(schema_args, args, strict=True):
         kind = _param_type(param)
         if kind == "Tensor[]":
             shapes.extend(_shape(v) for v in value)
-        elif kind in ("Tensor", "Tensor?") and value is not None:
-            shapes.append(_shape(value))
-        elif kind != "Tensor?":
+        elif kind in ("Tensor", "Tensor?"):
+            shapes.append(None if value is None else _shape(value))  # PRG-34: None holds a place
+        else:
             literals.append(_freeze(value))
     return (qualname, tuple(literals), tuple(shapes))
 

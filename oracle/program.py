@@ -3,8 +3,9 @@
 Models: nothing upstream directly. A program is the JSON form of a small torch function: calls of
 `torch.ops.<ns>.<name>.<overload>`, custom ops made with `torch.library.custom_op` and
 `_register_effectful_op` (torch 2.13.0), and direct `torch.ops.higher_order.with_effects` calls.
-Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string), PRG-39 to
-PRG-41 (limits and hostile input, in oracle/program_reader.py).
+Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string), PRG-31,
+PRG-33, PRG-36, PRG-37 (the argument and value forms torch takes), PRG-39 to PRG-41 (limits
+and hostile input, in oracle/program_reader.py).
 
 Loading evaluates nothing. It runs two checks and stops at the first fault, which it reports as a
 `ProgramError` naming the JSON path of the fault (`$.body[2].args[0].ref`):
@@ -13,11 +14,15 @@ Loading evaluates nothing. It runs two checks and stops at the first fault, whic
    in document order with an environment of the values defined so far.
 
 Simplifications:
-1. Values are bound once (single assignment, PRG-20): a program never rebinds a name, so a ref
-   means one value wherever it appears.
+1. A ref means the value its name is bound to at that point of the program: a later binding of
+   the name shadows the earlier one for the statements after it (PRG-20), as Python assignment
+   does; the checker's environment is updated in document order.
 2. Only parameter types that have a JSON literal form take literals (PRG-16); `MemoryFormat?`,
    `ScalarType?`, `Layout?` and `Device?` parameters take only `null`.
 3. Custom ops have one overload, `.default`, as `torch.library.custom_op` makes them.
+4. A Python number for a `Tensor` parameter is accepted only where torch's argument parser wraps
+   it (`refimpl.operator.allows_numbers_as_tensors`) and only for a parameter the op does not
+   mutate (PRG-31); elsewhere torch raises its type error, which the loader reports up front.
 """
 
 from __future__ import annotations
@@ -29,14 +34,23 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from oracle.behaviors import BEHAVIORS, KNOWN_ATEN_OPS, Signature, op_signature, parse_signature
+from oracle.behaviors import (
+    BEHAVIORS,
+    KNOWN_ATEN_OPS,
+    Signature,
+    op_signature,
+    parse_signature,
+)
 from oracle.program_reader import DEFAULT_LIMITS, Limits, read_document
+from refimpl.operator import allows_numbers_as_tensors
+from refimpl.schema import parse_schema
 
 __all__ = [
     "CATALOG_DIR",
@@ -67,8 +81,8 @@ MAX_INPUT_ELEMENTS = 1 << 20
 MAX_TOTAL_INPUT_ELEMENTS = 1 << 22  # all inputs together (PRG-13)
 # Parameter types a custom-op schema may use (PRG-7).
 CUSTOM_PARAM_TYPES = frozenset(
-    {"Tensor", "Tensor[]", "str", "int", "float", "bool", "Scalar", "int[]"}
-    | {"str?", "int?", "float?", "bool?", "Scalar?"}
+    {"Tensor", "Tensor[]", "str", "int", "float", "bool", "Scalar", "int[]", "float[]"}
+    | {"Tensor?", "str?", "int?", "float?", "bool?", "Scalar?"}
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -372,9 +386,15 @@ def _check_custom_param(param: Any, seen: set, loc: tuple) -> None:
     if param.type not in CUSTOM_PARAM_TYPES:
         allowed = ", ".join(sorted(CUSTOM_PARAM_TYPES))
         raise ProgramError(loc, f"parameter type {param.type!r} not allowed (allowed: {allowed})")
+    if param.kwarg_only and param.type.startswith("Tensor"):
+        raise ProgramError(loc, f"tensor parameter {param.name!r} is keyword-only: torch's "
+                                f"custom_op raises NotImplementedError \"custom_op with "
+                                f"kwarg-only Tensor args\" (PRG-33)")
     if param.has_default:
-        if param.type.startswith("Tensor"):
-            raise ProgramError(loc, f"tensor parameter {param.name!r} may not have a default")
+        if param.type.startswith("Tensor") and not (param.type == "Tensor?"
+                                                    and param.default is None):
+            raise ProgramError(loc, f"tensor parameter {param.name!r} may not have a default "
+                                    f"other than None on a Tensor? (PRG-33)")
         default = tuple(param.default) if isinstance(param.default, list) else param.default
         problem = _literal_problem(param.type, default)
         if problem:
@@ -440,9 +460,10 @@ def _check_total_elements(total: int, spec: InputSpec, loc: tuple) -> int:
     return total
 
 
-def _bind(env: dict[str, _Value], name: str, value: _Value, loc: tuple) -> None:
-    """PRG-20: every value name is bound once."""
-    if name in env:
+def _bind(env: dict[str, _Value], name: str, value: _Value, loc: tuple, *,
+          shadow: bool = False) -> None:
+    """PRG-13: input names are unique; PRG-20: an `outs` name shadows an earlier binding."""
+    if name in env and not shadow:
         raise ProgramError(
             loc, f"duplicate value name {name!r} (already bound at {env[name].where})"
         )
@@ -458,9 +479,17 @@ def _check_statement(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: 
     _check_call_args(stmt, signature, call_loc, env)
     results = _result_values(stmt, signature, custom)
     _check_outs(stmt, results, signature, loc)
+    first: dict[str, int] = {}
     for k, name in enumerate(stmt.outs):
         where = loc + ("outs", k)
-        _bind(env, name, _Value(results[k].kind, results[k].length, json_path(where)), where)
+        if name in first:  # PRG-20: one statement binds a name at most once
+            raise ProgramError(where, f"duplicate value name {name!r} in one statement's outs "
+                                      f"(already at {json_path(loc + ('outs', first[name]))})")
+        first[name] = k
+    for k, name in enumerate(stmt.outs):
+        where = loc + ("outs", k)
+        _bind(env, name, _Value(results[k].kind, results[k].length, json_path(where)), where,
+              shadow=True)
 
 
 def _signature_of(op: str, custom: dict[str, _CustomOp], loc: tuple) -> Signature:
@@ -505,6 +534,8 @@ def _check_arg(param: Any, value: Any, loc: tuple, env: dict, op: str) -> None:
         _check_ref_arg(param.type, value, loc, env, what)
     elif isinstance(value, tuple):
         _check_list_arg(param.type, value, loc, env, what)
+    elif param.type in ("Tensor", "Tensor?") and isinstance(value, (bool, int, float)):
+        _check_number_for_tensor(param, value, loc, op, what)
     else:
         problem = _literal_problem(param.type, value)
         if problem:
@@ -522,6 +553,27 @@ def _check_ref_arg(type_: str, ref: Ref, loc: tuple, env: dict, what: str) -> No
             loc,
             f"{what} needs {_Value(wanted).describe()}, {ref.name!r} is {value.describe()}{hint}",
         )
+
+
+@cache
+def _numbers_as_tensors(op: str) -> bool:
+    """Whether torch's argument parser wraps a number given for one of `op`'s tensors."""
+    return op in KNOWN_ATEN_OPS and allows_numbers_as_tensors(parse_schema(KNOWN_ATEN_OPS[op]))
+
+
+def _check_number_for_tensor(param: Any, value: Any, loc: tuple, op: str, what: str) -> None:
+    """PRG-31: a number for a `Tensor` parameter where torch wraps it, and nowhere else."""
+    if param.type == "Tensor" and _numbers_as_tensors(op):
+        if param.alias is None or not param.alias.endswith("!"):
+            return
+        raise ProgramError(loc, f"{what}: the op writes to this tensor, so it takes a ref, got "
+                                f"{value!r} (a number would be a temporary tensor, PRG-31)")
+    expected = "Optional[Tensor]" if param.type == "Tensor?" else "Tensor"
+    torch_name = op.rpartition(".")[0]
+    raise ProgramError(
+        loc, f"{what} needs a ref to a tensor, got {value!r}: torch raises RuntimeError "
+             f"\"{torch_name}() Expected a value of type '{expected}' for argument "
+             f"'{param.name}' but instead found type '{type(value).__name__}'.\" (PRG-31)")
 
 
 def _check_list_arg(type_: str, items: tuple, loc: tuple, env: dict, what: str) -> None:
@@ -634,17 +686,26 @@ def _check_outs(stmt: Stmt, results: list[_Value], signature: Signature, loc: tu
 
 
 def _check_outputs(outputs: tuple, env: dict) -> None:
+    """PRG-21: each output denotes a tensor or a list of tensors (PRG-36)."""
     for k, output in enumerate(outputs):
-        ref = Ref(output) if isinstance(output, str) else output
-        loc = ("outputs", k)
-        if isinstance(output, str) and output not in env:
-            raise ProgramError(loc, f"output {output!r} is not a defined value")
-        value = _resolve(ref, loc, env, "not defined by the program")
-        if value.kind != TENSOR:
-            hint = " (select an element with index)" if value.kind == LIST else ""
-            raise ProgramError(
-                loc, f"output {ref.name!r} is {value.describe()}, not a tensor{hint}"
-            )
+        if isinstance(output, tuple):
+            for j, item in enumerate(output):
+                _check_output(item, ("outputs", k, j), env, "an item of a list output")
+        else:
+            _check_output(output, ("outputs", k), env, "an output")
+
+
+def _check_output(output: Ref | str, loc: tuple, env: dict, what: str) -> None:
+    ref = Ref(output) if isinstance(output, str) else output
+    if isinstance(output, str) and output not in env:
+        raise ProgramError(loc, f"output {output!r} is not a defined value")
+    value = _resolve(ref, loc, env, "not defined by the program")
+    if value.kind == TENSOR or (value.kind == LIST and what == "an output"):
+        return
+    wanted = "a tensor" if value.kind == LIST else "a tensor or a list of tensors"
+    raise ProgramError(
+        loc, f"output {ref.name!r} is {value.describe()}; {what} must be {wanted}"
+    )
 
 
 def _check_expect_error(expect: ExpectedError | None, limits: Limits) -> None:

@@ -6,7 +6,8 @@ traces straight-line code. So the body is written out as ``def program(x): _v1 =
 return (_v1,)`` with operators bound as globals and compiled with ``exec``. Only literals (``repr``
 of str/int/float/bool/None) and program names are written into the text, so loading a program
 still evaluates nothing it says.
-Spec: PRG (the program format), PRG-30 (parameter names), RPT-13 (harness errors);
+Spec: PRG (the program format), PRG-20 and PRG-35 (rebound names), PRG-30 (parameter names),
+PRG-36 (list outputs), RPT-13 (harness errors);
 docs/architecture.md.
 
 [NOTE: generated names] The generated text names only ``program``, ``forward``, ``self``,
@@ -77,6 +78,10 @@ class _Writer:
         self.globals = dict(globals_)
         self.ops: dict[str, str] = {}
         self.lines: list[str] = []
+        # [NOTE: fresh value names] Every ``outs`` name gets a new ``_v<n>``, numbered on from
+        # the inputs, so a rebound name (PRG-20) never reuses the variable of a value that a
+        # later ref still means; without rebinding the numbering is the inputs' count onwards.
+        self.next_value = len(self.env)
 
     def op(self, qualname: str) -> str:
         if qualname not in self.ops:
@@ -104,18 +109,24 @@ class _Writer:
             call = f"_with_effects(_new_token(), {self.op(stmt.op)}, {', '.join(args)})"
         else:
             call = f"{self.op(stmt.op)}({', '.join(args)})"
-        targets = []
-        for out in stmt.outs or ():
-            self.env[out] = f"_v{len(self.env)}"
-            targets.append(self.env[out])
+        outs = tuple(stmt.outs or ())
+        targets = [f"_v{self.next_value + k}" for k in range(len(outs))]
+        self.next_value += len(outs)
+        self.env.update(zip(outs, targets))
         lhs = f"{', '.join(targets)} = " if targets else ""
         self.lines.append(f"    {lhs}{call}")
+
+    def output(self, value: Any) -> str:
+        """An output: a value name, a ref, or a list of them (a Python list, PRG-36)."""
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(self.output(v) for v in value) + "]"
+        return self.expr(value if _ref_parts(value) else {"ref": value})
 
     def source(self) -> str:
         params = ", ".join(param_names(self.program))
         for stmt in self.program.body:
             self.statement(stmt)
-        outputs = [self.expr(o if _ref_parts(o) else {"ref": o}) for o in self.program.outputs]
+        outputs = [self.output(o) for o in self.program.outputs]
         returned = "(" + "".join(f"{o}, " for o in outputs) + ")"
         head = [f"def program({params}):"]
         tail = [f"    return {returned}", "", "", f"def forward(self, {params}):",

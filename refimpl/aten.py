@@ -248,9 +248,18 @@ def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
     opname = overload.split(".")[0]
     bool_fn = _BOOL_FNS.get(opname)
 
-    def check(self: Any, other: Any, alpha: Any, meta: bool) -> tuple[dtypes.dtype, Tensor]:
-        """The result dtype, and the tensor operand whose shape and device the result has."""
-        if not isinstance(self, Tensor) and not scalar_other and isinstance(other, Tensor):
+    def check(self: Any, other: Any, alpha: Any, meta: bool) -> tuple[dtypes.dtype, Tensor | None]:
+        """The result dtype, and the tensor operand whose shape and device the result has
+        (None when both operands are numbers)."""
+        if not isinstance(self, Tensor) and not isinstance(other, Tensor):
+            # [NOTE: numbers only] Both operands numbers (``add.Tensor(2, 3)``,
+            # ``mul.Scalar(2.5, 2)``): torch wraps each into a zero-dim tensor, promotes them
+            # as Python scalars (int -> int64, float -> the default dtype, bool -> bool) and
+            # returns a zero-dim result.
+            _check_scalar(self, overload, "self", "Tensor")
+            _check_scalar(other, overload, "other", "Scalar" if scalar_other else "Tensor")
+            tensor, number = None, other
+        elif not isinstance(self, Tensor) and not scalar_other and isinstance(other, Tensor):
             # A number for ``self`` of a Tensor overload: torch wraps it (a "wrapped number",
             # promoted as a Python scalar), so ``other`` decides shape and device.
             _check_scalar(self, overload, "self", "Tensor")
@@ -263,15 +272,16 @@ def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
             tensor, number = self, other
         if opname == "sub":
             _check_sub(self, other, meta=meta)
-        dt = _binary_dtype(tensor, number)
+        dt = (dtypes.result_type([], [], [self, other]) if tensor is None
+              else _binary_dtype(tensor, number))
         if with_alpha:
             _check_alpha(dt, alpha)
         return dt, tensor
 
-    def shape_of(self: Any, other: Any, tensor: Tensor) -> tuple[int, ...]:
+    def shape_of(self: Any, other: Any, tensor: Tensor | None) -> tuple[int, ...]:
         if isinstance(self, Tensor) and isinstance(other, Tensor):
             return broadcast_shapes(self.shape, other.shape)
-        return tensor.shape
+        return () if tensor is None else tensor.shape
 
     def dense(self: Any, other: Any, alpha: Any = 1) -> Tensor:
         dt, tensor = check(self, other, alpha, False)
@@ -281,7 +291,8 @@ def _binary(fn: Callable[[Any, Any], Any], overload: str, with_alpha: bool,
             b = b * _operand(alpha, dt)
         a = _operand(self, dt)
         out = (bool_fn or fn)(a, b) if dt is dtypes.bool_ else fn(a, b)
-        return Tensor._make(out, shape, dt, tensor.device)
+        device = _device_arg(None) if tensor is None else tensor.device
+        return Tensor._make(out, shape, dt, device)
 
     def meta(self: Any, other: Any, alpha: Any = 1) -> Tensor:
         dt, tensor = check(self, other, alpha, True)
@@ -629,7 +640,8 @@ def _check_linalg_info(info: Tensor, api_name: str) -> None:
 
 def _linalg_check_errors_dense(info: Tensor, api_name: str, *, is_matrix: bool) -> None:
     _check_linalg_info(info, api_name)
-    log_effect(("aten::_linalg_check_errors", (api_name, is_matrix), (info.shape,)))
+    # torch's kernel only reads the info and raises: it writes nothing anyone can observe, so it
+    # logs no effect event (unlike ``_print``, whose line is the event).
     values = info.numpy().reshape(-1)
     nonzero = np.flatnonzero(values)
     if not nonzero.size:

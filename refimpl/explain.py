@@ -46,11 +46,9 @@ from refimpl.fake_tensor import FakeTensor, FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor
 from refimpl.mode_stack import TorchDispatchMode, _get_current_dispatch_mode, mode_stack_snapshot
 from refimpl.operator import (
-    _BACKEND_OF_DEVICE,
     _OP_NON_FALLTHROUGH,
     HigherOrderOperator,
     OpOverload,
-    _default_device,
     _overloaded_args,
     _packets,
     resolve_key,
@@ -249,9 +247,8 @@ def op_key_computation(op: OpOverload, args: tuple, kwargs: dict) -> KeyComputat
     tensors = _union_keys(_op_tensors(args, kwargs))
     keys = ((include | tensors) - exclude) & DispatchKeySet(_OP_NON_FALLTHROUGH)
     backend = None
-    if not keys - _PYTHON_ONLY and op._is_factory:
-        device = kwargs.get("device") or _default_device()
-        extra = DispatchKeySet(_BACKEND_OF_DEVICE.get(device, 0))
+    if not keys - _PYTHON_ONLY and (op._is_factory or op._number_slots):
+        extra = DispatchKeySet(op._backend_without_tensors(args, kwargs))
         if extra:
             backend = extra.highestPriorityTypeId()
             keys = keys | extra

@@ -202,7 +202,10 @@ def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> 
         found.update(tokens=tokens, mutated=mutated)
         final_tokens = [t.elem for t in tokens.values()]
         mutations = [wrapped[i].elem for i in mutated]
-        user = pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out)
+        # AOTAutograd traces a pytree-flattened function (``create_tree_flattened_fn``): a
+        # list among the outputs gives one graph output per leaf.
+        user = pytree.tree_leaves(
+            pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out))
         return (*final_tokens, *mutations, *user)
 
     return joint

@@ -11,7 +11,9 @@ Simplifications:
 2. ``OpOverload`` falls through every key except Python, PreDispatch and the backend keys: no
    autograd, autocast or C++ functionalization is modelled (see [NOTE: op fallthrough keys]).
 3. Ops with no tensor argument (factories) dispatch to the backend key of their ``device``
-   argument, standing in for torch's ``BackendSelect`` kernels.
+   argument, standing in for torch's ``BackendSelect`` kernels. A call whose tensors are all
+   numbers that torch wraps ([NOTE: wrapped numbers]) dispatches to the default device's
+   backend key, as the CPU tensors torch wraps them into would.
 4. Overload resolution of a packet call (``ops.aten.add(x, y)``) binds arguments against each
    overload's schema in definition order and takes the first that fits.
 5. Argument normalisation ([NOTE: argument normalisation]) converts what torch's argument parser
@@ -370,6 +372,25 @@ class OpOverload(OperatorBase):
         self.__qualname__ = self._name
         self._is_factory = not any(a.type.is_tensor_like() for a in schema.arguments)
         self._plan = _ArgumentPlan(schema)
+        # Positional ``Tensor`` parameters that may take a number torch wraps.
+        self._number_slots = tuple(
+            i for i, a in enumerate(schema.arguments)
+            if a.type == _TENSOR_TYPE and not a.kwarg_only
+        ) if allows_numbers_as_tensors(schema) else ()
+
+    def _backend_without_tensors(self, args: tuple, kwargs: dict) -> int:
+        """The backend key bit of a call no tensor reached (Simplification 3), or 0.
+
+        [NOTE: wrapped numbers] torch's argument parser turns a number given for a ``Tensor``
+        parameter of these ops into a CPU tensor marked as a wrapped number, so a call such as
+        ``add.Tensor(2, 3)`` reaches the CPU kernel. refimpl passes the number on unchanged
+        (the kernels promote it as a Python scalar) and picks the backend here instead.
+        """
+        if self._is_factory:
+            return _BACKEND_OF_DEVICE.get(kwargs.get("device") or _default_device(), 0)
+        if any(i < len(args) and type(args[i]) in (int, float, bool) for i in self._number_slots):
+            return _BACKEND_OF_DEVICE.get(_default_device(), 0)
+        return 0
 
     @property
     def namespace(self) -> str:
@@ -407,8 +428,8 @@ class OpOverload(OperatorBase):
             if isinstance(a, Tensor):
                 mask |= a._keys
         mask &= _OP_NON_FALLTHROUGH & ~_tls.excluded
-        if not mask & ~_PYTHON_BIT and self._is_factory:
-            mask |= _BACKEND_OF_DEVICE.get(kwargs.get("device") or _default_device(), 0)
+        if not mask & ~_PYTHON_BIT and (self._is_factory or self._number_slots):
+            mask |= self._backend_without_tensors(args, kwargs)
         key = highest_key_of_mask(mask)
         kernel = self._dispatch_cache.get(key)
         if kernel is None:
@@ -505,7 +526,7 @@ _NUMBERS_AS_TENSORS = frozenset({
     "add", "add_", "add_out", "div", "div_", "div_out", "divide", "divide_", "divide_out",
     "mul", "mul_", "mul_out", "multiply", "multiply_", "multiply_out", "sub", "sub_", "sub_out",
     "subtract", "subtract_", "subtract_out", "true_divide", "true_divide_", "true_divide_out",
-    "to", "_to_copy", "copy_", "floor_divide", "floor_divide_", "floor_divide_out", "_conj",
+    "to", "_to_copy", "copy_", "copy", "floor_divide", "floor_divide_", "floor_divide_out", "_conj",
 })
 
 

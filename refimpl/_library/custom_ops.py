@@ -137,6 +137,17 @@ def infer_schema(fn: Callable, mutates_args: tuple = ()) -> str:
     return f"({', '.join(params)}) -> {_return_text(hints.get('return'))}"
 
 
+def _validate_schema(schema: FunctionSchema, schema_str: str) -> None:
+    """``CustomOpDef._validate_schema``: no keyword-only tensor parameter (``Tensor``,
+    ``Tensor?``, ``Tensor[]``...); torch allows one only on ``out`` ops, which refimpl does not
+    model."""
+    if any(a.kwarg_only and a.type.is_tensor_like() for a in schema.arguments):
+        raise NotImplementedError(
+            f"custom_op with kwarg-only Tensor args. Please make your tensors not kwarg-only. "
+            f"Got: {schema_str}"
+        )
+
+
 def custom_op(name: str, fn: Callable | None = None, /, *, mutates_args: Any = (),
               schema: str | None = None, lib: Any = None) -> Any:
     """Define ``name`` (``"ns::op"``) from a function; usable as a decorator."""
@@ -145,6 +156,7 @@ def custom_op(name: str, fn: Callable | None = None, /, *, mutates_args: Any = (
         namespace, opname = parse_namespace(name)
         text = schema if schema is not None else infer_schema(func, tuple(mutates_args or ()))
         parsed = parse_schema(f"{namespace}::{opname}{text}")
+        _validate_schema(parsed, opname + text)
         op = CustomOpDef(namespace, opname, parsed, func)
         if lib is not None:
             lib._custom_ops.append(op)

@@ -522,7 +522,7 @@ INVALID = [
     ),
     (
         "PRG-7",
-        _schema(0, "rec(Tensor x, Tensor? y) -> Tensor"),
+        _schema(0, "rec(Tensor x, Tensor?[] y) -> Tensor"),
         "$.custom_ops[0].schema",
         "not allowed",
     ),
@@ -588,7 +588,7 @@ INVALID = [
     ),
     (
         "PRG-9",
-        _add_op("fz::r", "r(*, Tensor x) -> Tensor", "record"),
+        _add_op("fz::r", "r(Tensor? x) -> Tensor", "record"),
         "$.custom_ops[2].schema",
         "first Tensor parameter",
     ),
@@ -794,24 +794,18 @@ INVALID = [
         "$.body[4].outs",
         "outs must name 0 or 2, got 1",
     ),
-    # PRG-20: single assignment
+    # PRG-20: a rebound name shadows the earlier binding; one statement binds a name once
     (
         "PRG-20",
         _set(("body", 2, "outs"), ["r"]),
-        "$.body[2].outs[0]",
-        "duplicate value name 'r' (already bound at $.body[1].outs[0])",
-    ),
-    (
-        "PRG-20",
-        _set(("body", 1, "outs"), ["x"]),
-        "$.body[1].outs[0]",
-        "already bound at $.inputs[0].name",
+        "$.body[3].args[0].ref",
+        "dangling ref 'cs'",
     ),
     (
         "PRG-20",
         _set(("body", 4, "outs"), ["tok", "tok"]),
         "$.body[4].outs[1]",
-        "duplicate value name 'tok'",
+        "duplicate value name 'tok' in one statement's outs (already at $.body[4].outs[0])",
     ),
     # PRG-21: outputs
     ("PRG-21", _set(("outputs",), ["zz"]), "$.outputs[0]", "output 'zz' is not a defined value"),
@@ -821,8 +815,12 @@ INVALID = [
         "$.outputs[1].ref",
         "dangling ref 'zz' (not defined by the program)",
     ),
-    ("PRG-21", _set(("outputs", 0), "cs"), "$.outputs[0]", "a list of 3 tensors, not a tensor"),
-    ("PRG-21", _set(("outputs", 0), "nothing"), "$.outputs[0]", "is None, not a tensor"),
+    (
+        "PRG-21",
+        _set(("outputs", 0), "nothing"),
+        "$.outputs[0]",
+        "is None; an output must be a tensor or a list of tensors",
+    ),
     (
         "PRG-21",
         _set(("outputs", 1), {"ref": "v", "index": 0}),
