@@ -30,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HarnessError", "ProgramSource", "param_names", "write_program"]
+__all__ = ["HarnessError", "ProgramSource", "param_names", "register_effects_source", "torch_op_text",
+           "write_program"]
 
 # The generated text's own names that do not start with "_" ([NOTE: generated names]).
 _RESERVED = frozenset({"program", "forward", "self", "torch", "float"})
@@ -140,3 +141,19 @@ def write_program(program: Any, resolve: Callable[[str], Any], *, with_effects: 
                            f"{exc.msg} (line {exc.lineno})") from exc
     exec(code, namespace)  # noqa: S102 - see the module NOTE
     return ProgramSource(namespace["program"], namespace["forward"], source)
+
+
+def torch_op_text(qualname: str) -> str:
+    """``ns::name.overload`` as the Python that names the operator: ``torch.ops.ns.name.overload``."""
+    namespace, rest = qualname.split("::", 1)
+    return f"torch.ops.{namespace}.{rest}"
+
+
+def register_effects_source(program: Any, op_text: Callable[[str], str] = torch_op_text
+                            ) -> list[str]:
+    """The program's ``register_effects`` as the calls a runner makes, in document order
+    (PRG-12): ``_register_effectful_op(torch.ops.aten.cos.default, EffectType.ORDERED)``, or
+    ``None`` for a null effect. ``op_text`` writes an overload name as Python."""
+    effects = {"ORDERED": "EffectType.ORDERED", None: "None"}
+    return [f"_register_effectful_op({op_text(name)}, {effects[effect]})"
+            for name, effect in dict(program.register_effects).items()]
