@@ -6,7 +6,8 @@ traces straight-line code. So the body is written out as ``def program(x): _v1 =
 return (_v1,)`` with operators bound as globals and compiled with ``exec``. Only literals (``repr``
 of str/int/float/bool/None) and program names are written into the text, so loading a program
 still evaluates nothing it says.
-Spec: PRG (the program format), PRG-30 (parameter names), RPT-13 (harness errors);
+Spec: PRG (the program format), PRG-30 (parameter names), RPT-13 (harness errors), RPT-36
+(``register_effects`` as calls);
 docs/architecture.md.
 
 [NOTE: generated names] The generated text names only ``program``, ``forward``, ``self``,
@@ -30,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HarnessError", "ProgramSource", "param_names", "register_effects_source", "torch_op_text",
-           "write_program"]
+__all__ = ["HarnessError", "ProgramSource", "param_names", "register_effects_source",
+           "torch_op_text", "write_program"]
 
 # The generated text's own names that do not start with "_" ([NOTE: generated names]).
 _RESERVED = frozenset({"program", "forward", "self", "torch", "float"})
@@ -144,7 +145,7 @@ def write_program(program: Any, resolve: Callable[[str], Any], *, with_effects: 
 
 
 def torch_op_text(qualname: str) -> str:
-    """``ns::name.overload`` as the Python that names the operator: ``torch.ops.ns.name.overload``."""
+    """``ns::name.overload`` as Python naming the operator: ``torch.ops.ns.name.overload``."""
     namespace, rest = qualname.split("::", 1)
     return f"torch.ops.{namespace}.{rest}"
 

@@ -295,8 +295,8 @@ def _body(program: Any) -> list[str]:
     ops = {name: value for name, value in src.fn.__globals__.items()
            if name.startswith("_") and isinstance(value, str) and "::" in value}
     lines = [f"{name} = {torch_op_text(qualname)}" for name, qualname in ops.items()]
-    lines += ["_with_effects = torch.ops.higher_order.with_effects", "_new_token = new_token_tensor",
-              "", ""]
+    lines += ["_with_effects = torch.ops.higher_order.with_effects",
+              "_new_token = new_token_tensor", "", ""]
     lines += src.source.rstrip("\n").splitlines()
     lines += ["", "", 'Program = type("Program", (torch.nn.Module,), {"forward": forward})', "", ""]
     return lines
