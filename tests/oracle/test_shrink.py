@@ -8,7 +8,11 @@ Spec: RPT-31, RPT-32, RPT-33.
 
 from __future__ import annotations
 
+import ast
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -276,3 +280,12 @@ def test_the_known_inductor_reorder_shrinks(tmp_path: Path, capsys) -> None:
     assert len(program.body) <= 5, f"expected at most 5 statements, got {program.body}"
     sig = json.loads((output / "signature.json").read_text())
     assert sig["kinds"] == ["effect-order violation"], f"expected the reorder kept, got {sig}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, str(output / "repro.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    logs = {name: ast.literal_eval(log) for name, sep, log in
+            (line.partition(": effect log ") for line in done.stdout.splitlines()) if sep}
+    eager, inductor = logs.get("eager"), logs.get("compile:inductor")
+    assert eager != inductor and sorted(eager) == sorted(inductor), (
+        f"expected the repro to show the same events reordered, got eager {eager}, "
+        f"inductor {inductor}:\n{done.stderr[-2000:]}")
