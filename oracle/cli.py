@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--profile")
     sub.add_parser("fuzz", help="fuzz effect orderings against torch (see --help there)",
                    add_help=False)
+    shrink = sub.add_parser("shrink", help="shrink a finding folder's program (RPT-28)")
+    shrink.add_argument("finding", type=Path, help="a finding folder (program.json)")
+    shrink.add_argument("--path", choices=PATHS, help="default: from signature.json")
+    shrink.add_argument("--kind", help="the kind to keep (default: from signature.json)")
+    shrink.add_argument("--output", type=Path, help="write the shrunk finding here instead")
+    shrink.add_argument("--timeout", type=float, default=None,
+                        help="seconds per torch case (default: per path)")
+    shrink.add_argument("--profile")
     return parser
 
 
@@ -146,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args, console)
+        if args.command == "shrink":
+            from oracle.fuzz import shrink_folder  # noqa: PLC0415 - imports hypothesis
+
+            return shrink_folder(args.finding, console, path=args.path, kind=args.kind,
+                                 output=args.output, timeout=args.timeout, profile=args.profile)
         return _show(args, console)
     except ProgramError as exc:
         Console(stderr=True).print(Text(f"invalid program: {exc}", style="red"), soft_wrap=True)

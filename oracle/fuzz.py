@@ -3,7 +3,8 @@
 Models: nothing upstream. The property is the differential test of
 `tests/oracle/test_properties.py` without a bound: on every path asked for, torch and refimpl
 agree (values, effect log, graph, errors), and `compile:*` paths keep eager's effect log.
-Spec: RPT-1 (exit codes); docs/fuzzing.md (how to run campaigns).
+Spec: RPT-1 (exit codes), RPT-14 (findings), RPT-28 (shrinking), RPT-29 (`repro.py`), RPT-30
+(`signature.json`); docs/fuzzing.md (how to run campaigns).
 
 How a campaign runs:
 1. Rounds of a Hypothesis `@given` test over `oracle.strategies.programs()`, each round with a
@@ -15,7 +16,8 @@ How a campaign runs:
    `report.md`, both observations), as one unit ([NOTE: findings written as one unit], RPT-14);
    Hypothesis then shrinks it (one bug per path and kinds of
    divergence), and at the end of the round the shrunk example replaces it
-   ([NOTE: finding signatures]).
+   ([NOTE: finding signatures]), after `oracle.shrink` reduced it further with the oracle as
+   the predicate, once per bug and campaign (RPT-28), replayed findings included.
 4. `--jobs N` starts N worker processes of this command with seeds `seed, seed+1, ...`; they share
    the findings folder and its example database.
 
@@ -37,6 +39,7 @@ import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
+import importlib.util
 import itertools
 import json
 import math
@@ -68,10 +71,13 @@ from oracle.compare import PathResult
 from oracle.isolate import case_timeout
 from oracle.observation import PATHS, Observation, parse_paths
 from oracle.program import Program, dump_program, load_program
-from oracle.program_source import write_program
+from oracle.program_source import register_effects_source, write_program
 from oracle.report import clip_details, summarise_observation
+from oracle.repro import path_config, render_repro
+from oracle.shrink import ShrinkResult, StopShrinking, shrink
 
-__all__ = ["Finding", "Fuzzer", "main", "signature", "signature_hash", "torch_observation"]
+__all__ = ["Finding", "Fuzzer", "main", "replace_finding", "shrink_folder", "signature",
+           "signature_hash", "torch_observation"]
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 ROUND_EXAMPLES = 50
@@ -136,8 +142,13 @@ def signature(program: Program, result: PathResult, t: Observation, r: Observati
     return {"path": result.path, "kinds": kinds, "ops": _involved(program, t, r)}
 
 
+SIGNATURE_KEYS = ("path", "kinds", "ops")
+
+
 def signature_hash(sig: dict) -> str:
-    text = json.dumps(sig, sort_keys=True)
+    """The first 12 hex digits of the SHA-256 of the signature's keys (`signature.json` also
+    holds the torch build and the path configuration, which do not name the bug, RPT-30)."""
+    text = json.dumps({k: sig[k] for k in SIGNATURE_KEYS if k in sig}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -155,6 +166,7 @@ class Finding:
     ref_obs: Observation
     torch_version: str
     seed: int
+    torch_git: str = ""
 
     @property
     def folder_name(self) -> str:
@@ -175,7 +187,8 @@ def _program_source(program: Program) -> str:
 
     text = write_program(program, name, with_effects=None, new_token=None).source
     legend = "".join(f"# _op{k} = {q}\n" for k, q in enumerate(ops))
-    return legend + text
+    registrations = "".join(f"{line}\n" for line in register_effects_source(program))
+    return legend + registrations + text
 
 
 def _summary_text(obs) -> str:
@@ -252,9 +265,19 @@ def _finding_files(finding: Finding) -> dict[str, str]:
         "report.md": _report(finding),
         "torch.json": _summary_text(finding.torch_obs),
         "refimpl.json": _summary_text(finding.ref_obs),
-        "signature.json": json.dumps(finding.sig, indent=1, sort_keys=True),
+        "signature.json": json.dumps(_signature_file(finding), indent=1, sort_keys=True),
         "program.json": dump_program(finding.program),
+        "repro.py": render_repro(finding.program, finding.result.path,
+                                 torch_version=finding.torch_version,
+                                 expected_log=finding.ref_obs.effect_log,
+                                 observed_log=finding.torch_obs.effect_log),
     }
+
+
+def _signature_file(finding: Finding) -> dict:
+    """`signature.json`: the signature, the torch build and how the path ran it (RPT-30)."""
+    torch_build = {"version": finding.torch_version, "git_version": finding.torch_git}
+    return {**finding.sig, "torch": torch_build, "path_config": path_config(finding.sig["path"])}
 
 
 def _stage(root: Path, finding: Finding) -> Path:
@@ -297,10 +320,7 @@ def _place(root: Path, name: str, staged: Path, size: tuple[int, int]) -> Path |
         if existing is not None and existing <= size:
             return None
         if existing is not None:  # a larger program: move it aside, then take its place
-            trash = Path(tempfile.mkdtemp(dir=root / STAGING, prefix="old-"))
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(target, trash / "finding")
-            shutil.rmtree(trash, ignore_errors=True)
+            _remove(root, target)
         for candidate in _candidates(name):
             try:
                 os.rename(staged, root / candidate)  # fails where another folder is
@@ -308,6 +328,28 @@ def _place(root: Path, name: str, staged: Path, size: tuple[int, int]) -> Path |
             except OSError:
                 continue
     return None  # unreachable: the candidates never run out
+
+
+def _remove(root: Path, target: Path) -> None:
+    """Move a finding folder aside (one rename) and delete it there."""
+    trash = Path(tempfile.mkdtemp(dir=root / STAGING, prefix="old-"))
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(target, trash / "finding")
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def replace_finding(folder: Path, finding: Finding) -> Path:
+    """Rewrite `folder` with `finding`'s files as one unit, whatever program it held
+    (`oracle shrink`, RPT-28): staged, then renamed into place under the name's lock."""
+    root = folder.parent
+    staged = _stage(root, finding)
+    try:
+        with _name_lock(root, folder.name):
+            _remove(root, folder)
+            os.rename(staged, folder)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return folder
 
 
 def write_finding(root: Path, finding: Finding) -> Path | None:
@@ -353,17 +395,23 @@ class Fuzzer:
     provisional: dict[str, tuple[Path | None, str]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     known: list[dict] = field(default_factory=load_known_findings)
+    shrink: bool = True  # reduce each bug's program once it is found (oracle.shrink, RPT-28)
+    torch_git: str = field(default_factory=lambda: _torch_git_version())
 
     def time_left(self) -> float:
         return self.deadline - time.monotonic()
 
-    def check(self, doc: dict) -> list[Finding]:
-        """Run `doc` on every path in both worlds; the failing results as findings."""
+    def check(self, doc: dict, paths: list[str] | None = None,
+              known: list[dict] | None = None) -> list[Finding]:
+        """Run `doc` on every path (or `paths`) in both worlds; the failing results as findings.
+        `known`: the known findings to leave out (default: the campaign's)."""
         program = load_program(doc)
         doc = _program_json(program)
-        run = CheckRun(self.torch_version, "", list(self.paths))
-        check_programs(run, [program], lambda _, path: self.torch_side(doc, path), self.known)
-        sides = {path: run.observations[(program.name, path)] for path in self.paths}
+        paths = list(self.paths if paths is None else paths)
+        run = CheckRun(self.torch_version, "", paths)
+        check_programs(run, [program], lambda _, path: self.torch_side(doc, path),
+                       self.known if known is None else known)
+        sides = {path: run.observations[(program.name, path)] for path in paths}
         return [
             Finding(
                 signature(program, res, *sides[res.path]),
@@ -372,10 +420,31 @@ class Fuzzer:
                 *sides[res.path],
                 self.torch_version,
                 self.seed,
+                self.torch_git,
             )
             for res in run.results
             if res.status in FAILING
         ]
+
+    def reduce(self, finding: Finding) -> tuple[Finding, ShrinkResult]:
+        """The finding with its program shrunk (`oracle.shrink`), the oracle as the predicate:
+        a candidate holds when it still fails on the finding's path with the same signature
+        (`same_bug`). Known findings are not left out, and a spent budget ends the reduction
+        with the smallest program so far (RPT-28)."""
+        smallest = [finding]
+        path = finding.sig["path"]
+
+        def still_fails(doc: dict) -> bool:
+            try:
+                hits = self.check(doc, paths=[path], known=[])
+            except BudgetSpent:
+                raise StopShrinking from None
+            same = [hit for hit in hits if same_bug(finding.sig, hit.sig)]
+            smallest[:] = same[:1] or smallest
+            return bool(same)
+
+        result = shrink(_program_json(finding.program), still_fails)
+        return smallest[0], result
 
     def torch_side(self, doc: dict, path: str) -> Observation:
         """The torch case within the budget (RPT-16): the case timeout is cut to the time left;
@@ -425,6 +494,8 @@ class Fuzzer:
         while shrinking is replaced by the shrunk one's ([NOTE: finding signatures]).
         """
         for key, finding in self.round_last.items():
+            if self.shrink and key not in self.seen:
+                finding = self.reduce(finding)[0]
             written = write_finding(self.findings, finding) or self.findings / finding.folder_name
             self.new_findings[written.name] = finding.sig
             first, text = self.provisional.get(key, (None, None))
@@ -442,6 +513,21 @@ def _holds(folder: Path, program_text: str | None) -> bool:
         return (folder / "program.json").read_text() == program_text
     except OSError:
         return False
+
+
+def _error_ops(sig: dict) -> list[str]:
+    """The `side:ErrorType` entries of a signature's ops (a side raised)."""
+    return [op for op in sig.get("ops", [])
+            if op.split(":")[0] in ("torch", "refimpl") and "/" not in op]
+
+
+def same_bug(target: dict, sig: dict) -> bool:
+    """The shrink predicate's test (RPT-28): the same path and kinds and, where the target's
+    signature names errors, the same errors."""
+    if (sig["path"], sig["kinds"]) != (target["path"], target["kinds"]):
+        return False
+    errors = _error_ops(target)
+    return not errors or _error_ops(sig) == errors
 
 
 def bug_key(finding: Finding) -> str:
@@ -541,7 +627,8 @@ def campaign(args: argparse.Namespace, console: Console) -> int:
     db = open_database(args.findings, args.database)
     started = time.monotonic()
     fuzzer = Fuzzer(
-        args.paths, args.findings, started + args.budget, version, args.timeout, seed=args.seed
+        args.paths, args.findings, started + args.budget, version, args.timeout, seed=args.seed,
+        shrink=args.shrink,
     )
     if not args.known:
         fuzzer.known = []  # a cold start: every accepted behaviour is found again (RPT-25)
@@ -604,6 +691,80 @@ def _torch_version() -> str:
         return importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def _torch_git_version() -> str:
+    """`torch.version.git_version`, read from `torch/version.py` without importing torch (the
+    campaign runs torch only in its workers)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return "unknown"
+    try:
+        text = (Path(spec.submodule_search_locations[0]) / "version.py").read_text()
+    except OSError:
+        return "unknown"
+    match = re.search(r"^git_version\s*=\s*['\"]([^'\"]*)['\"]", text, re.M)
+    return match.group(1) if match else "unknown"
+
+
+# ---------------------------------------------------------------------------------------------
+# python -m oracle shrink FINDING_DIR
+# ---------------------------------------------------------------------------------------------
+
+
+def shrink_target(folder: Path, path: str | None = None, kind: str | None = None) -> dict:
+    """The signature a folder's program must keep while it shrinks (RPT-28): its
+    `signature.json`, else the known finding that names the folder, with `path` and `kind`
+    (one kind) given on the command line taking precedence."""
+    sig_file = folder / "signature.json"
+    target: dict = {"path": None, "kinds": None, "ops": []}
+    if sig_file.exists():
+        sig = json.loads(sig_file.read_text())
+        target = {k: sig.get(k) for k in SIGNATURE_KEYS}
+    else:
+        for entry in load_known_findings():
+            if Path(entry.get("finding", "")).name == folder.name and entry.get("paths"):
+                target = {"path": entry["paths"][0], "kinds": [entry["kind"]], "ops": []}
+    target["path"] = path or target["path"]
+    target["kinds"] = [kind] if kind else target["kinds"]
+    if not target["path"] or not target["kinds"]:
+        raise ValueError(f"{folder}: no signature.json and no known finding names it; "
+                         f"give --path and --kind")
+    return target
+
+
+def shrink_folder(folder: Path, console: Console, *, path: str | None = None,
+                  kind: str | None = None, output: Path | None = None,
+                  timeout: float | None = None, budget: float = math.inf,
+                  profile: str | None = None) -> int:
+    """Shrink the program of a finding folder and rewrite the folder (or write `output`) with
+    the smallest one (RPT-28). Exit 0 when written, 1 when the program does not show its
+    signature any more, 2 for a usage error."""
+    if output is None and not (folder / "signature.json").exists():
+        raise ValueError(f"{folder} has no signature.json (a hand-written finding): give "
+                         f"--output to write the shrunk finding elsewhere")
+    target = shrink_target(folder, path, kind)
+    version = _torch_version()
+    select_profile(profile, version)
+    (folder.parent / STAGING).mkdir(exist_ok=True)
+    fuzzer = Fuzzer([target["path"]], folder.parent, time.monotonic() + budget, version, timeout)
+    doc = json.loads((folder / "program.json").read_text())
+    first = [f for f in fuzzer.check(doc, known=[]) if same_bug(target, f.sig)]
+    if not first:
+        console.print(f"{folder}: the program does not show {json.dumps(target)} any more")
+        return EXIT_FINDINGS
+    finding, result = fuzzer.reduce(first[0])
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        (output.parent / STAGING).mkdir(exist_ok=True)
+    written = replace_finding(output or folder, finding)
+    console.print(
+        f"{folder}: {result.statements_before} -> {result.statements_after} statements "
+        f"({result.runs} runs, {result.invalid} invalid candidates skipped, "
+        f"{result.seconds:.1f} s{', stopped by the budget' if result.stopped else ''}); "
+        f"written to {written}"
+    )
+    return EXIT_CLEAN
 
 
 # ---------------------------------------------------------------------------------------------
@@ -733,6 +894,8 @@ def _parser() -> argparse.ArgumentParser:
         "--known", action=argparse.BooleanOptionalAction, default=True,
         help="apply oracle/known_findings.json (--no-known: a cold start, every divergence is new)",
     )
+    parser.add_argument("--no-shrink", dest="shrink", action="store_false",
+                        help="write findings as Hypothesis shrank them, without oracle.shrink")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     return parser
 

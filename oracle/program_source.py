@@ -7,7 +7,7 @@ return (_v1,)`` with operators bound as globals and compiled with ``exec``. Only
 of str/int/float/bool/None) and program names are written into the text, so loading a program
 still evaluates nothing it says.
 Spec: PRG (the program format), PRG-20 and PRG-35 (rebound names), PRG-30 (parameter names),
-PRG-36 (list outputs), RPT-13 (harness errors);
+PRG-36 (list outputs), RPT-13 (harness errors), RPT-31 (``register_effects`` as calls);
 docs/architecture.md.
 
 [NOTE: generated names] The generated text names only ``program``, ``forward``, ``self``,
@@ -31,7 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HarnessError", "ProgramSource", "param_names", "write_program"]
+__all__ = ["HarnessError", "ProgramSource", "param_names", "register_effects_source",
+           "torch_op_text", "write_program"]
 
 # The generated text's own names that do not start with "_" ([NOTE: generated names]).
 _RESERVED = frozenset({"program", "forward", "self", "torch", "float"})
@@ -151,3 +152,19 @@ def write_program(program: Any, resolve: Callable[[str], Any], *, with_effects: 
                            f"{exc.msg} (line {exc.lineno})") from exc
     exec(code, namespace)  # noqa: S102 - see the module NOTE
     return ProgramSource(namespace["program"], namespace["forward"], source)
+
+
+def torch_op_text(qualname: str) -> str:
+    """``ns::name.overload`` as Python naming the operator: ``torch.ops.ns.name.overload``."""
+    namespace, rest = qualname.split("::", 1)
+    return f"torch.ops.{namespace}.{rest}"
+
+
+def register_effects_source(program: Any, op_text: Callable[[str], str] = torch_op_text
+                            ) -> list[str]:
+    """The program's ``register_effects`` as the calls a runner makes, in document order
+    (PRG-12): ``_register_effectful_op(torch.ops.aten.cos.default, EffectType.ORDERED)``, or
+    ``None`` for a null effect. ``op_text`` writes an overload name as Python."""
+    effects = {"ORDERED": "EffectType.ORDERED", None: "None"}
+    return [f"_register_effectful_op({op_text(name)}, {effects[effect]})"
+            for name, effect in dict(program.register_effects).items()]

@@ -162,8 +162,9 @@ def _check_folders(findings: Path) -> list[Path]:
     folders = [p for p in findings.iterdir() if not p.name.startswith(".")]
     for folder in folders:
         names = sorted(p.name for p in folder.iterdir())
-        assert names == ["program.json", "refimpl.json", "report.md", "signature.json",
-                         "torch.json"], f"expected exactly a finding's files in {folder}: {names}"
+        assert names == ["program.json", "refimpl.json", "report.md", "repro.py",
+                         "signature.json", "torch.json"], (
+            f"expected exactly a finding's files in {folder}: {names}")
         program = load_program(folder / "program.json")
         report = (folder / "report.md").read_text()
         assert fuzz._program_source(program).rstrip() in report, (
