@@ -10,7 +10,11 @@ Simplifications: none.
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("programs", nargs="*", type=Path, help="program files (JSON)")
     check.add_argument("--paths", type=_paths, default=list(PATHS),
                        help=f"comma-separated subset of {','.join(PATHS)}")
-    check.add_argument("--format", choices=("table", "json", "junit"), default="table")
+    check.add_argument("--format", choices=("table", "json", "junit", "html"), default="table")
     check.add_argument("--output", type=Path, help="write the report here instead of stdout")
     check.add_argument("--isolate", action="store_true",
                        help="run the torch side in a worker process with a timeout")
@@ -56,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("program", type=Path)
     show.add_argument("--path", choices=PATHS, default="functional")
     show.add_argument("--profile")
+    side = sub.add_parser("report", help="JSON reports of several torch builds side by side, "
+                                         "as one HTML page (RPT-24)")
+    side.add_argument("reports", nargs="+", type=Path, help="`check --format json` reports")
+    side.add_argument("--output", type=Path, help="write the page here instead of stdout")
     sub.add_parser("fuzz", help="fuzz effect orderings against torch (see --help there)",
                    add_help=False)
     shrink = sub.add_parser("shrink", help="shrink a finding folder's program (RPT-28)")
@@ -104,20 +112,60 @@ def _check(args: argparse.Namespace, console: Console) -> int:
                                             style="red"), soft_wrap=True)
     if args.format == "table":
         if args.output:
-            with open(args.output, "w") as f:
-                report.print_table(run, Console(file=f, width=160))
+            buffer = io.StringIO()
+            report.print_table(run, Console(file=buffer, width=160))
+            _write_atomically(args.output, buffer.getvalue())
         else:
             report.print_table(run, console)
     else:
-        import json  # noqa: PLC0415
+        if args.format == "json":
+            text = json.dumps(report.to_json(run), indent=1, default=str)
+        elif args.format == "html":
+            from oracle.report_html import render_html  # noqa: PLC0415 - imports jinja2
 
-        text = json.dumps(report.to_json(run), indent=1, default=str) \
-            if args.format == "json" else report.to_junit(run)
+            text = render_html([json.loads(json.dumps(report.to_json(run), default=str))])
+        else:
+            text = report.to_junit(run)
         if args.output:
-            args.output.write_text(text)
+            _write_atomically(args.output, text + "\n")
         else:
             sys.stdout.write(text + "\n")
     return _exit_status(run)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """RPT-24: a unique temporary file beside `path`, renamed over it, so that two runs writing
+    the same `--output` leave one whole report, never a torn one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _report(args: argparse.Namespace) -> int:
+    from oracle.report_html import render_html  # noqa: PLC0415 - imports jinja2
+
+    reports = []
+    for path in args.reports:
+        try:
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a JSON report ({exc})") from exc
+        if not isinstance(reports[-1], dict) or "results" not in reports[-1]:
+            raise ValueError(f"{path}: not an effects-oracle JSON report (no 'results')")
+    page = render_html(reports)
+    if args.output:
+        _write_atomically(args.output, page)
+    else:
+        sys.stdout.write(page)
+    return EXIT_AGREE
 
 
 def _exit_status(run: CheckRun) -> int:
@@ -154,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args, console)
+        if args.command == "report":
+            return _report(args)
         if args.command == "shrink":
             from oracle.fuzz import shrink_folder  # noqa: PLC0415 - imports hypothesis
 

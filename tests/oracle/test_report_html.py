@@ -95,3 +95,41 @@ def test_chromium_renders_the_page(tmp_path: Path):
         f"expected the browser to count the grid's cells, got {dom[dom.find('counted'):][:80]!r}")
     assert dom.count("<script") == 1 and "&lt;script&gt;window.hacked" in dom, (
         "expected the hostile string as text, not as a script")
+
+
+CATALOG_ONE = Path(__file__).resolve().parents[2] / "oracle" / "catalog" / "01_print_one.json"
+
+
+@pytest.mark.torch
+@pytest.mark.spec("RPT-24")
+def test_the_cli_writes_html_and_puts_reports_side_by_side(tmp_path: Path):
+    from oracle.cli import main  # noqa: PLC0415 - imports torch when run
+
+    report_json, page = tmp_path / "r.json", tmp_path / "r.html"
+    assert main(["check", str(CATALOG_ONE), "--paths", "eager", "--format", "json",
+                 "--output", str(report_json)]) == 0
+    assert main(["check", str(CATALOG_ONE), "--paths", "eager", "--format", "html",
+                 "--output", str(page)]) == 0
+    assert '<tr data-program="print_one">' in page.read_text(), "expected the program's row"
+    side = tmp_path / "side.html"
+    assert main(["report", str(report_json), str(report_json), "--output", str(side)]) == 0
+    assert side.read_text().count('class="build"') == 2, "expected two column groups"
+    assert oct(side.stat().st_mode & 0o777) != "0o600", "expected ordinary file permissions"
+    assert main(["report", str(page)]) == 2, "expected a clear error for a non-JSON report"
+
+
+@pytest.mark.spec("RPT-24")
+def test_concurrent_writers_of_one_output_never_leave_a_torn_file(tmp_path: Path):
+    import threading  # noqa: PLC0415
+
+    from oracle.cli import _write_atomically  # noqa: PLC0415
+
+    target = tmp_path / "out.json"
+    texts = [str(k) * 200_000 for k in range(8)]
+    threads = [threading.Thread(target=_write_atomically, args=(target, t)) for t in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert target.read_text() in texts, "expected one writer's whole text"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"], "expected no temporary left"
