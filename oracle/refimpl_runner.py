@@ -190,7 +190,8 @@ def _run_functional(case: _Case) -> None:
 
 
 def _run_export(case: _Case) -> None:
-    gm, sig = aot_export(case.module(), tuple(case.inputs()), lift_tensor_constants=True)
+    gm, sig = aot_export(case.module(), tuple(case.inputs()), lift_tensor_constants=True,
+                         preserve_composite_ops=True)
     skip = len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
     constants = gm.lifted_constants
     gm = remove_effect_tokens(gm)

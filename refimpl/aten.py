@@ -72,6 +72,8 @@ SCHEMAS = (
     "aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)",
     "aten::absolute_(Tensor(a!) self) -> Tensor(a!)",
     "aten::absolute(Tensor self) -> Tensor",
+    "aten::abs(Tensor self) -> Tensor",
+    "aten::abs_(Tensor(a!) self) -> Tensor(a!)",
     "aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor",
     "aten::lift_fresh(Tensor(a) self) -> Tensor(a)",
     "aten::lift_fresh_copy(Tensor self) -> Tensor",
@@ -525,23 +527,30 @@ def _check_not_bool_abs(self: Tensor) -> None:
         raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
 
 
-def absolute__dense(self: Tensor) -> Tensor:
-    _check_tensor(self, "absolute_", "self")
+def abs__dense(self: Tensor) -> Tensor:
+    _check_tensor(self, "abs_", "self")
     _check_not_bool_abs(self)
     self._data = get_backend().xp.abs(self._data)
     return self
 
 
-_register("aten::absolute_", absolute__dense, inplace_meta)
+_register("aten::abs_", abs__dense, inplace_meta)
 
 
-def absolute_dense(self: Tensor) -> Tensor:
-    _check_tensor(self, "absolute", "self")
+def abs_dense(self: Tensor) -> Tensor:
+    _check_tensor(self, "abs", "self")
     _check_not_bool_abs(self)
     return Tensor._make(get_backend().xp.abs(self._data), self.shape, self.dtype, self.device)
 
 
-_register("aten::absolute", absolute_dense, lambda self: _meta(self.shape, self.dtype))
+_register("aten::abs", abs_dense, lambda self: _meta(self.shape, self.dtype))
+
+# ``absolute`` and ``absolute_`` are CompositeImplicitAutograd in torch (an alias of ``abs``): the
+# kernel runs at the autograd keys, so every mode sees ``abs``/``abs_`` ([NOTE: op fallthrough
+# keys] in refimpl/operator.py) and only export preserves the functional one (refimpl/export.py,
+# [NOTE: preserved composite ops]).
+OPS["aten::absolute"].py_impl(K.CompositeImplicitAutograd)(lambda self: OPS["aten::abs"](self))
+OPS["aten::absolute_"].py_impl(K.CompositeImplicitAutograd)(lambda self: OPS["aten::abs_"](self))
 
 
 def copy_dense(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:

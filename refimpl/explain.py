@@ -46,7 +46,6 @@ from refimpl.fake_tensor import FakeTensor, FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor
 from refimpl.mode_stack import TorchDispatchMode, _get_current_dispatch_mode, mode_stack_snapshot
 from refimpl.operator import (
-    _OP_NON_FALLTHROUGH,
     HigherOrderOperator,
     OpOverload,
     _overloaded_args,
@@ -245,7 +244,7 @@ def op_key_computation(op: OpOverload, args: tuple, kwargs: dict) -> KeyComputat
     """The keys of an ``OpOverload`` call, with the factory rule (operator.py Simpl. 3)."""
     include, exclude = tls_local_include_set(), tls_local_exclude_set()
     tensors = _union_keys(_op_tensors(args, kwargs))
-    keys = ((include | tensors) - exclude) & DispatchKeySet(_OP_NON_FALLTHROUGH)
+    keys = ((include | tensors) - exclude) & DispatchKeySet(op._non_fallthrough)
     backend = None
     if not keys - _PYTHON_ONLY and (op._is_factory or op._number_slots):
         extra = DispatchKeySet(op._backend_without_tensors(args, kwargs))

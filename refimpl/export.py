@@ -17,23 +17,30 @@ Simplifications:
    ([NOTE: backward tokens]).
 3. Modules are duck-typed: anything callable with ``named_buffers()``; ``Module`` below is a
    minimal base class with ``register_buffer``.
+4. ``preserve_composite_ops=True`` stands for torch.export's ``run_decompositions({})``, which
+   retraces the exported program with aot_export; refimpl traces the function itself once. Only
+   the preservation rule of ``_override_composite_implicit_decomp`` is modelled
+   ([NOTE: preserved composite ops]); torch's list of ops that "lie about their schema"
+   (dropout and the like) names none of the modelled ops.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from refimpl import _pytree as pytree
 from refimpl.aten import OPS
+from refimpl.dispatch_key import DispatchKey, DispatchKeySet, ExcludeDispatchKeyGuard
 from refimpl.effects import _get_schema, with_effects
 from refimpl.fake_tensor import FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
 from refimpl.fx import GraphModule
 from refimpl.mode_stack import _get_dispatch_mode, _TorchDispatchModeKey
-from refimpl.operator import ops
+from refimpl.operator import OpOverload, ops
 from refimpl.proxy_tensor import placeholder_names, trace, track_tensor_tree
 from refimpl.tensor import Tensor
 
@@ -148,13 +155,20 @@ class _TokenPlaceholders(dict):
 
 
 def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, *,
-               lift_tensor_constants: bool = False) -> tuple[GraphModule, GraphSignature]:
+               lift_tensor_constants: bool = False,
+               preserve_composite_ops: bool = False) -> tuple[GraphModule, GraphSignature]:
     """Trace ``fn`` (a function or module) into a functional graph with effect tokens.
 
     ``lift_tensor_constants=True`` turns tensor constants into ``c_lifted_tensor_<i>``
     placeholders before the user inputs, as torch.export does; their values are in
-    ``gm.lifted_constants``.
+    ``gm.lifted_constants``. ``preserve_composite_ops=True`` keeps the functional
+    CompositeImplicitAutograd ops in the graph as torch.export's ``run_decompositions({})``
+    does (``absolute`` stays ``absolute``; ``absolute_`` still becomes ``abs``), TRC-16.
     """
+    if preserve_composite_ops:
+        with _override_composite_implicit_decomp(_preservable_cia_ops()):
+            return aot_export(fn, args, unlift_effect_tokens,
+                              lift_tensor_constants=lift_tensor_constants)
     buffers = _buffers_of(fn)
     buffer_names = [name for name, _ in buffers]
     inputs = [b for _, b in buffers] + list(args)
@@ -180,6 +194,59 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     if unlift_effect_tokens:
         _unlift_tokens(gm, sig)
     return gm, sig
+
+
+# [NOTE: preserved composite ops] A CompositeImplicitAutograd kernel runs at the autograd keys,
+# above every mode, so make_fx and aot_export only ever see its decomposition. torch.export's
+# ``run_decompositions({})`` keeps the functional ones as single nodes
+# (``torch/export/exported_program.py:_override_composite_implicit_decomp``, with the ops of
+# ``torch/export/decomp_utils.py``/``torch/_export/utils.py:_check_valid_to_preserve``: no
+# argument or return is mutated or aliased): for the duration of the trace it moves the
+# composite kernel from the autograd keys to the backend keys (so fake and dense execution still
+# compute through the decomposition, and no mode sees its ops) and puts at the autograd keys a
+# kernel that only redispatches below them (``autograd_not_implemented``), so the Python key,
+# and with it FunctionalTensorMode and the proxy mode, receive the composite op itself.
+_AUTOGRAD_KEYS_TO_OVERRIDE = (DispatchKey.AutogradCPU, DispatchKey.AutogradCUDA,
+                              DispatchKey.AutogradMeta)
+_BACKEND_KEYS_TO_OVERRIDE = (DispatchKey.CPU, DispatchKey.CUDA, DispatchKey.Meta)
+
+
+def _preservable_cia_ops() -> list[OpOverload]:
+    """The modelled ops torch.export preserves: a CompositeImplicitAutograd kernel and a schema
+    that neither mutates nor aliases anything (``_check_valid_to_preserve``)."""
+    def aliases(op: OpOverload) -> bool:
+        schema = op._schema
+        return any(a.alias_info is not None for a in (*schema.arguments, *schema.returns))
+
+    return [op for op in OPS.values()
+            if op.has_kernel_for_dispatch_key(DispatchKey.CompositeImplicitAutograd)
+            and not aliases(op)]
+
+
+@contextmanager
+def _override_composite_implicit_decomp(cia_ops: list[OpOverload]) -> Iterator[None]:
+    """Keep ``cia_ops`` whole while tracing ([NOTE: preserved composite ops])."""
+    saved = {op: dict(op.py_kernels) for op in cia_ops}
+    below_autograd = DispatchKeySet(_AUTOGRAD_KEYS_TO_OVERRIDE)
+    try:
+        for op in cia_ops:
+            decomposition = op.py_kernels.pop(DispatchKey.CompositeImplicitAutograd)
+
+            def redispatch(*args: Any, _op: OpOverload = op, **kwargs: Any) -> Any:
+                with ExcludeDispatchKeyGuard(below_autograd):
+                    return _op(*args, **kwargs)
+
+            for key in _AUTOGRAD_KEYS_TO_OVERRIDE:
+                op.py_kernels.setdefault(key, redispatch)
+            for key in _BACKEND_KEYS_TO_OVERRIDE:
+                op.py_kernels.setdefault(key, decomposition)
+            op._invalidate_kernels()
+        yield
+    finally:
+        for op, kernels in saved.items():
+            op.py_kernels.clear()
+            op.py_kernels.update(kernels)
+            op._invalidate_kernels()
 
 
 def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> Callable:

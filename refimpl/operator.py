@@ -8,8 +8,10 @@ Spec: DSP-5, DSP-6, DSP-7, DSP-8, DSP-9, DSP-10, DSP-12, DSP-13.
 Simplifications:
 1. One kernel table per operator: ``py_kernels`` holds both what torch keeps in C++ (aten
    kernels, ``Library.impl``) and Python overrides (``py_impl``).
-2. ``OpOverload`` falls through every key except Python, PreDispatch and the backend keys: no
-   autograd, autocast or C++ functionalization is modelled (see [NOTE: op fallthrough keys]).
+2. ``OpOverload`` falls through every key except Python, PreDispatch, the backend keys and,
+   for an op with a ``CompositeImplicitAutograd`` kernel, the autograd keys (where that kernel
+   runs, before any mode sees the op): no autograd, autocast or C++ functionalization is
+   modelled (see [NOTE: op fallthrough keys]).
 3. Ops with no tensor argument (factories) dispatch to the backend key of their ``device``
    argument, standing in for torch's ``BackendSelect`` kernels. A call whose tensors are all
    numbers that torch wraps ([NOTE: wrapped numbers]) dispatches to the default device's
@@ -71,7 +73,7 @@ class OperatorBase:
                 if k in self.python_key_table:
                     raise AssertionError(f"{k} already registered in python_key_table")
                 self.python_key_table[k] = fn
-                self._dispatch_cache.clear()
+                self._invalidate_kernels()
                 return fn
             if not isinstance(k, DispatchKey):
                 raise AssertionError(f"expected DispatchKey, got {type(k)}")
@@ -84,10 +86,14 @@ class OperatorBase:
                     f"Trying to override a python impl for {k} on operator {self.name()}"
                 )
             self.py_kernels[k] = fn
-            self._dispatch_cache.clear()
+            self._invalidate_kernels()
             return fn
 
         return inner
+
+    def _invalidate_kernels(self) -> None:
+        """Forget the resolved kernels; call after editing ``py_kernels`` by hand."""
+        self._dispatch_cache.clear()
 
     def name(self) -> str:
         raise NotImplementedError
@@ -350,10 +356,19 @@ def _get_schema(name: str, overload_name: str) -> FunctionSchema | None:
 # [NOTE: op fallthrough keys] Without autograd, autocast or C++ functionalization in the model,
 # an OpOverload's only non-fallthrough keys are Python (modes and subclasses), PreDispatch and
 # the backends. Masking the extracted key set with them makes the highest key the one torch
-# would reach after falling through AutogradCPU, ADInplaceOrView and the rest.
+# would reach after falling through AutogradCPU, ADInplaceOrView and the rest. The exception is
+# an op whose kernel sits at an autograd key: torch's ``CompositeImplicitAutograd`` alias fills
+# the autograd keys, so a composite op (``absolute``) decomposes there, above the Python key,
+# and every mode sees the ops of its decomposition (``abs``), never the composite itself; the
+# ``Autograd`` alias and the per-backend autograd keys do the same.
 _OP_NON_FALLTHROUGH = DispatchKeySet(
     [K.Python, K.PreDispatch, K.CPU, K.CUDA, K.Meta]
 ).repr_
+_AUTOGRAD_MASK = DispatchKeySet(
+    [K.AutogradOther, K.AutogradCPU, K.AutogradCUDA, K.AutogradMeta]
+).repr_
+_KERNELS_AT_AUTOGRAD = (K.CompositeImplicitAutograd, K.Autograd, K.AutogradOther, K.AutogradCPU,
+                        K.AutogradCUDA, K.AutogradMeta)
 _PYTHON_BIT = key_bit(K.Python)
 _BACKEND_OF_DEVICE = {"cpu": key_bit(K.CPU), "cuda": key_bit(K.CUDA), "meta": key_bit(K.Meta)}
 
@@ -363,6 +378,7 @@ class OpOverload(OperatorBase):
 
     def __init__(self, overloadpacket: OpOverloadPacket, schema: FunctionSchema) -> None:
         super().__init__()
+        self._non_fallthrough = _OP_NON_FALLTHROUGH  # [NOTE: op fallthrough keys]
         self._schema = schema
         self.overloadpacket = overloadpacket
         self._overloadname = schema.overload_name or "default"
@@ -427,7 +443,7 @@ class OpOverload(OperatorBase):
         for a in kwargs.values():
             if isinstance(a, Tensor):
                 mask |= a._keys
-        mask &= _OP_NON_FALLTHROUGH & ~_tls.excluded
+        mask &= self._non_fallthrough & ~_tls.excluded
         if not mask & ~_PYTHON_BIT and (self._is_factory or self._number_slots):
             mask |= self._backend_without_tensors(args, kwargs)
         key = highest_key_of_mask(mask)
@@ -504,6 +520,8 @@ class OpOverload(OperatorBase):
 
     def _invalidate_kernels(self) -> None:
         self._dispatch_cache.clear()
+        at_autograd = any(k in self.py_kernels for k in _KERNELS_AT_AUTOGRAD)
+        self._non_fallthrough = _OP_NON_FALLTHROUGH | (_AUTOGRAD_MASK if at_autograd else 0)
 
 
 # [NOTE: argument normalisation] torch's ``OpOverload.__call__`` is C++: the argument parser

@@ -247,6 +247,12 @@ class RefimplWorld:
         _name_like_export(gm, sig, mod)
         return self._keep("export_decomposed", gm), sig
 
+    def export_functional(self, mod: Any, args: Any) -> tuple[Any, GraphSignature]:
+        """`run_decompositions({})`: aot_export keeping the functional composite ops (TRC-16)."""
+        gm, sig = aot_export(_tuple_output(mod), tuple(args), preserve_composite_ops=True)
+        _name_like_export(gm, sig, mod)
+        return self._keep("export_functional", gm), sig
+
     def remove_effect_tokens(self, gm: Any) -> Any:
         return self._keep("remove_effect_tokens", _remove_effect_tokens(gm))
 

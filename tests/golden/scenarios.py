@@ -52,6 +52,8 @@ one; `refimpl_world.py` implements it with refimpl.
   token (reference 06 D).
 - `w.export_graph(mod, args) -> (gm, sig)` -- `torch.export.export`; `sig` as above.
 - `w.export_decomposed(mod, args) -> (gm, sig)` -- the same after `run_decompositions()`.
+- `w.export_functional(mod, args) -> (gm, sig)` -- the same after `run_decompositions({})`
+  (the oracle's export path).
 - `w.remove_effect_tokens(gm) -> gm` -- strip tokens from a graph `export_decomposed` returned
   (may change `gm` in place).
 - `w.dce(gm) -> bool` -- `gm.graph.eliminate_dead_code(); gm.recompile()`; whether it changed.
@@ -654,6 +656,32 @@ def remove_effect_tokens(w, ns):
     gm, _ = w.export_decomposed(_export_module(w, ns), (w.ones(2),))
     stripped = w.remove_effect_tokens(gm)
     return {"code": code(stripped), "log": f"placeholders: {placeholders(stripped)}"}
+
+
+@scenario(
+    "08_composite_ops",
+    specs=("TRC-16",),
+    source="torch/export/exported_program.py:_override_composite_implicit_decomp",
+    summary="absolute/absolute_ (CompositeImplicitAutograd): make_fx and aot_export see abs, "
+    "run_decompositions({}) keeps the functional absolute",
+)
+def composite_ops(w, ns):
+    aten = w.ops.aten
+
+    class M(w.Module):
+        def forward(self, x):
+            a = aten.absolute.default(x)
+            y = aten.clone.default(x)
+            aten.absolute_.default(y)
+            aten._print.default("p")
+            return a, y
+
+    x = w.tensor([-1.0, 2.0])
+    traced = w.make_fx(lambda t: M()(t))(x)
+    exported, _ = w.aot_export(M(), (x,))
+    preserved, sig = w.export_functional(M(), (x,))
+    return {"make_fx": code(traced), "aot_export": code(exported), "code": code(preserved),
+            "signature": fmt_signature(sig)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -152,6 +152,10 @@ class TorchWorld:
         """As `export_graph`, after `ExportedProgram.run_decompositions()`."""
         return self._remember(torch.export.export(mod, tuple(args)).run_decompositions())
 
+    def export_functional(self, mod, args):
+        """As `export_graph`, after `run_decompositions({})` (the oracle's export path)."""
+        return self._remember(torch.export.export(mod, tuple(args)).run_decompositions({}))
+
     def remove_effect_tokens(self, gm):
         """`_remove_effect_tokens` on the program behind `gm` (Simplification 2)."""
         program = _remove_effect_tokens(self._programs[id(gm)])
