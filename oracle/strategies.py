@@ -2,66 +2,140 @@
 
 Models: nothing upstream; the programs are the JSON form of the small torch functions the oracle
 runs (see `oracle/program.py`), drawn so that every one is valid by construction.
-Spec: specs/program.md (the format); the properties that use these strategies cite theirs.
+Spec: specs/program.md (the format); RPT-32 (what the generator draws); the properties that use
+these strategies cite theirs.
 
 [NOTE: statements resolved modulo the environment] A body is drawn as a list of *raw
-statements*: small tuples of integers (which kind, which values) that are resolved against the
-values defined so far, taking indices modulo the number of candidates. Deleting any raw
-statement therefore leaves a valid program, so Hypothesis shrinks a body by removing ops
-anywhere, not only at the end, and towards the first candidate value (an input).
+statements*: small tuples of integers (which kind, which values, which argument forms) that are
+resolved against the values defined so far, taking indices modulo the number of candidates.
+Deleting any raw statement therefore leaves a valid program, so Hypothesis shrinks a body by
+removing ops anywhere, not only at the end, and towards the first candidate value (an input).
+The argument forms of a statement are read from its own list of small integers, 0 when the list
+runs out, and 0 always means the plainest form (positional, defaults left out, a ref rather than
+a number): a shrunk program keeps an unusual form only where the bug needs it.
+
+[NOTE: one op table, drawn from its schemas] The aten ops drawn are refimpl's op table
+(`oracle.behaviors.aten_ops()` under the active profile) less `NOT_DRAWN`; each call is built from
+the op's schema: every parameter is bound or left to its default, a positional-or-keyword one
+by position or by keyword, a default given explicitly or left out, numbers where torch wraps
+them for a `Tensor` (PRG-31), ints for `float` and `Scalar`, `null` for optionals. What a call
+returns (its shape and dtype) is learned by running it in refimpl on zero tensors, which also
+says when it would raise (a dtype that cannot be cast back in place, shapes that do not
+broadcast): such a statement is dropped unless `raising=True`, where it ends the body.
 
 Simplifications:
-1. All tensors of one program share one shape and one dtype, so that any two values can be
-   added; `int64` programs use only `add`/`mul` among the pure ops and no aten effects.
-2. `mul` takes its second factor from the inputs only, so values grow at most geometrically
-   with the input range (shapes are small) and float32 programs stay finite.
+1. Inputs share one shape and one dtype; computed values may differ (`sum` is 0-dim, `view`
+   reshapes, factories take a suffix of the shape, `sin` of an integer tensor is a float).
+2. `mul` takes its tensor factors other than the first from the inputs only, and numbers from a
+   small set, so values grow at most geometrically and float32 programs stay finite.
 3. Custom ops live in the namespace `fz`, one op per drawn spec (`fz::op0`, `fz::op1`, ...);
    the torch runner renames the namespace per run.
 4. Tags (the `str` arguments that land in the effect log) are the statement's position
    (`s3`), so every event of a program is distinct and any reordering is visible.
+5. In-place ops write only to values that are no view of another (`view` results are read,
+   never written), so functionalization of mutated views is out of the drawn space.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hypothesis import strategies as st
 
+from oracle import behaviors
+from oracle.behaviors import Param, Signature
 from refimpl.fx.interpreter import random_topological_order
 
 __all__ = [
     "BEHAVIOR_SCHEMAS",
     "DTYPES",
-    "PURE_OPS",
+    "HUNT",
+    "NOT_DRAWN",
+    "drawable_ops",
     "programs",
     "schedules",
 ]
 
-# Behaviour -> the schema its `fz::<name>` op gets ({} is the op's short name).
+# Behaviour -> the schema its `fz::<name>` op gets ({} is the op's short name, {x} the extra
+# parameters drawn for it, each with its leading comma).
 BEHAVIOR_SCHEMAS = {
-    "record": "{}(Tensor x, str tag) -> Tensor",
-    "observe": "{}(Tensor x, str tag) -> ()",
-    "split": "{}(Tensor x) -> (Tensor, Tensor)",
-    "chunks": "{}(Tensor x) -> Tensor[]",
-    "stamp": "{}(str tag) -> ()",
+    "record": "{}(Tensor x, str tag{x}) -> Tensor",
+    "observe": "{}(Tensor x, str tag{x}) -> ()",
+    "split": "{}(Tensor x{x}) -> (Tensor, Tensor)",
+    "chunks": "{}(Tensor x{x}) -> Tensor[]",
+    "stamp": "{}(str tag{x}) -> ()",
 }
+# Extra custom-op parameters: (declaration, the values a call may give, the default or None).
+# Tensor-typed ones are marked by their values being the string "ref".
+EXTRA_PARAMS = (
+    ("float scale", (2, 0.5, -1, 0), "0.5"),
+    ("int n", (0, 3, -2), "2"),
+    ("Tensor? other", ("ref", None), "None"),
+    ("Scalar? s", (None, 2, 1.5, True), "None"),
+    ("float[] f", ([1, 2.5], [], [0]), "[0.5, 1]"),
+    ("int[] dims", ([0], [], [1, 2]), None),
+    ("bool flag", (True, False), "False"),
+    ("str? note", (None, "n"), "None"),
+)
 CHUNKS_LENGTH = 3
-DTYPES = ("float32", "float64", "int64")
-# Pure ops: name -> arity. int64 programs use the ones in INT_OPS only.
-PURE_OPS = {
-    "aten::add.Tensor": 2,
-    "aten::mul.Tensor": 2,
-    "aten::sin.default": 1,
-    "aten::cos.default": 1,
-    "aten::neg.default": 1,
-}
-INT_OPS = ("aten::add.Tensor", "aten::mul.Tensor")
-ATEN_EFFECT_OPS = ("aten::cos.default", "aten::sin.default")
-FILLS = ("arange", "ones", "zeros")
+DTYPES = ("float32", "float64", "int64", "int32")
 NAMESPACE = "fz"
 PICK = st.integers(0, 63)  # an index resolved modulo the candidates (see the module NOTE)
+# Modelled aten ops the generator never calls, and why.
+NOT_DRAWN = {
+    "aten::empty.memory_format": "its values are uninitialised: no two runs can be compared",
+    "aten::empty_like.default": "its values are uninitialised: no two runs can be compared",
+    "aten::_linalg_check_errors.default": "needs an info tensor of int32 zeros; the catalog "
+                                          "covers it",
+    "aten::lift_fresh.default": "a tracing-internal op (make_fx lifts constants with it)",
+    "aten::lift_fresh_copy.default": "a tracing-internal op (make_fx lifts constants with it)",
+}
+# Numbers for Scalar parameters and for the Tensor parameters torch wraps numbers for.
+NUMBERS = (2, -1, 0, 1.5, -0.5, 3, 1, True)
+# Keyword arguments of `programs()` that aim a campaign at effect-order bugs (issue: hunting):
+# long bodies dense in effects, several ORDERED ops, pure chains between them, mutated inputs
+# next to them.
+HUNT = {
+    "min_ops": 0, "max_ops": 40, "effect_density": 0.45, "max_custom_ops": 4,
+    "custom_effects": ("ORDERED", "ORDERED", None), "pure_chains": True,
+    "mutation_near_effects": True,
+}
+
+_UNARY_LIKE = ("Tensor",)
+
+
+# ---------------------------------------------------------------------------------------------
+# The op table as the generator sees it
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrawableOp:
+    """A modelled aten op the generator calls: `kind` is `pure` (a new value), `inplace` (writes
+    its first argument) or `factory` (no tensor argument)."""
+
+    name: str
+    signature: Signature
+    kind: str
+    effectful: bool
+
+
+def drawable_ops() -> dict[str, DrawableOp]:
+    """The modelled aten ops the generator draws under the active profile ([NOTE: one op table,
+    drawn from its schemas]): `behaviors.aten_ops()` less `NOT_DRAWN` and `aten::_print`, which
+    is an effect kind of its own."""
+    ops = {}
+    for name, op in behaviors.aten_ops().items():
+        if name in NOT_DRAWN or name == "aten::_print.default" or not op.signature.returns:
+            continue
+        tensors = [p for p in op.signature.params if p.type.startswith("Tensor")]
+        kind = "inplace" if op.mutates else ("pure" if tensors else "factory")
+        ops[name] = DrawableOp(name, op.signature, kind, op.effectful)
+    return ops
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,142 +143,484 @@ PICK = st.integers(0, 63)  # an index resolved modulo the candidates (see the mo
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CustomSpec:
+    behavior: str
+    effect: str | None
+    extras: tuple[tuple[int, bool, bool], ...] = ()  # (EXTRA_PARAMS index, kwarg-only, default)
+
+
 def custom_op_specs(
-    behaviors: tuple[str, ...],
+    behaviors_: tuple[str, ...],
     max_custom_ops: int,
     effects: tuple[str | None, ...] = ("ORDERED", None),
+    extra_params: bool = True,
 ) -> st.SearchStrategy:
-    """Lists of `(behavior, effect)` pairs; op names are given by position later."""
-    spec = st.tuples(st.sampled_from(behaviors), st.sampled_from(effects))
+    """Lists of custom-op specs; op names are given by position later."""
+    extra = st.tuples(st.integers(0, len(EXTRA_PARAMS) - 1), st.booleans(), st.booleans())
+    extras = (st.lists(extra, max_size=3, unique_by=lambda e: e[0]) if extra_params
+              else st.just([]))
+    spec = st.builds(lambda b, e, x: CustomSpec(b, e, tuple(x)),
+                     st.sampled_from(behaviors_), st.sampled_from(effects), extras)
     return st.lists(spec, min_size=0, max_size=max_custom_ops)
 
 
-def _custom_op_json(index: int, behavior: str, effect: str | None) -> dict:
+def _extra_declarations(spec: CustomSpec) -> list[tuple[str, bool, str | None]]:
+    """(declaration with default, kwarg-only, default) of each extra parameter, in schema order:
+    positional ones first, a parameter without default never after one with a default."""
+    items = []
+    for index, kwarg_only, with_default in spec.extras:
+        decl, _, default = EXTRA_PARAMS[index]
+        kwarg_only = kwarg_only and not decl.startswith("Tensor")  # PRG-33: never keyword-only
+        items.append((decl, kwarg_only, default if with_default else None))
+    positional = [i for i in items if not i[1]]
+    # A positional parameter without a default may not follow one with a default.
+    positional.sort(key=lambda i: i[2] is not None)
+    return positional + [i for i in items if i[1]]
+
+
+def _custom_op_json(index: int, spec: CustomSpec) -> dict:
     short = f"op{index}"
+    extras = _extra_declarations(spec)
+    text = ""
+    star = False
+    for decl, kwarg_only, default in extras:
+        if kwarg_only and not star:
+            text += ", *"
+            star = True
+        text += f", {decl}" + (f"={default}" if default is not None else "")
+    schema = BEHAVIOR_SCHEMAS[spec.behavior].format(short, x=text)
+    if spec.behavior == "stamp" and "Tensor" in text:  # PRG-9: stamp takes no tensor
+        schema = BEHAVIOR_SCHEMAS["stamp"].format(short, x="")
     return {
         "name": f"{NAMESPACE}::{short}",
-        "schema": BEHAVIOR_SCHEMAS[behavior].format(short),
-        "behavior": behavior,
-        "effect": effect,
+        "schema": schema,
+        "behavior": spec.behavior,
+        "effect": spec.effect,
     }
 
 
 def fills(seed_max: int = 3) -> st.SearchStrategy:
     return st.one_of(
-        st.sampled_from(FILLS), st.builds(lambda s: {"randn": s}, st.integers(0, seed_max))
+        st.sampled_from(("arange", "ones", "zeros")),
+        st.builds(lambda s: {"randn": s}, st.integers(0, seed_max)),
     )
 
 
 # A raw statement (see the module NOTE): (effect roll 0..99, kind pick, value pick a,
-# value pick b, keep the result).
-RAW_STATEMENT = st.tuples(st.integers(0, 99), PICK, PICK, PICK, st.booleans())
+# value pick b, keep the result, the argument-form picks).
+FORMS = st.lists(st.integers(0, 15), max_size=8)
+RAW_STATEMENT = st.tuples(st.integers(0, 99), PICK, PICK, PICK, st.booleans(), FORMS)
+
+
+class _Forms:
+    """The form picks of one statement, read in order; 0 once they run out."""
+
+    def __init__(self, picks: list[int], enabled: bool) -> None:
+        self._picks: Iterator[int] = iter(picks if enabled else ())
+
+    def __call__(self, n: int) -> int:
+        """A choice among `n` alternatives, 0 the plainest."""
+        return next(self._picks, 0) % n if n > 1 else 0
+
+
+@dataclass
+class _Value:
+    """A tensor the body may use: its JSON ref, shape and dtype, and whether it is a view."""
+
+    ref: dict
+    shape: tuple[int, ...]
+    dtype: str
+    view: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.ref["ref"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation on zero tensors (what a call returns, whether it raises)
+# ---------------------------------------------------------------------------------------------
+
+
+class _Raised(Exception):
+    pass
+
+
+def _zeros(value: _Value) -> Any:
+    from refimpl import aten  # noqa: PLC0415 - refimpl loads lazily with the profile
+
+    return aten.zeros(*value.shape, dtype=value.dtype)
+
+
+def _evaluate(op: str, args: list, kwargs: dict, tensors: dict[int, _Value]) -> list[tuple]:
+    """Run `op` in refimpl on zero tensors; `[(shape, dtype), ...]` of its tensor results."""
+    from refimpl import aten  # noqa: PLC0415
+
+    def real(x: Any) -> Any:
+        if isinstance(x, dict):
+            return _zeros(tensors[id(x)])
+        if isinstance(x, list):
+            return [real(v) for v in x]
+        return x
+
+    try:
+        out = aten.OPS[op.removesuffix(".default")](*[real(a) for a in args],
+                                                    **{k: real(v) for k, v in kwargs.items()})
+    except Exception as exc:  # noqa: BLE001 - any error means the call raises
+        raise _Raised(f"{type(exc).__name__}: {exc}") from exc
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return [(tuple(t.shape), t.dtype.name) for t in outs if t is not None]
+
+
+def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return all(x == y or x == 1 or y == 1 for x, y in zip(reversed(a), reversed(b)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The builder
+# ---------------------------------------------------------------------------------------------
 
 
 @dataclass
 class _Builder:
     """Resolves raw statements against the values defined so far."""
 
-    dtype: str
-    inputs: list[str]
+    shape: tuple[int, ...]
+    inputs: list[_Value]
     custom: list[dict]
+    specs: list[CustomSpec]
     aten_effects: list[str]
+    ops: dict[str, DrawableOp]
     density: float
     input_mutation: bool
-    values: list[Any] = field(default_factory=list)  # JSON refs of tensor values, in order
+    forms: bool
+    raising: bool
+    pure_chains: bool
+    mutation_near_effects: bool
+    values: list[_Value] = field(default_factory=list)
+    lists: list[str] = field(default_factory=list)  # names bound to whole Tensor[] values
     body: list[dict] = field(default_factory=list)
+    ended: bool = False
+    last_effect_inputs: list[str] = field(default_factory=list)
+    _names: int = 0
 
-    def pure_ops(self) -> tuple[str, ...]:
-        return INT_OPS if self.dtype == "int64" else tuple(PURE_OPS)
+    # -- values ---------------------------------------------------------------------------
+
+    def pick(self, k: int, among: list[_Value] | None = None) -> _Value:
+        pool = self.values if among is None else among
+        return pool[k % len(pool)]
+
+    def pick_first(self, a: int) -> _Value:
+        """A pure op's first operand: with `pure_chains` an even pick takes the newest value,
+        so that pure work piles up between effects."""
+        if self.pure_chains and a % 2 == 0:
+            return self.values[-1]
+        return self.pick(a)
+
+    def bound_inputs(self) -> list[_Value]:
+        """The inputs whose names still denote them (not rebound)."""
+        live = {id(v) for v in self.values}
+        return [v for v in self.inputs if id(v) in live]
+
+    def _fresh(self) -> str:
+        self._names += 1
+        return f"v{self._names}"
+
+    def _out_name(self, form: _Forms) -> str:
+        """A fresh name, or (form 1 of 4) a name already bound: the rebinding `x = f(x)`."""
+        if self.values and form(4) == 1:
+            return self.values[form(64) % len(self.values)].name
+        return self._fresh()
+
+    def _bind_value(self, name: str, shape: tuple, dtype: str, view: bool = False,
+                    index: int | None = None) -> None:
+        if index is None or index == 0:
+            self._unbind(name)
+        ref = {"ref": name} if index is None else {"ref": name, "index": index}
+        self.values.append(_Value(ref, shape, dtype, view))
+
+    def _unbind(self, name: str) -> None:
+        self.values = [v for v in self.values if v.name != name]
+        self.lists = [n for n in self.lists if n != name]
+
+    def _emit(self, stmt: dict) -> None:
+        self.body.append(stmt)
+
+    # -- statements -------------------------------------------------------------------------
 
     def effect_kinds(self) -> list[str]:
         kinds = ["print"] + ["custom"] * bool(self.custom)
-        kinds += ["aten_effect"] * bool(self.aten_effects and self.dtype != "int64")
-        return kinds + ["mutation"] * bool(self.input_mutation and self.inputs)
+        kinds += ["aten_effect"] * bool(self.aten_effects)
+        return kinds + ["mutation"] * bool(self.input_mutation and self.inplace_ops())
 
-    def pick(self, k: int) -> Any:
-        return self.values[k % len(self.values)]
+    def inplace_ops(self) -> list[str]:
+        return [n for n, o in self.ops.items() if o.kind == "inplace" and not o.effectful]
+
+    def pure_ops(self) -> list[str]:
+        return [n for n, o in self.ops.items()
+                if o.kind in ("pure", "factory") and not o.effectful
+                and (self.forms or o.kind == "pure")]
 
     def add(self, raw: tuple) -> None:
-        roll, kind, a, b, keep = raw
+        if self.ended:
+            return
+        roll, kind, a, b, keep, form_picks = raw
+        form = _Forms(form_picks, self.forms)
         tag = f"s{len(self.body)}"
         effectful = roll < round(self.density * 100)
-        if not self.values:  # nothing to compute with yet: only a print or a stamp
-            effectful = True
         if not effectful:
-            self._pure(kind, a, b)
+            ops = self.pure_ops()
+            self._call(ops[kind % len(ops)], a, b, keep=True, form=form)
             return
         kinds = self.effect_kinds()
         choice = kinds[kind % len(kinds)]
-        if not self.values and choice != "custom":
-            choice = "print"
-        getattr(self, "_" + choice)(tag, kind, a, b, keep)
+        before = len(self.body)
+        getattr(self, "_" + choice)(tag, kind, a, b, keep, form)
+        if len(self.body) > before and choice != "mutation":
+            self._after_effect(b, form)
 
-    def _bind(self, stmt: dict, outs: list[str]) -> None:
+    def _after_effect(self, b: int, form: _Forms) -> None:
+        """With `mutation_near_effects`, an input the effect read may be written right after."""
+        if not (self.mutation_near_effects and self.input_mutation and self.last_effect_inputs):
+            return
+        if form(2) == 1:
+            names = self.last_effect_inputs
+            target = next((v for v in self.bound_inputs() if v.name == names[b % len(names)]),
+                          None)
+            if target is not None:
+                self._mutation("", b, b, b, False, form, target=target)
+
+    def _print(self, tag: str, kind: int, a: int, b: int, keep: bool, form: _Forms) -> None:
+        self.last_effect_inputs = []
+        self._emit({"op": "aten::_print.default", "args": [tag]})
+
+    def _aten_effect(self, tag: str, kind: int, a: int, b: int, keep: bool,
+                     form: _Forms) -> None:
+        self._call(self.aten_effects[kind % len(self.aten_effects)], a, b, keep=True, form=form,
+                   effect=True)
+
+    def _mutation(self, tag: str, kind: int, a: int, b: int, keep: bool, form: _Forms,
+                  target: _Value | None = None) -> None:
+        targets = [v for v in self.bound_inputs() if not v.view] if target is None else [target]
+        if not targets:
+            return
+        ops = self.inplace_ops()
+        op = ops[kind % len(ops)]
+        self._call(op, a, b, keep=False, form=form, self_value=self.pick(a, targets))
+
+    def _custom(self, tag: str, kind: int, a: int, b: int, keep: bool, form: _Forms) -> None:
+        index = kind % len(self.custom)
+        op_json, spec = self.custom[index], self.specs[index]
+        sig = behaviors.parse_signature(op_json["schema"])
+        args: list = []
+        kwargs: dict = {}
+        used: list[str] = []
+        keyword = False
+        for param in sig.params:
+            if param.type == "Tensor":
+                value = self.pick(a)
+                used.append(value.name)
+                literal: Any = dict(value.ref)
+            elif param.type == "str" and param.name == "tag":
+                literal = tag
+            else:
+                given, literal = self._extra_value(param, b, form)
+                if not given:
+                    keyword = True
+                    continue
+                if isinstance(literal, dict):
+                    used.append(literal["ref"])
+            if param.kwarg_only or keyword or (param.has_default and form(3) == 1):
+                keyword = True
+                kwargs[param.name] = literal
+            else:
+                args.append(literal)
+        stmt: dict[str, Any] = {"op": op_json["name"] + ".default", "args": args}
+        if kwargs:
+            stmt["kwargs"] = kwargs
+        self.last_effect_inputs = used if spec.effect == "ORDERED" else []
+        x = next((v for v in self.values if used and v.name == used[0]), None)
+        outs = self._custom_outs(spec.behavior, keep, x, form)
         if outs:
             stmt["outs"] = outs
-        self.body.append(stmt)
+        self._emit(stmt)
 
-    def _fresh(self, k: int = 0) -> str:
-        return f"v{len(self.body)}" + (f"_{k}" if k else "")
+    def _extra_value(self, param: Param, b: int, form: _Forms) -> tuple[bool, Any]:
+        """Whether an extra custom-op argument is given, and its literal."""
+        choices = next(c for d, c, _ in EXTRA_PARAMS if d.split()[-1] == param.name)
+        if param.has_default and form(3) == 0:
+            return False, None
+        value = choices[form(len(choices))]
+        if value == "ref":
+            other = self.pick(b)
+            return True, dict(other.ref)
+        return True, value
 
-    def _pure(self, kind: int, a: int, b: int) -> None:
-        ops = self.pure_ops()
-        op = ops[kind % len(ops)]
-        args = [self.pick(a)]
-        if PURE_OPS[op] == 2:
-            second = (
-                {"ref": self.inputs[b % len(self.inputs)]}
-                if op == "aten::mul.Tensor"
-                else self.pick(b)
-            )
-            args.append(second)
-        name = self._fresh()
-        self._bind({"op": op, "args": args}, [name])
-        self.values.append({"ref": name})
-
-    def _print(self, tag: str, kind: int, a: int, b: int, keep: bool) -> None:
-        self._bind({"op": "aten::_print.default", "args": [tag]}, [])
-
-    def _aten_effect(self, tag: str, kind: int, a: int, b: int, keep: bool) -> None:
-        op = self.aten_effects[kind % len(self.aten_effects)]
-        name = self._fresh()
-        self._bind({"op": op, "args": [self.pick(a)]}, [name])
-        self.values.append({"ref": name})
-
-    def _mutation(self, tag: str, kind: int, a: int, b: int, keep: bool) -> None:
-        target = {"ref": self.inputs[a % len(self.inputs)]}
-        self._bind({"op": "aten::add_.Tensor", "args": [target, self.pick(b)]}, [])
-
-    def _custom(self, tag: str, kind: int, a: int, b: int, keep: bool) -> None:
-        spec = self.custom[kind % len(self.custom)]
-        behavior = spec["behavior"]
-        if behavior != "stamp" and not self.values:
-            self._print(tag, kind, a, b, keep)
-            return
-        op = spec["name"] + ".default"
-        args = {
-            "record": lambda: [self.pick(a), tag],
-            "observe": lambda: [self.pick(a), tag],
-            "split": lambda: [self.pick(a)],
-            "chunks": lambda: [self.pick(a)],
-            "stamp": lambda: [tag],
-        }[behavior]()
-        outs = self._custom_outs(behavior, keep)
-        self._bind({"op": op, "args": args}, outs)
-
-    def _custom_outs(self, behavior: str, keep: bool) -> list[str]:
-        if not keep or behavior in ("observe", "stamp"):
+    def _custom_outs(self, behavior: str, keep: bool, x: _Value | None,
+                     form: _Forms) -> list[str]:
+        if not keep or behavior in ("observe", "stamp") or x is None:
             return []
+        dtype = "int64" if x.dtype == "bool" else x.dtype
         if behavior == "record":
-            names = [self._fresh()]
-            self.values.append({"ref": names[0]})
-        elif behavior == "split":
-            names = [self._fresh(1), self._fresh(2)]
-            self.values.extend({"ref": n} for n in names)
-        else:
-            names = [self._fresh()]
-            self.values.extend({"ref": names[0], "index": i} for i in range(CHUNKS_LENGTH))
-        return names
+            name = self._out_name(form)
+            self._bind_value(name, x.shape, dtype)
+            return [name]
+        if behavior == "split":
+            first, second = self._fresh(), self._fresh()
+            self._bind_value(first, x.shape, dtype)
+            self._bind_value(second, x.shape, dtype)
+            return [first, second]
+        name = self._out_name(form)
+        self._unbind(name)
+        for i in range(CHUNKS_LENGTH):
+            self._bind_value(name, x.shape, dtype, index=i)
+        self.lists.append(name)
+        return [name]
+
+    # -- schema-driven aten calls -----------------------------------------------------------
+
+    def _call(self, op: str, a: int, b: int, *, keep: bool, form: _Forms, effect: bool = False,
+              self_value: _Value | None = None) -> None:
+        drawable = self.ops.get(op)
+        sig = drawable.signature if drawable else behaviors.op_signature(op)
+        if not self.values and any(p.type == "Tensor" for p in sig.params):
+            return
+        first = self_value or self.pick_first(a)
+        arguments = _Arguments(self, sig, first, b, form, mul=op.startswith("aten::mul"))
+        args, kwargs, tensors = arguments.bind()
+        if args is None:
+            return
+        try:
+            results = _evaluate(op, args, kwargs, tensors)
+        except _Raised:
+            if not self.raising:
+                return
+            results, self.ended = [], True
+        stmt: dict[str, Any] = {"op": op, "args": args}
+        if kwargs:
+            stmt["kwargs"] = kwargs
+        if effect:
+            self.last_effect_inputs = [t.name for t in tensors.values()]
+        if results and keep and not self.ended:
+            name = self._out_name(form)
+            shape, dtype = results[0]
+            stmt["outs"] = [name]
+            self._bind_value(name, shape, dtype, view=sig.return_aliases[0] is not None
+                             and not (drawable and drawable.kind == "inplace"))
+        elif results and self_value is not None and form(2) == 1 and not self.ended:
+            name = self._out_name(form)  # `y = x.add_(1)`: the result aliases its input
+            stmt["outs"] = [name]
+            self._bind_value(name, self_value.shape, self_value.dtype, view=True)
+        self._emit(stmt)
+
+
+class _Arguments:
+    """Binds one aten call's parameters from its schema ([NOTE: one op table, drawn from its
+    schemas])."""
+
+    def __init__(self, builder: _Builder, sig: Signature, first: _Value, b: int, form: _Forms,
+                 mul: bool) -> None:
+        self.builder, self.sig, self.first, self.b, self.form, self.mul = (
+            builder, sig, first, b, form, mul)
+        self.tensors: dict[int, _Value] = {}
+        self.numbers_ok = _numbers_as_tensors(sig.name)
+
+    def bind(self) -> tuple[list | None, dict, dict[int, _Value]]:
+        args: list = []
+        kwargs: dict = {}
+        keyword = False
+        tensor_params = [p for p in self.sig.params if p.type == "Tensor"]
+        refs_given = 0
+        for i, param in enumerate(self.sig.params):
+            if param.has_default:
+                choice = self.form(3)  # 0: left out, 1: given equal to its default, 2: other
+                if choice == 0:
+                    keyword = True
+                    continue
+                literal = param.default if choice == 1 else self._other_than_default(param)
+                if literal is _SKIP:
+                    keyword = True
+                    continue
+            else:
+                last_tensor = param is tensor_params[-1] if tensor_params else False
+                literal = self._required(param, i, refs_given == 0 and last_tensor)
+                if literal is None and param.type == "Tensor":
+                    return None, {}, {}
+                if isinstance(literal, dict):
+                    refs_given += 1
+            if param.kwarg_only or keyword or self.form(4) == 1:
+                keyword = True
+                kwargs[param.name] = literal
+            else:
+                args.append(literal)
+        return args, kwargs, self.tensors
+
+    def _ref(self, value: _Value) -> dict:
+        ref = dict(value.ref)
+        self.tensors[id(ref)] = value
+        return ref
+
+    def _required(self, param: Param, index: int, must_be_ref: bool) -> Any:
+        builder, form = self.builder, self.form
+        if param.type == "Tensor":
+            if index == 0:
+                if param.alias is None and self.numbers_ok and not must_be_ref and form(6) == 1:
+                    return NUMBERS[form(len(NUMBERS))]
+                return self._ref(self.first)
+            if self.numbers_ok and not must_be_ref and form(3) == 1:
+                return NUMBERS[form(len(NUMBERS))]
+            pool = builder.bound_inputs() if self.mul else builder.values
+            pool = [v for v in pool if _broadcastable(v.shape, self.first.shape)] or [self.first]
+            return self._ref(builder.pick(self.b, pool))
+        if param.type == "Scalar":
+            if self.sig.name.startswith("aten::arange"):
+                return _arange_end(self.first.shape, form)
+            return NUMBERS[form(len(NUMBERS))]
+        if param.type in ("SymInt[]", "int[]"):
+            if self.sig.name.startswith("aten::view"):
+                return _view_size(self.first.shape, form)
+            return _factory_size(builder.shape, form)
+        if param.type == "bool":
+            return bool(form(2))
+        raise AssertionError(f"no literal for required {param.type} {param.name} of "
+                             f"{self.sig.name}")
+
+    def _other_than_default(self, param: Param) -> Any:
+        if param.type == "Scalar":
+            return NUMBERS[self.form(len(NUMBERS))]
+        if param.type == "bool":
+            return not param.default
+        return _SKIP  # MemoryFormat?, ScalarType?, Layout?, Device?, bool?: only null (PRG-16)
+
+
+_SKIP = object()
+
+
+def _numbers_as_tensors(op: str) -> bool:
+    """Whether torch wraps a number given for one of `op`'s Tensor parameters (PRG-31)."""
+    from refimpl import aten  # noqa: PLC0415
+    from refimpl.operator import allows_numbers_as_tensors  # noqa: PLC0415
+
+    return allows_numbers_as_tensors(aten.OPS[op.removesuffix(".default")]._schema)
+
+
+def _view_size(shape: tuple[int, ...], form: _Forms) -> list[int]:
+    numel = math.prod(shape)
+    sizes = [list(shape), [-1], [numel], [1, numel]]
+    if shape:
+        sizes.append([*shape[:-1], -1])
+    return sizes[form(len(sizes))]
+
+
+def _factory_size(shape: tuple[int, ...], form: _Forms) -> list[int]:
+    sizes = [list(shape[k:]) for k in range(len(shape) + 1)] + [[1]]
+    return sizes[form(len(sizes))]
+
+
+def _arange_end(shape: tuple[int, ...], form: _Forms) -> Any:
+    n = shape[-1] if shape else 1
+    return (n, 1, n - 0.5, 0.5)[form(4)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,40 +644,83 @@ def programs(
     max_rank: int = 2,
     max_dim: int = 3,
     dtypes: tuple[str, ...] = DTYPES,
+    forms: bool = True,
+    raising: bool = False,
+    pure_chains: bool = False,
+    mutation_near_effects: bool = False,
     name: str = "fuzz",
 ) -> dict:
     """A program JSON document that `load_program` accepts (valid by construction).
 
     Knobs:
-    - `max_ops`, `min_ops`: body length (keep `min_ops` 0 so shrinking can remove ops);
+    - `max_ops`, `min_ops`: body length in raw statements (keep `min_ops` 0 so shrinking can
+      remove ops);
     - `effect_density`: 0..1, the share of effectful statements (prints, custom-op calls,
       registered aten effects, input mutations);
     - `max_custom_ops`, `behaviors`, `custom_effects` ("ORDERED" and/or None): the custom ops;
-    - `aten_effects`: may register ORDERED on cos/sin;
-    - `input_mutation`: may use `aten::add_.Tensor` on an input;
-    - `max_inputs`, `max_rank`, `max_dim`, `dtypes`: inputs, shapes and dtypes.
+    - `aten_effects`: may register ORDERED on up to two modelled aten ops;
+    - `input_mutation`: may write inputs with the modelled in-place ops;
+    - `max_inputs`, `max_rank`, `max_dim`, `dtypes`: inputs, shapes and dtypes;
+    - `forms`: draw every argument form of the schemas (keywords, explicit defaults, numbers
+      for tensors, rebound names, factories, extra custom-op parameters, list outputs); False
+      keeps the plainest form of each call;
+    - `raising`: keep a call that raises in refimpl (the body ends there) instead of dropping it;
+    - `pure_chains`: pure ops prefer the newest value, so chains of pure work sit between
+      effects;
+    - `mutation_near_effects`: an input an effectful call read may be written right after it.
+    `HUNT` holds the settings campaigns aimed at effect-order bugs use.
     """
+    knobs = _draw_header(draw, max_inputs, max_rank, max_dim, dtypes)
+    shape, dtype, n_inputs, input_fills = knobs
+    ops = drawable_ops()
+    specs = draw(custom_op_specs(behaviors, max_custom_ops, custom_effects, forms),
+                 label="custom ops")
+    registered: list[str] = []
+    if aten_effects:
+        candidates = sorted(n for n, o in ops.items() if o.kind == "pure" and not o.effectful
+                            and n != "aten::copy.default")
+        registered = draw(st.lists(st.sampled_from(candidates), unique=True, max_size=2),
+                          label="aten ops made ORDERED")
+    raw = draw(st.lists(RAW_STATEMENT, min_size=min_ops, max_size=max_ops), label="body")
+    custom = [_custom_op_json(i, s) for i, s in enumerate(specs)]
+    inputs = [_Value({"ref": f"x{i}"}, tuple(shape), dtype) for i in range(n_inputs)]
+    pure = {n: replace(o, effectful=False) if n in registered else o for n, o in ops.items()}
+    builder = _Builder(tuple(shape), inputs, custom, list(specs), registered,
+                       {n: o for n, o in pure.items() if n not in registered},
+                       effect_density, input_mutation, forms, raising, pure_chains,
+                       mutation_near_effects)
+    builder.values = list(inputs)
+    for item in raw:
+        builder.add(item)
+    outputs = _outputs(draw, builder, forms)
+    return _document(name, custom, registered, inputs, shape, dtype, input_fills, builder,
+                     outputs)
+
+
+def _draw_header(draw: Any, max_inputs: int, max_rank: int, max_dim: int,
+                 dtypes: tuple[str, ...]) -> tuple:
     dtype = draw(st.sampled_from(dtypes), label="dtype")
     shape = draw(st.lists(st.integers(1, max_dim), max_size=max_rank), label="shape")
     n_inputs = draw(st.integers(1, max(1, max_inputs)), label="number of inputs")
     input_fills = draw(st.lists(fills(), min_size=n_inputs, max_size=n_inputs), label="fills")
-    specs = draw(custom_op_specs(behaviors, max_custom_ops, custom_effects), label="custom ops")
-    registered = []
-    if aten_effects:
-        registered = draw(
-            st.lists(st.sampled_from(ATEN_EFFECT_OPS), unique=True, max_size=2),
-            label="aten ops made ORDERED",
-        )
-    raw = draw(st.lists(RAW_STATEMENT, min_size=min_ops, max_size=max_ops), label="body")
-    custom = [_custom_op_json(i, b, e) for i, (b, e) in enumerate(specs)]
-    inputs = [f"x{i}" for i in range(n_inputs)]
-    builder = _Builder(dtype, inputs, custom, registered, effect_density, input_mutation)
-    builder.values = [{"ref": n} for n in inputs]
-    for item in raw:
-        builder.add(item)
+    return shape, dtype, n_inputs, input_fills
+
+
+def _outputs(draw: Any, builder: _Builder, forms: bool) -> list[Any]:
     picks = draw(st.lists(PICK, max_size=3), label="outputs")
-    outputs = _unique([builder.pick(k) for k in picks])
-    return _document(name, custom, registered, inputs, shape, dtype, input_fills, builder, outputs)
+    refs = _unique([builder.pick(k).ref for k in picks])
+    if not forms:
+        return refs
+    shape = draw(st.integers(0, 3), label="output forms")
+    if shape == 1 and len(refs) >= 2:  # a JSON list of refs (PRG-36)
+        return [refs[0], [_as_ref(r) for r in refs[1:]]]
+    if shape == 2 and builder.lists:  # a whole Tensor[] value
+        return [*refs, builder.lists[-1]]
+    return refs
+
+
+def _as_ref(ref: Any) -> Any:
+    return ref if isinstance(ref, dict) else {"ref": ref}
 
 
 def _unique(refs: list[dict]) -> list[Any]:
@@ -278,7 +737,7 @@ def _document(
     name: str,
     custom: list,
     registered: list,
-    inputs: list,
+    inputs: list[_Value],
     shape: list,
     dtype: str,
     input_fills: list,
@@ -290,7 +749,7 @@ def _document(
         doc["custom_ops"] = custom
     if registered:
         doc["register_effects"] = {op: "ORDERED" for op in registered}
-    doc["inputs"] = [_input_json(n, shape, dtype, f) for n, f in zip(inputs, input_fills)]
+    doc["inputs"] = [_input_json(v.name, shape, dtype, f) for v, f in zip(inputs, input_fills)]
     doc["body"] = builder.body
     doc["outputs"] = outputs
     return doc

@@ -22,11 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import refimpl
+from oracle import behaviors
 from oracle import strategies as ps
 from oracle.canonical import CanonicalGraph, compare_graphs
 from oracle.program import Program, load_program
 from oracle.program_source import write_program
 from oracle.refimpl_runner import _Sink, make_inputs, registrations, resolve, run_refimpl
+from refimpl._pytree import tree_leaves
 from refimpl.effects import new_token_tensor, with_effects
 from refimpl.export import Module, aot_export, remove_effect_tokens
 from refimpl.fx.interpreter import Interpreter, random_topological_order
@@ -60,19 +62,34 @@ SEARCH_SEEDS = 64
 
 
 def expected_log(doc: dict) -> list[tuple]:
-    """The dense effect log the program's text implies: one event per print or custom-op call,
-    in body order (custom ops log whatever their effect; aten ops other than _print do not)."""
-    shape = tuple(doc["inputs"][0]["shape"]) if doc.get("inputs") else ()
-    custom = {c["name"] + ".default": c["name"] for c in doc.get("custom_ops", [])}
+    """The dense effect log the program's text implies (PRG-28, PRG-34): one event per print or
+    custom-op call, in body order (custom ops log whatever their effect; aten ops other than
+    _print do not), each `(qualname, literals, shapes)` with the literals bound to the schema
+    (defaults filled in, lists as tuples) and each tensor shape as `"T"` (`None` for a `None`
+    given for a `Tensor?`): what `logged` makes of a run's log."""
+    custom = {c["name"] + ".default": c for c in doc.get("custom_ops", [])}
     log = []
     for stmt in doc["body"]:
         if stmt["op"] == "aten::_print.default":
             log.append(("aten::_print", (stmt["args"][0],), ()))
         elif stmt["op"] in custom:
-            literals = tuple(a for a in stmt["args"] if isinstance(a, str))
-            shapes = tuple(shape for a in stmt["args"] if isinstance(a, dict))
-            log.append((custom[stmt["op"]], literals, shapes))
+            spec = custom[stmt["op"]]
+            sig = behaviors.parse_signature(spec["schema"])
+            values = behaviors.bind_arguments(sig, stmt["args"], stmt.get("kwargs", {}))
+            literals, shapes = [], []
+            for param, value in zip(sig.params, values, strict=True):
+                if param.type.startswith("Tensor"):
+                    shapes.append(None if value is None else "T")
+                else:
+                    literals.append(tuple(value) if isinstance(value, list) else value)
+            log.append((spec["name"], tuple(literals), tuple(shapes)))
     return log
+
+
+def logged(log: list[tuple]) -> list[tuple]:
+    """A run's effect log with each shape as `"T"` (`None` stays), as `expected_log` writes it."""
+    return [(q, lits, tuple(None if s is None else "T" for s in shapes))
+            for q, lits, shapes in log]
 
 
 def effectful_events(doc: dict, log: list[tuple]) -> list[tuple]:
@@ -107,7 +124,7 @@ def run_schedule(gm: Any, sig: Any, program: Program, schedule: list[str] | None
     tokens = [new_token_tensor() for _ in sig.input_tokens]
     with refimpl.record_effects() as log:
         Interpreter(gm).run(*tokens, *make_inputs(program), schedule=schedule)
-    return list(log)
+    return logged(list(log))
 
 
 def is_with_effects(node: Any) -> bool:
@@ -153,7 +170,7 @@ def test_dense_effect_log_is_program_order(doc: dict) -> None:
     obs = run_refimpl(program, "eager")
     assert obs.error is None, f"expected the eager run to succeed, got {obs.error}"
     expected = expected_log(doc)
-    assert obs.effect_log == expected, (
+    assert logged(obs.effect_log) == expected, (
         f"expected the dense log in program order {expected}, got {obs.effect_log}"
     )
 
@@ -254,6 +271,8 @@ def test_export_without_tokens_equals_make_fx(doc: dict) -> None:
     with prepared(program) as fn:
         traced = refimpl.make_fx(fn, tracing_mode="fake")(*make_inputs(program))
         traced.graph.eliminate_dead_code()  # aot_export's graph has had DCE too
+        output = traced.graph.output_node()  # aot_export returns the outputs flattened
+        output.args = (tuple(tree_leaves(output.args[0])),)
         exported = remove_effect_tokens(functional(fn, program)[0])
     effectful = frozenset(effectful_ops(doc))
     a = CanonicalGraph.from_graph_module(exported, effectful_targets=effectful)
