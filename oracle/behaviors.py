@@ -87,12 +87,20 @@ class _ModelledAtenOps(Mapping):
     in the text: `aten::_print(str s) -> ()`.
     """
 
+    _cache: tuple[tuple, dict[str, str]] = ((), {})
+
     def _table(self) -> dict[str, str]:
-        return {
-            _overload_name(op): str(op._schema)
-            for qualname, op in refimpl_aten.OPS.items()
-            if op.namespace == "aten" and qualname not in refimpl_aten.SEED_ONLY_OPS
-        }
+        # Rebuilt only when refimpl's table changes (an op or its schema object replaced):
+        # printing every schema on each lookup made the generator spend most of its time here.
+        key = tuple((q, id(op), id(op._schema)) for q, op in refimpl_aten.OPS.items())
+        if key != self._cache[0]:
+            table = {
+                _overload_name(op): str(op._schema)
+                for qualname, op in refimpl_aten.OPS.items()
+                if op.namespace == "aten" and qualname not in refimpl_aten.SEED_ONLY_OPS
+            }
+            type(self)._cache = (key, table)
+        return self._cache[1]
 
     def __getitem__(self, name: str) -> str:
         return self._table()[name]

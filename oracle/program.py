@@ -32,7 +32,7 @@ import keyword
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -332,6 +332,7 @@ def check_program(program: Program, *, limits: Limits = DEFAULT_LIMITS) -> None:
         _check_statement(stmt, ("body", i), custom, env)
     _check_outputs(program.outputs, env)
     _check_expect_error(program.expect_error, limits)
+    _check_aliasing(program, custom)
 
 
 # -- custom ops (PRG-5 to PRG-9) ---------------------------------------------------------------
@@ -680,6 +681,90 @@ def _check_outs(stmt: Stmt, results: list[_Value], signature: Signature, loc: tu
             f"outs must name 0 or {len(results)}, got {count}"
         )
     raise ProgramError(loc + ("outs",), message)
+
+
+# -- aliasing (PRG-43) ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Alias:
+    """A bound tensor as aliasing sees it: the tensor object and the storage it lives in, and
+    where an in-place op last wrote another tensor of that storage."""
+
+    obj: int
+    storage: int
+    stale: str | None = None
+
+
+def _check_aliasing(program: Program, custom: dict[str, _CustomOp]) -> None:
+    """PRG-43: no read of a tensor after an in-place op wrote another view of its storage."""
+    fresh = iter(range(1, 1 << 62))
+    env: dict[str, _Alias] = {}
+    for spec in program.inputs:
+        n = next(fresh)
+        env[spec.name] = _Alias(n, n)
+    for i, stmt in enumerate(program.body):
+        loc = ("body", i) + (("with_effects",) if stmt.kind == "with_effects" else ())
+        sig = _signature_of(stmt.op, custom, loc + ("op",))
+        given = [(p, v, loc + ("args", j)) for j, (p, v) in enumerate(zip(sig.params, stmt.args))]
+        by_name = {p.name: p for p in sig.params}
+        given += [(by_name[k], v, loc + ("kwargs", k)) for k, v in stmt.kwargs.items()]
+        aliases: dict[str, _Alias] = {}
+        for param, value, where in given:
+            for ref, ref_loc in _tensor_refs(value, where):
+                seen = env.get(ref.name) if ref.index is None else None
+                if seen is not None and seen.stale is not None:
+                    _stale(ref.name, seen, ref_loc)
+                if seen is not None and param.alias:
+                    aliases[param.alias.rstrip("!")] = seen
+        for param, _, where in given:
+            written = aliases.get(param.alias.rstrip("!")) if param.alias and \
+                param.alias.endswith("!") else None
+            if written is not None:
+                for other in env.values():
+                    if other.storage == written.storage and other.obj != written.obj:
+                        other.stale = f"{json_path(where)} ({stmt.op})"
+        results = [_result_alias(a, aliases, fresh) for a in sig.return_aliases] or []
+        if stmt.kind == "with_effects":
+            results = [_Alias(next(fresh), next(fresh)), *results]
+        for name, alias in zip(stmt.outs, results):
+            env[name] = alias
+    for k, output in enumerate(program.outputs):
+        items = output if isinstance(output, tuple) else (output,)
+        for j, item in enumerate(items):
+            ref = Ref(item) if isinstance(item, str) else item
+            where = ("outputs", k, j) if isinstance(output, tuple) else ("outputs", k)
+            seen = env.get(ref.name) if ref.index is None else None
+            if seen is not None and seen.stale is not None:
+                _stale(ref.name, seen, where)
+
+
+def _tensor_refs(value: Any, loc: tuple) -> Iterator[tuple[Ref, tuple]]:
+    if isinstance(value, Ref):
+        yield value, loc
+    elif isinstance(value, tuple):
+        for j, item in enumerate(value):
+            yield from _tensor_refs(item, loc + (j,))
+
+
+def _result_alias(annotation: str | None, aliases: dict[str, _Alias], fresh: Iterator[int]
+                  ) -> _Alias:
+    """A result's alias: the written tensor itself (`Tensor(a!)`), a new view of an argument's
+    storage (`Tensor(a)`), or a new tensor."""
+    source = aliases.get((annotation or "").rstrip("!"))
+    if source is None:
+        n = next(fresh)
+        return _Alias(n, n)
+    if annotation.endswith("!"):
+        return _Alias(source.obj, source.storage)
+    return _Alias(next(fresh), source.storage)
+
+
+def _stale(name: str, alias: _Alias, loc: tuple) -> None:
+    raise ProgramError(
+        loc, f"{name!r} shares its storage with a tensor written at {alias.stale} after {name!r} "
+             f"was made; refimpl models no aliasing between a view and the tensor it views, so "
+             f"this read is outside the model (PRG-43)")
 
 
 # -- outputs and expect_error (PRG-21, PRG-22) ---------------------------------------------------

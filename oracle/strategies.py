@@ -33,11 +33,13 @@ Simplifications:
 4. Tags (the `str` arguments that land in the effect log) are the statement's position
    (`s3`), so every event of a program is distinct and any reordering is visible.
 5. In-place ops write only to values that are no view of another (`view` results are read,
-   never written), so functionalization of mutated views is out of the drawn space.
+   never written), so functionalization of mutated views is out of the drawn space; once a
+   tensor is written, the other views of its storage are never read again (PRG-43).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Iterator
@@ -226,12 +228,19 @@ class _Forms:
 
 @dataclass
 class _Value:
-    """A tensor the body may use: its JSON ref, shape and dtype, and whether it is a view."""
+    """A tensor the body may use: its JSON ref, shape and dtype, whether it is a view, and which
+    tensor object and storage it is (PRG-43: what an in-place write makes unreadable)."""
 
     ref: dict
     shape: tuple[int, ...]
     dtype: str
     view: bool = False
+    obj: int = field(default_factory=lambda: next(_IDS))
+    storage: int = -1
+
+    def __post_init__(self) -> None:
+        if self.storage < 0:
+            self.storage = self.obj
 
     @property
     def name(self) -> str:
@@ -241,6 +250,9 @@ class _Value:
 # ---------------------------------------------------------------------------------------------
 # Evaluation on zero tensors (what a call returns, whether it raises)
 # ---------------------------------------------------------------------------------------------
+
+
+_IDS = itertools.count()
 
 
 class _Raised(Exception):
@@ -334,11 +346,24 @@ class _Builder:
         return self._fresh()
 
     def _bind_value(self, name: str, shape: tuple, dtype: str, view: bool = False,
-                    index: int | None = None) -> None:
+                    index: int | None = None, alias: _Value | None = None,
+                    same: bool = False) -> None:
+        """Bind `name` to a new tensor, to a view of `alias`'s storage, or (`same`) to the
+        tensor `alias` itself (`y = x.add_(1)`)."""
         if index is None or index == 0:
             self._unbind(name)
         ref = {"ref": name} if index is None else {"ref": name, "index": index}
-        self.values.append(_Value(ref, shape, dtype, view))
+        value = _Value(ref, shape, dtype, view)
+        if alias is not None:
+            value.storage = alias.storage
+            value.obj = alias.obj if same else value.obj
+        self.values.append(value)
+
+    def _written(self, target: _Value) -> None:
+        """After an in-place write of `target`: the other views of its storage are stale in
+        refimpl, which models no aliasing (PRG-43), so the body never reads them again."""
+        self.values = [v for v in self.values
+                       if v.storage != target.storage or v.obj == target.obj]
 
     def _unbind(self, name: str) -> None:
         self.values = [v for v in self.values if v.name != name]
@@ -502,16 +527,21 @@ class _Builder:
             stmt["kwargs"] = kwargs
         if effect:
             self.last_effect_inputs = [t.name for t in tensors.values()]
+        if self_value is not None:
+            self._written(self_value)
         if results and keep and not self.ended:
             name = self._out_name(form)
             shape, dtype = results[0]
             stmt["outs"] = [name]
-            self._bind_value(name, shape, dtype, view=sig.return_aliases[0] is not None
-                             and not (drawable and drawable.kind == "inplace"))
+            aliased = sig.return_aliases[0] is not None
+            inplace = bool(drawable and drawable.kind == "inplace")
+            self._bind_value(name, shape, dtype, view=aliased and not inplace,
+                             alias=first if aliased else None, same=inplace)
         elif results and self_value is not None and form(2) == 1 and not self.ended:
-            name = self._out_name(form)  # `y = x.add_(1)`: the result aliases its input
+            name = self._out_name(form)  # `y = x.add_(1)`: the result is its input
             stmt["outs"] = [name]
-            self._bind_value(name, self_value.shape, self_value.dtype, view=True)
+            self._bind_value(name, self_value.shape, self_value.dtype, view=True,
+                             alias=self_value, same=True)
         self._emit(stmt)
 
 
