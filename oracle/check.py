@@ -15,12 +15,14 @@ Simplifications:
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import refimpl
@@ -31,8 +33,11 @@ from oracle.program_reader import DEFAULT_LIMITS, Limits
 from oracle.refimpl_runner import oversized_value, run_refimpl_paths
 from refimpl.profiles import profile_for_torch_version
 
-__all__ = ["FAILING", "STATUSES", "CheckRun", "InvalidProgram", "check_programs",
-           "known_finding_for", "load_known_findings", "run_check", "select_profile"]
+__all__ = [
+    "FAILING", "STATUSES", "CheckRun", "InvalidProgram", "KnownFindingsError",
+    "add_known_options", "check_programs", "known_finding_for", "known_from_args",
+    "load_known_findings", "run_check", "select_profile",
+]
 
 # Every status a result can have (RPT-2, RPT-18, RPT-19), in the order reports count them.
 STATUSES = ("agree", "diverge", "error", "skip", "known", "unmet", "invalid")
@@ -94,9 +99,65 @@ def select_profile(name: str | None, version: str) -> str:
     return profile.name
 
 
-def load_known_findings() -> list[dict]:
-    text = resources.files("oracle").joinpath("known_findings.json").read_text()
-    return json.loads(text)["findings"]
+FEATURES = ("with_effects", "ordered_custom_op", "ordered_aten_op", "print")
+
+
+class KnownFindingsError(ValueError):
+    """A known-findings file that is not `known-findings/1` (RPT-33): the message names the
+    file and the JSON path of the fault."""
+
+
+def load_known_findings(path: Any = None) -> list[dict]:
+    """The entries of a known-findings file (default: the packaged `known_findings.json`),
+    checked (RPT-6, RPT-33)."""
+    source = resources.files("oracle").joinpath("known_findings.json") if path is None else path
+    where = "oracle/known_findings.json" if path is None else str(path)
+    try:
+        doc = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KnownFindingsError(f"{where}: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != "known-findings/1":
+        raise KnownFindingsError(f"{where}: $.format must be 'known-findings/1'")
+    entries = doc.get("findings")
+    if not isinstance(entries, list):
+        raise KnownFindingsError(f"{where}: $.findings must be a list")
+    for i, entry in enumerate(entries):
+        _check_known_entry(entry, f"{where}: $.findings[{i}]")
+    return entries
+
+
+def add_known_options(parser: argparse.ArgumentParser) -> None:
+    """`--known FILE` and `--no-known`, as `oracle check` and `oracle fuzz` take them (RPT-33)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--known", type=Path, metavar="FILE",
+                       help="known findings to apply (default: the packaged "
+                            "oracle/known_findings.json)")
+    group.add_argument("--no-known", action="store_true",
+                       help="apply no known finding: a cold start, every divergence is reported")
+
+
+def known_from_args(args: argparse.Namespace) -> list[dict]:
+    """The known findings `add_known_options`' arguments ask for."""
+    return [] if args.no_known else load_known_findings(args.known)
+
+
+def _check_known_entry(entry: Any, at: str) -> None:
+    if not isinstance(entry, dict):
+        raise KnownFindingsError(f"{at} must be an object")
+    for key in ("id", "kind", "reason"):
+        if not isinstance(entry.get(key), str):
+            raise KnownFindingsError(f"{at}.{key} must be a string")
+    paths = entry.get("paths", ["*"])
+    if not isinstance(paths, list) or not all(p == "*" or p in PATHS for p in paths):
+        raise KnownFindingsError(f"{at}.paths must list paths of {', '.join(PATHS)} or '*'")
+    requires = entry.get("requires", [])
+    if not isinstance(requires, list) or not set(requires) <= set(FEATURES):
+        raise KnownFindingsError(f"{at}.requires must list features of {', '.join(FEATURES)}")
+    if "match" in entry:
+        try:
+            re.compile(entry["match"])
+        except (re.error, TypeError) as exc:
+            raise KnownFindingsError(f"{at}.match is not a regular expression: {exc}") from None
 
 
 def _covers(entry: dict, result: PathResult) -> bool:
@@ -148,8 +209,10 @@ def run_torch_side(program: Any, path: str, isolate: bool, timeout: float | None
 
 def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None = None,
               isolate: bool = False, timeout: float | None = None,
-              progress: Callable[[str], None] | None = None) -> CheckRun:
-    """Run every program on every path in both worlds and compare."""
+              progress: Callable[[str], None] | None = None,
+              known: list[dict] | None = None) -> CheckRun:
+    """Run every program on every path in both worlds and compare; `known`: the known findings
+    to apply (default: the packaged ones; `[]` applies none)."""
     for path in paths:
         if path not in PATHS:
             raise unknown_path(path)
@@ -157,7 +220,7 @@ def run_check(programs: Iterable[Any], paths: list[str], *, profile: str | None 
     version = torch_version()
     run = CheckRun(version, select_profile(profile, version), list(paths))
     check_programs(run, programs, lambda p, path: run_torch_side(p, path, isolate, timeout),
-                   load_known_findings(), progress)
+                   load_known_findings() if known is None else known, progress)
     run.wall_seconds = time.perf_counter() - start
     return run
 

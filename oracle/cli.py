@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.text import Text
 
+from oracle.check import add_known_options
 from oracle.observation import PATHS, parse_paths
 from oracle.program import ProgramError, load_catalog, load_program
 
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=None,
                        help="seconds per torch case with --isolate (default: per path)")
     check.add_argument("--profile", help="refimpl profile (default: from the torch version)")
+    add_known_options(check)
     show = sub.add_parser("show", help="print both sides' graph and log for one program")
     show.add_argument("program", type=Path)
     show.add_argument("--path", choices=PATHS, default="functional")
@@ -94,8 +96,9 @@ def _load(paths: list[Path]) -> list:
 
 def _check(args: argparse.Namespace, console: Console) -> int:
     from oracle import report  # noqa: PLC0415 - keeps `--help` fast
-    from oracle.check import InvalidProgram, run_check  # noqa: PLC0415
+    from oracle.check import InvalidProgram, known_from_args, run_check  # noqa: PLC0415
 
+    known = known_from_args(args)
     programs = _load(args.programs)
     total = len(programs) * len(args.paths)
     with Progress(console=Console(stderr=True), transient=True) as progress:
@@ -105,7 +108,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
             progress.update(task, advance=1, description=escape(label))
 
         run = run_check(programs, args.paths, profile=args.profile, isolate=args.isolate,
-                        timeout=args.timeout, progress=tick)
+                        timeout=args.timeout, progress=tick, known=known)
     for program in programs:  # on stderr too, for a report that goes to a file or is JSON
         if isinstance(program, InvalidProgram):
             Console(stderr=True).print(Text(f"invalid program {program.name}: {program.message}",

@@ -7,9 +7,11 @@ Spec: RPT-1 (exit codes), RPT-14 (findings), RPT-28 (shrinking), RPT-29 (`repro.
 (`signature.json`); docs/fuzzing.md (how to run campaigns).
 
 How a campaign runs:
-1. Rounds of a Hypothesis `@given` test over `oracle.strategies.programs()`, each round with a
-   fresh seed, sharing one `DirectoryBasedExampleDatabase` in `<findings>/.hypothesis`, so a
-   campaign resumes where the last one stopped (the first round replays the database).
+1. Rounds of a Hypothesis `@given` test over `oracle.strategies.programs()` (aimed, RPT-34:
+   `programs(**HUNT)` with `hypothesis.target` on `oracle.analysis.analyse(...).separated_pairs`,
+   by default when a compile path is fuzzed), each round with a fresh seed, sharing one
+   `DirectoryBasedExampleDatabase` in `<findings>/.hypothesis`, so a campaign resumes where
+   the last one stopped (the first round replays the database).
 2. Each example runs its torch side in a worker process (`oracle.isolate.run_torch_isolated`),
    so a crash or a hang is a finding too, and its refimpl side in this process.
 3. A failing example is written at once to `<findings>/<signature-hash>/` (`program.json`,
@@ -27,7 +29,8 @@ Simplifications:
    ended at once by `BudgetSpent`, a `BaseException` that Hypothesis does not catch (rejecting
    each further example with `assume` kept Hypothesis generating for seconds). A `WorkerCrash`
    or `Timeout` is re-run once, and is a finding only when it reproduces.
-2. Known findings (`oracle/known_findings.json`) are not findings here either.
+2. Known findings (`oracle/known_findings.json`, or `--known FILE`; none with `--no-known`)
+   are not findings here either.
 3. Ops in a signature are abstracted (`fz::op2` -> `fz:record/ORDERED`), so that the same bug
    found through differently numbered custom ops is one finding.
 """
@@ -56,20 +59,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hypothesis.core
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis.database import (
     DirectoryBasedExampleDatabase,
     ExampleDatabase,
     MultiplexedDatabase,
 )
+from hypothesis.strategies import SearchStrategy
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from oracle import strategies
-from oracle.check import CheckRun, check_programs, load_known_findings, select_profile
+from oracle.analysis import analyse
+from oracle.check import (
+    CheckRun,
+    KnownFindingsError,
+    add_known_options,
+    check_programs,
+    known_from_args,
+    load_known_findings,
+    select_profile,
+)
 from oracle.compare import PathResult
 from oracle.isolate import case_timeout
-from oracle.observation import PATHS, Observation, parse_paths
+from oracle.observation import COMPILE_PATHS, PATHS, Observation, parse_paths
 from oracle.program import Program, dump_program, load_program
 from oracle.program_source import register_effects_source, write_program
 from oracle.report import clip_details, summarise_observation
@@ -81,6 +95,8 @@ __all__ = ["Finding", "Fuzzer", "main", "replace_finding", "shrink_folder", "sig
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 ROUND_EXAMPLES = 50
+# What aimed rounds maximise with `hypothesis.target` (RPT-34).
+TARGET_LABEL = "effect pairs only the token chain orders, with pure work between"
 DEFAULT_FINDINGS = Path("findings")
 FAILING = ("diverge", "error")
 
@@ -397,6 +413,12 @@ class Fuzzer:
     known: list[dict] = field(default_factory=load_known_findings)
     shrink: bool = True  # reduce each bug's program once it is found (oracle.shrink, RPT-28)
     torch_git: str = field(default_factory=lambda: _torch_git_version())
+    aim: bool = False  # draw `strategies.HUNT` programs and target separated pairs (RPT-34)
+
+    def strategy(self) -> SearchStrategy:
+        """What the rounds draw: `programs(**HUNT)` when aiming, else `programs(max_ops=20)`."""
+        return strategies.programs(**strategies.HUNT) if self.aim \
+            else strategies.programs(max_ops=20)
 
     def time_left(self) -> float:
         return self.deadline - time.monotonic()
@@ -473,6 +495,8 @@ class Fuzzer:
         if self.time_left() <= 0:
             raise BudgetSpent
         self.examples += 1
+        if self.aim:  # steer Hypothesis towards the shape effect-order bugs need (RPT-34)
+            target(analyse(load_program(doc)).separated_pairs, label=TARGET_LABEL)
         found = self.check(doc)
         for finding in found:
             key = bug_key(finding)
@@ -578,7 +602,7 @@ def run_round(
         print_blob=False,
         verbosity=Verbosity.quiet,  # findings are written by the campaign, not printed
     )
-    @given(doc=strategies.programs(max_ops=20))
+    @given(doc=fuzzer.strategy())
     def fuzz_effect_programs(doc: dict) -> None:
         fuzzer.property(doc)
 
@@ -628,10 +652,8 @@ def campaign(args: argparse.Namespace, console: Console) -> int:
     started = time.monotonic()
     fuzzer = Fuzzer(
         args.paths, args.findings, started + args.budget, version, args.timeout, seed=args.seed,
-        shrink=args.shrink,
+        shrink=args.shrink, known=known_from_args(args), aim=_aim(args),
     )
-    if not args.known:
-        fuzzer.known = []  # a cold start: every accepted behaviour is found again (RPT-25)
     seed_rounds(args.seed)
     status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None else None
     with _progress_display(console) as show:
@@ -849,6 +871,11 @@ def _paths(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _aim(args: argparse.Namespace) -> bool:
+    """`--aim`/`--no-aim`, else aim exactly when a compile path is fuzzed (RPT-34)."""
+    return any(p in COMPILE_PATHS for p in args.paths) if args.aim is None else args.aim
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m oracle fuzz", description="Fuzz effect programs: torch against refimpl."
@@ -890,10 +917,11 @@ def _parser() -> argparse.ArgumentParser:
              "(the fuzz extra) or a folder; campaigns on several machines replay each other's "
              "failures",
     )
+    add_known_options(parser)
     parser.add_argument(
-        "--known", action=argparse.BooleanOptionalAction, default=True,
-        help="apply oracle/known_findings.json (--no-known: a cold start, every divergence is new)",
-    )
+        "--aim", action=argparse.BooleanOptionalAction, default=None,
+        help="draw long programs dense in effects and steer generation towards effect pairs "
+             "only the token chain orders (default: on when a compile path is fuzzed)")
     parser.add_argument("--no-shrink", dest="shrink", action="store_false",
                         help="write findings as Hypothesis shrank them, without oracle.shrink")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
@@ -904,6 +932,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     console = Console(stderr=True)
+    try:
+        known_from_args(args)  # a bad --known file stops the campaign before it starts
+    except KnownFindingsError as exc:
+        console.print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        return EXIT_USAGE
     if args.jobs > 1:
         return run_jobs(args, argv, console)
     return campaign(args, console)
