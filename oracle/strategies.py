@@ -102,7 +102,7 @@ NUMBERS = (2, -1, 0, 1.5, -0.5, 3, 1, True)
 # long bodies dense in effects, several ORDERED ops, pure chains between them, mutated inputs
 # next to them.
 HUNT = {
-    "min_ops": 0, "max_ops": 40, "effect_density": 0.45, "max_custom_ops": 4,
+    "min_ops": 12, "max_ops": 40, "effect_density": 0.45, "min_custom_ops": 2, "max_custom_ops": 4,
     "custom_effects": ("ORDERED", "ORDERED", None), "pure_chains": True,
     "mutation_near_effects": True,
 }
@@ -157,6 +157,7 @@ def custom_op_specs(
     max_custom_ops: int,
     effects: tuple[str | None, ...] = ("ORDERED", None),
     extra_params: bool = True,
+    min_custom_ops: int = 0,
 ) -> st.SearchStrategy:
     """Lists of custom-op specs; op names are given by position later."""
     extra = st.tuples(st.integers(0, len(EXTRA_PARAMS) - 1), st.booleans(), st.booleans())
@@ -164,7 +165,7 @@ def custom_op_specs(
               else st.just([]))
     spec = st.builds(lambda b, e, x: CustomSpec(b, e, tuple(x)),
                      st.sampled_from(behaviors_), st.sampled_from(effects), extras)
-    return st.lists(spec, min_size=0, max_size=max_custom_ops)
+    return st.lists(spec, min_size=min(min_custom_ops, max_custom_ops), max_size=max_custom_ops)
 
 
 def _extra_declarations(spec: CustomSpec) -> list[tuple[str, bool, str | None]]:
@@ -665,6 +666,7 @@ def programs(
     max_ops: int = 12,
     min_ops: int = 0,
     effect_density: float = 0.5,
+    min_custom_ops: int = 0,
     max_custom_ops: int = 3,
     behaviors: tuple[str, ...] = tuple(BEHAVIOR_SCHEMAS),
     custom_effects: tuple[str | None, ...] = ("ORDERED", None),
@@ -683,11 +685,12 @@ def programs(
     """A program JSON document that `load_program` accepts (valid by construction).
 
     Knobs:
-    - `max_ops`, `min_ops`: body length in raw statements (keep `min_ops` 0 so shrinking can
-      remove ops);
+    - `max_ops`, `min_ops`: body length in raw statements (Hypothesis shrinks no body below
+      `min_ops`; `oracle.shrink` reduces findings further, RPT-26);
     - `effect_density`: 0..1, the share of effectful statements (prints, custom-op calls,
       registered aten effects, input mutations);
-    - `max_custom_ops`, `behaviors`, `custom_effects` ("ORDERED" and/or None): the custom ops;
+    - `min_custom_ops`, `max_custom_ops`, `behaviors`, `custom_effects` ("ORDERED" and/or
+      None): the custom ops;
     - `aten_effects`: may register ORDERED on up to two modelled aten ops;
     - `input_mutation`: may write inputs with the modelled in-place ops;
     - `max_inputs`, `max_rank`, `max_dim`, `dtypes`: inputs, shapes and dtypes;
@@ -703,8 +706,8 @@ def programs(
     knobs = _draw_header(draw, max_inputs, max_rank, max_dim, dtypes)
     shape, dtype, n_inputs, input_fills = knobs
     ops = drawable_ops()
-    specs = draw(custom_op_specs(behaviors, max_custom_ops, custom_effects, forms),
-                 label="custom ops")
+    specs = draw(custom_op_specs(behaviors, max_custom_ops, custom_effects, forms,
+                                 min_custom_ops), label="custom ops")
     registered: list[str] = []
     if aten_effects:
         candidates = sorted(n for n, o in ops.items() if o.kind == "pure" and not o.effectful

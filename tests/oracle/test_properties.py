@@ -100,9 +100,19 @@ def effectful_events(doc: dict, log: list[tuple]) -> list[tuple]:
 
 
 def effectful_ops(doc: dict) -> set[str]:
+    """The ops whose calls reach a token. An aten op registered ORDERED that is
+    CompositeImplicitAutograd (`absolute`) never does: it decomposes at the Autograd keys,
+    before any mode sees it (TRC-16; torch 2.13 gives it no with_effects either)."""
     ops_ = {"aten::_print.default"}
     ops_ |= {c["name"] + ".default" for c in doc.get("custom_ops", []) if c["effect"]}
-    return ops_ | {k for k, v in doc.get("register_effects", {}).items() if v}
+    return ops_ | {k for k, v in doc.get("register_effects", {}).items()
+                   if v and not _decomposes(k)}
+
+
+def _decomposes(overload: str) -> bool:
+    op = refimpl.aten.OPS.get(behaviors.registry_qualname(overload))
+    return op is not None and op.has_kernel_for_dispatch_key(
+        refimpl.DispatchKey.CompositeImplicitAutograd)
 
 
 @contextlib.contextmanager
