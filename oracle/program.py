@@ -55,6 +55,7 @@ from refimpl.schema import parse_schema
 __all__ = [
     "CATALOG_DIR",
     "FORMAT",
+    "FORMATS",
     "CustomOpSpec",
     "ExpectedError",
     "InputSpec",
@@ -72,7 +73,12 @@ __all__ = [
     "program_to_json",
 ]
 
-FORMAT = "effects-program/1"
+# PRG-29: what this loader writes, and every version it reads. 1.1 added numbers for Tensor
+# parameters, `Tensor?` / `float[]` / `int[]` / `Scalar?` custom-op parameters, rebinding, list
+# outputs, int32 inputs (PRG-31 to PRG-38) and the aliasing rule (PRG-43); a 1 document means
+# the same under 1.1.
+FORMAT = "effects-program/1.1"
+FORMATS = ("effects-program/1", FORMAT)
 SCHEMA_PATH = Path(__file__).with_name("program.schema.json")
 CATALOG_DIR = Path(__file__).with_name("catalog")
 
@@ -181,6 +187,7 @@ class Program:
     outputs: tuple[Ref | str, ...] = ()
     expect_error: ExpectedError | None = None
     source: str | None = field(default=None, compare=False)
+    format: str = field(default=FORMAT, compare=False)  # the version it was written in
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,9 +229,12 @@ _VALIDATOR = _make_validator()
 
 def _check_structure(doc: Any) -> None:
     """PRG-1, PRG-2: the format string first (for a clear message), then the JSON Schema."""
-    if isinstance(doc, dict) and isinstance(doc.get("format"), str) and doc["format"] != FORMAT:
+    if isinstance(doc, dict) and isinstance(doc.get("format"), str) \
+            and doc["format"] not in FORMATS:
         raise ProgramError(
-            ("format",), f"unsupported format {doc['format']!r} (expected {FORMAT!r})"
+            ("format",), f"unsupported format {doc['format'][:80]!r} (this loader reads "
+                         f"{' and '.join(FORMATS)}; a later version may hold fields it does not "
+                         f"know, PRG-29)"
         )
     error = best_match(_VALIDATOR.iter_errors(doc))
     if error is not None:
@@ -271,6 +281,7 @@ def _build_program(doc: dict, origin: str | None) -> Program:
         ),
         expect_error=_expected_error(doc.get("expect_error")),
         source=origin,
+        format=doc["format"],
     )
 
 
@@ -844,7 +855,7 @@ def _input_to_json(spec: InputSpec) -> dict:
 
 def program_to_json(program: Program) -> dict:
     """The program as a JSON document; fields equal to their default are left out."""
-    doc: dict[str, Any] = {"format": FORMAT, "name": program.name}
+    doc: dict[str, Any] = {"format": program.format, "name": program.name}
     if program.description:
         doc["description"] = program.description
     if program.custom_ops:

@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 
 from oracle import behaviors
 from oracle.behaviors import Param, Signature
+from oracle.program import FORMAT
 from refimpl.fx.interpreter import random_topological_order
 
 __all__ = [
@@ -777,7 +778,7 @@ def _document(
     builder: _Builder,
     outputs: list,
 ) -> dict:
-    doc: dict[str, Any] = {"format": "effects-program/1", "name": name}
+    doc: dict[str, Any] = {"format": FORMAT, "name": name}
     if custom:
         doc["custom_ops"] = custom
     if registered:

@@ -37,7 +37,7 @@ from oracle.behaviors import (
     parse_signature,
 )
 from oracle.program import (
-    FORMAT,
+    FORMATS,
     SCHEMA_PATH,
     Program,
     ProgramError,
@@ -379,7 +379,7 @@ def test_schema_dtypes_are_the_behaviors_dtypes() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     dtypes = schema["$defs"]["input"]["properties"]["dtype"]["enum"]
     assert sorted(dtypes) == sorted(behaviors.DTYPES), f"expected {sorted(behaviors.DTYPES)}"
-    assert schema["properties"]["format"]["const"] == FORMAT, "expected the schema's format const"
+    assert schema["properties"]["format"]["enum"] == list(FORMATS), "expected the readable formats"
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
@@ -429,9 +429,9 @@ INVALID = [
     ("PRG-1", _set(("format",), "effects-program/2"), "$.format", "unsupported format"),
     (
         "PRG-29",
-        _set(("format",), "effects-program/1.1"),
+        _set(("format",), "effects-program/1.2"),
         "$.format",
-        "expected 'effects-program/1'",
+        "this loader reads effects-program/1 and effects-program/1.1",
     ),
     ("PRG-1", _drop(("format",)), "$", "'format' is a required property"),
     ("PRG-2", _drop(("body",)), "$", "'body' is a required property"),
@@ -1093,3 +1093,25 @@ def test_total_input_elements_are_bounded():
     assert info.value.path == "$.inputs[4].shape", f"expected the 5th input, got {info.value}"
     assert "in all" in info.value.reason, f"expected the total named, got {info.value.reason}"
     load_program(dict(doc, inputs=inputs[:4]))  # exactly at the bound: accepted
+
+
+@pytest.mark.spec("PRG-29")
+@pytest.mark.parametrize("version", ["effects-program/1", "effects-program/1.1"])
+def test_every_version_up_to_this_loaders_is_read_and_kept(version: str) -> None:
+    doc = {"format": version, "name": "v", "inputs": [{"name": "x", "shape": [2],
+                                                       "dtype": "int32"}],
+           "body": [{"op": "aten::mul.Tensor", "args": [2, {"ref": "x"}], "outs": ["x"]}],
+           "outputs": ["x"]}
+    program = load_program(doc)
+    assert program_to_json(program)["format"] == version, "expected the version kept"
+    assert program == load_program({**doc, "format": "effects-program/1.1"}), (
+        "expected a 1 document to mean what the same 1.1 document means")
+
+
+@pytest.mark.spec("PRG-29")
+@pytest.mark.parametrize("version", ["effects-program/1.2", "effects-program/2"])
+def test_a_later_version_is_refused_at_format(version: str) -> None:
+    with pytest.raises(ProgramError) as info:
+        load_program({"format": version, "name": "v", "body": []})
+    assert info.value.path == "$.format" and "reads effects-program/1 and effects-program/1.1" \
+        in str(info.value), f"got {info.value}"
