@@ -71,17 +71,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from refimpl.export import SIGNATURE_FIELDS  # the one list; both oracle runners read it
+
 GOLD_NS = "gold"
 
-SIGNATURE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "user_inputs",
-    "user_outputs",
-    "inputs_to_buffers",
-    "buffers_to_mutate",
-    "user_inputs_to_mutate",
-)
 
 REC_SCHEMA = "(Tensor x, str tag) -> Tensor"
 
