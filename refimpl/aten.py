@@ -32,7 +32,7 @@ from refimpl.backend import get_backend
 from refimpl.dispatch_key import DispatchKey
 from refimpl.effect_log import log_effect
 from refimpl.mode_stack import _len_torch_dispatch_stack
-from refimpl.operator import OpOverload, define_schema, schema_type_error
+from refimpl.operator import _CPP_KERNEL_KEYS, OpOverload, define_schema, schema_type_error
 from refimpl.profiles import get_profile
 from refimpl.tensor import Tensor
 
@@ -61,6 +61,9 @@ SCHEMAS = (
     "aten::cos(Tensor self) -> Tensor",
     "aten::neg(Tensor self) -> Tensor",
     "aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor",
+    "aten::_to_copy(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, "
+    "Device? device=None, bool? pin_memory=None, bool non_blocking=False, "
+    "MemoryFormat? memory_format=None) -> Tensor",
     "aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)",
     "aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     "aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, "
@@ -395,6 +398,36 @@ def clone_meta(self: Tensor, *, memory_format: Any = None) -> Tensor:
 _register("aten::clone", clone_dense, clone_meta)
 
 
+# ``_to_copy`` is what functionalization calls when an in-place op's functional result has
+# another dtype than the tensor it writes ([NOTE: in-place dtype cast] in functional_tensor.py);
+# a program may call it too. ``device`` must be the tensor's own (refimpl moves no data).
+def _to_copy_dtype(self: Tensor, dtype: Any, layout: Any, device: Any) -> dtypes.dtype:
+    _check_tensor(self, "_to_copy", "self")
+    if layout not in (None, dtypes.strided):
+        raise RuntimeError(f"_to_copy: unsupported layout {layout!r}")
+    if device is not None and str(device) != str(self.device):
+        raise RuntimeError(f"_to_copy: refimpl copies within a device, got {device!r}")
+    return self.dtype if dtype is None else dtype
+
+
+def _to_copy_dense(self: Tensor, *, dtype: Any = None, layout: Any = None, device: Any = None,
+                   pin_memory: Any = None, non_blocking: bool = False,
+                   memory_format: Any = None) -> Tensor:
+    dt = _to_copy_dtype(self, dtype, layout, device)
+    backend = get_backend()
+    arr = backend.xp.asarray(self._data, dtype=backend.dtypes[dt.name], copy=True)
+    return Tensor._make(arr, self.shape, dt, self.device)
+
+
+def _to_copy_meta(self: Tensor, *, dtype: Any = None, layout: Any = None, device: Any = None,
+                  pin_memory: Any = None, non_blocking: bool = False,
+                  memory_format: Any = None) -> Tensor:
+    return _meta(self.shape, _to_copy_dtype(self, dtype, layout, device))
+
+
+_register("aten::_to_copy", _to_copy_dense, _to_copy_meta)
+
+
 def _view_shape(self: Tensor, size: Any) -> tuple[int, ...]:
     if not isinstance(size, (list, tuple)) or not all(isinstance(s, int) for s in size):
         raise TypeError(f"view(): argument 'size' must be tuple of ints, not {size!r}")
@@ -500,7 +533,36 @@ def inplace_meta(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     return self
 
 
-_register("aten::copy_", copy__dense, inplace_meta)
+# [NOTE: in-place meta checks] Fake in-place ops run torch's Python meta registrations
+# (torch/_meta_registrations.py), not the eager kernels' checks, and functionalization runs the
+# same meta kernel on meta copies before it turns the op functional (functional_tensor.py).
+# ``add_``: an int tensor and a float other, or a bool tensor and a non-bool other, are refused
+# before anything else; ``mul_`` checks no dtype at all; both check the broadcast with the
+# shapes as Python prints them (``torch.Size([2])``, ``(3, 2)``); ``copy_`` checks its broadcast
+# with the eager text. Observed on torch 2.13 (tests/refimpl/test_inplace_meta.py).
+def _check_inplace_broadcast_meta(self: Tensor, other: Any) -> None:
+    if isinstance(other, Tensor):
+        shape = broadcast_shapes(self.shape, other.shape)
+        if shape != self.shape:
+            raise RuntimeError(f"output with shape torch.Size({list(self.shape)}) doesn't match "
+                               f"the broadcast shape {tuple(shape)!r}")
+
+
+def _kind(x: Any) -> str:
+    """``bool``, ``int`` or ``float``: a tensor's dtype category or a Python number's type."""
+    if isinstance(x, Tensor):
+        return ("bool", "int", "float")[x.dtype.category]
+    return "bool" if isinstance(x, bool) else "int" if isinstance(x, int) else "float"
+
+
+def copy__meta(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    if isinstance(src, Tensor) and broadcast_shapes(self.shape, src.shape) != self.shape:
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
+                           f"shape {list(broadcast_shapes(self.shape, src.shape))}")
+    return self
+
+
+_register("aten::copy_", copy__dense, copy__meta)
 
 
 def add__dense(self: Tensor, other: Tensor, *, alpha: Any = 1) -> Tensor:
@@ -516,9 +578,14 @@ def add__dense(self: Tensor, other: Tensor, *, alpha: Any = 1) -> Tensor:
 
 
 def add__meta(self: Tensor, other: Tensor, *, alpha: Any = 1) -> Tensor:
-    # A fake add_ checks no alpha ([NOTE: alpha checks]); the result's metadata needs none.
-    result = meta_kernels[OPS["aten::add.Tensor"]](self, other)
-    _check_inplace_dtype(self, result.dtype)
+    # [NOTE: in-place meta checks]; no alpha check ([NOTE: alpha checks]).
+    if _kind(self) == "int" and _kind(other) == "float":
+        raise RuntimeError("Promotion of int.add/sub_(float) in in-place ops are not possible "
+                           "due to element size change.")
+    if _kind(self) == "bool" and _kind(other) != "bool":
+        raise RuntimeError("Promotion of bool.add/sub_(others) in in-place ops are not possible "
+                           "due to element size change.")
+    _check_inplace_broadcast_meta(self, other)
     return self
 
 
@@ -538,8 +605,9 @@ def _inplace_from(functional: str) -> tuple[Callable, Callable]:
         self._data = _operand(result, self.dtype)
         return self
 
-    def meta(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        _check_inplace_dtype(self, meta_kernels[op](self, *args, **kwargs).dtype)
+    def meta(self: Tensor, other: Any) -> Tensor:
+        meta_kernels[op](self, other)  # the functional op's own checks (operand types)
+        _check_inplace_broadcast_meta(self, other)  # [NOTE: in-place meta checks]: no dtype
         return self
 
     return dense, meta
@@ -807,6 +875,14 @@ def arange_meta(end, *, dtype=None, layout=None, device=None, pin_memory=None) -
 
 
 _register("aten::arange", arange_dense, arange_meta)
+
+# The modelled ops torch 2.13 has a C++ Functionalize kernel for ([NOTE: kernels torch has in
+# C++]): the view, the in-place ops but the CompositeImplicitAutograd absolute_, _to_copy and the
+# lift_fresh pair (observed with torch._C._dispatch_has_kernel_for_dispatch_key; the same on
+# 2.14.1; tests/refimpl/test_effects_functionalize.py compares the table with torch's).
+for _name in ("aten::view", "aten::_to_copy", "aten::lift_fresh", "aten::lift_fresh_copy",
+              "aten::add_.Tensor", "aten::mul_.Tensor", "aten::copy_", "aten::abs_"):
+    _CPP_KERNEL_KEYS[OPS[_name].name()] = {DispatchKey.Functionalize}
 
 
 # --------------------------------------------------------------------------------------------

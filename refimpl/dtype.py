@@ -14,7 +14,8 @@ Simplifications:
 from __future__ import annotations
 
 __all__ = [
-    "DTYPES", "dtype", "float32", "float64", "int32", "int64", "bool_", "get_dtype", "result_type",
+    "DTYPES", "dtype", "float32", "float64", "int32", "int64", "bool_", "get_dtype", "layout",
+    "result_type", "strided",
 ]
 
 
@@ -34,6 +35,30 @@ class dtype:
 
     def __reduce__(self):
         return (get_dtype, (self.name,))
+
+
+class layout:
+    """A memory layout (``torch.layout``); refimpl has one, ``strided``, printed as torch's."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+    def __reduce__(self):
+        return (_get_layout, (self.name,))
+
+
+strided = layout("strided")
+
+
+def _get_layout(name: str) -> layout:
+    if name != "strided":
+        raise ValueError(f"unknown layout {name!r}")
+    return strided
 
 
 bool_ = dtype("bool", 0, 1)

@@ -23,8 +23,13 @@ from contextlib import nullcontext
 from typing import Any
 
 from refimpl import _pytree as pytree
+from refimpl.dispatch_key import DispatchKey
 from refimpl.mode_stack import TorchDispatchMode, _TorchDispatchModeKey
-from refimpl.operator import OpOverload, _get_operation_overload
+from refimpl.operator import (
+    OpOverload,
+    _dispatch_has_kernel_for_dispatch_key,
+    _get_operation_overload,
+)
 from refimpl.tensor import PYTHON_KEYS, Tensor, dense_keys
 
 __all__ = ["FunctionalTensor", "FunctionalTensorMode", "PythonFunctionalizeAPI",
@@ -56,9 +61,17 @@ class FunctionalTensor(Tensor):
         return self.elem
 
     def _replace(self, new_elem: Tensor) -> None:
+        # [NOTE: in-place dtype cast] The tensor an in-place op writes keeps its dtype: when the
+        # functional op's result has another (int32 += int64 gives int64), torch's
+        # ``FunctionalTensorWrapper::replace_`` casts it with ``_to_copy(dtype=, layout=)``,
+        # run below functionalization, so the graph holds the cast (observed on 2.13).
+        if new_elem.dtype is not self.dtype:
+            from refimpl.aten import OPS  # noqa: PLC0415 - aten imports this module's users
+            from refimpl.dtype import strided  # noqa: PLC0415
+
+            new_elem = OPS["aten::_to_copy"](new_elem, dtype=self.dtype, layout=strided)
         self.elem = new_elem
         self.shape = new_elem.shape
-        self.dtype = new_elem.dtype
 
     def __repr__(self) -> str:
         return f"FunctionalTensor(_to_functional_tensor({self.elem!r}))"
@@ -116,6 +129,10 @@ class FunctionalTensorMode(TorchDispatchMode):
         kwargs = kwargs or {}
         # 1. Effectful ops thread a token (the seed's handle_effects).
         if _effects_handler is not None and _effects_handler[0](func):
+            if _dispatch_has_kernel_for_dispatch_key(func.name(), DispatchKey.Functionalize):
+                # EFF-29: an op torch functionalizes in C++ cannot also thread a token.
+                raise AssertionError(f"func {func.name()} with effects should not have a kernel "
+                                     f"for Functionalize dispatch key")
             return _effects_handler[1](self._allow_token_discovery, self._tokens, func, args,
                                        kwargs)
         inner_args = pytree.tree_map(_unwrap, args)
@@ -138,9 +155,27 @@ class FunctionalTensorMode(TorchDispatchMode):
         if not isinstance(target, FunctionalTensor):
             raise RuntimeError(f"{func}: in-place op on a non-functional tensor under "
                                f"FunctionalTensorMode")
+        _run_on_meta(func, inner_args, inner_kwargs)
         result = variant(*inner_args, **inner_kwargs)
         target._replace(result)
         return target
+
+
+def _run_on_meta(func: OpOverload, args: tuple, kwargs: dict) -> None:
+    """[NOTE: meta before functionalizing] Before an in-place op becomes its functional variant,
+    torch's generated functionalization kernel runs the in-place op on meta copies of its
+    arguments, so the errors of the in-place form (a result dtype it cannot hold, a broadcast
+    it cannot take) are raised, with the meta kernel's texts; nothing is traced."""
+    from refimpl.aten import meta_kernels  # noqa: PLC0415 - aten imports this module's users
+
+    kernel = meta_kernels.get(func)
+    if kernel is None:
+        return
+
+    def to_meta(x: Any) -> Any:
+        return Tensor._make(None, x.shape, x.dtype, "meta") if isinstance(x, Tensor) else x
+
+    kernel(*pytree.tree_map(to_meta, args), **pytree.tree_map(to_meta, kwargs))
 
 
 class PythonFunctionalizeAPI:

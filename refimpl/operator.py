@@ -548,6 +548,20 @@ _NUMBERS_AS_TENSORS = frozenset({
 })
 
 
+# [NOTE: kernels torch has in C++] Which ops torch registers a C++ kernel for at a dispatch key
+# refimpl does not dispatch to (today only ``Functionalize``: views, in-place ops, ``_to_copy``,
+# ``lift_fresh``...; refimpl functionalizes with the Python mode alone). Read only where torch's
+# Python reads ``torch._C._dispatch_has_kernel_for_dispatch_key`` (FunctionalTensorMode's check
+# of effectful ops); ``refimpl.aten`` fills it from torch 2.13's observed table.
+_CPP_KERNEL_KEYS: dict[str, set[DispatchKey]] = {}
+
+
+def _dispatch_has_kernel_for_dispatch_key(name: str, key: DispatchKey) -> bool:
+    """``torch._C._dispatch_has_kernel_for_dispatch_key`` for the keys refimpl records
+    ([NOTE: kernels torch has in C++]); ``name`` is ``op.name()`` (``aten::add_.Tensor``)."""
+    return key in _CPP_KERNEL_KEYS.get(name, ())
+
+
 def allows_numbers_as_tensors(schema: FunctionSchema) -> bool:
     """Whether torch's argument parser wraps a Python number given for a ``Tensor`` parameter."""
     namespace, _, name = schema.name.partition("::")

@@ -194,9 +194,12 @@ def test_functional_trace_has_one_token_chain(doc: dict) -> None:
         gm, _ = functional(fn, program)
         chains = check_effect_tokens(gm)
     n_effects = sum(stmt["op"] in effectful_ops(doc) for stmt in doc["body"])
+    n_nodes = sum(n.op == "call_function" and n.target is with_effects for n in gm.graph.nodes)
     n_chained = sum(len(chain) for chain in chains.values())
-    assert n_chained == n_effects, (
-        f"expected {n_effects} with_effects nodes on the token chain, got {n_chained}:\n{gm.code}"
+    # A composite op may decompose into a registered one (`absolute` -> `abs`), adding nodes.
+    assert n_chained == n_nodes >= n_effects, (
+        f"expected all {n_nodes} with_effects nodes (at least {n_effects}) on the token chain, "
+        f"got {n_chained}:\n{gm.code}"
     )
 
 
