@@ -8,7 +8,6 @@ expected side there is torch itself.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from refimpl import aten
 from refimpl.fake_tensor import FakeTensorMode
+from tests.helpers import outcome, torch_outcomes
 
 BOOL = "Boolean alpha only supported for Boolean results."
 INTEGRAL = "For integral input tensors, argument alpha must not be a floating point number."
@@ -56,13 +56,6 @@ CASES = [
 IDS = [c[0] for c in CASES]
 
 
-def _outcome(call: Callable[[], Any]) -> tuple[str, str] | None:
-    try:
-        call()
-    except Exception as exc:  # noqa: BLE001 - the outcome is the exception
-        return type(exc).__name__, str(exc).splitlines()[0]
-    return None
-
 
 def _refimpl_call(op: str, a: Any, b: Any, alpha: Any) -> Callable[[], Any]:
     def make(x: Any) -> Any:
@@ -80,9 +73,9 @@ def _refimpl_call(op: str, a: Any, b: Any, alpha: Any) -> Callable[[], Any]:
 @pytest.mark.spec("DSP-25")
 @pytest.mark.parametrize(("name", "op", "a", "b", "alpha", "dense", "fake"), CASES, ids=IDS)
 def test_alpha_checks_dense_and_fake(name, op, a, b, alpha, dense, fake) -> None:
-    assert _outcome(_refimpl_call(op, a, b, alpha)) == dense, f"dense {name}"
+    assert outcome(_refimpl_call(op, a, b, alpha)) == dense, f"dense {name}"
     with FakeTensorMode():
-        assert _outcome(_refimpl_call(op, a, b, alpha)) == fake, f"fake {name}"
+        assert outcome(_refimpl_call(op, a, b, alpha)) == fake, f"fake {name}"
 
 
 @pytest.mark.torch
@@ -90,7 +83,6 @@ def test_alpha_checks_dense_and_fake(name, op, a, b, alpha, dense, fake) -> None
 @pytest.mark.parametrize(("name", "op", "a", "b", "alpha", "dense", "fake"), CASES, ids=IDS)
 def test_torch_checks_alpha_the_same_way(name, op, a, b, alpha, dense, fake) -> None:
     import torch  # noqa: PLC0415
-    from torch._subclasses.fake_tensor import FakeTensorMode as TorchFake  # noqa: PLC0415
 
     def call() -> Any:
         def make(x: Any) -> Any:
@@ -101,13 +93,7 @@ def test_torch_checks_alpha_the_same_way(name, op, a, b, alpha, dense, fake) -> 
             return fn(make(a), make(b), alpha)
         return fn(make(a), make(b), alpha=alpha)
 
-    logging.disable(logging.CRITICAL)  # fake_tensor logs the meta failure it re-raises
-    try:
-        torch_dense = _outcome(call)
-        with TorchFake():
-            torch_fake = _outcome(call)
-    finally:
-        logging.disable(logging.NOTSET)
-    assert _outcome(_refimpl_call(op, a, b, alpha)) == torch_dense, f"dense {name}"
+    torch_dense, torch_fake = torch_outcomes(call)
+    assert outcome(_refimpl_call(op, a, b, alpha)) == torch_dense, f"dense {name}"
     with FakeTensorMode():
-        assert _outcome(_refimpl_call(op, a, b, alpha)) == torch_fake, f"fake {name}"
+        assert outcome(_refimpl_call(op, a, b, alpha)) == torch_fake, f"fake {name}"

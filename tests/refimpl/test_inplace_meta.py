@@ -7,7 +7,6 @@ type and first message line equal torch's.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ import refimpl
 from refimpl import aten
 from refimpl.export import Module, aot_export
 from refimpl.fake_tensor import FakeTensorMode
+from tests.helpers import outcome, torch_outcomes
 
 CAST = "result type {} can't be cast to the desired output type {}"
 INT_FLOAT = ("Promotion of int.add/sub_(float) in in-place ops are not possible due to element "
@@ -55,13 +55,6 @@ IDS = [f"{op} {a[0]}{list(a[1])} {b if not isinstance(b, tuple) else f'{b[0]}{li
        for op, a, b, *_ in CASES]
 
 
-def _outcome(call: Callable[[], Any]) -> tuple[str, str] | None:
-    try:
-        call()
-    except Exception as exc:  # noqa: BLE001 - the outcome is the exception
-        return type(exc).__name__, str(exc).splitlines()[0]
-    return None
-
 
 def _refimpl(op: str, a: tuple, b: Any) -> Callable[[], Any]:
     def make(spec: Any) -> Any:
@@ -73,9 +66,9 @@ def _refimpl(op: str, a: tuple, b: Any) -> Callable[[], Any]:
 @pytest.mark.spec("DSP-26")
 @pytest.mark.parametrize(("op", "a", "b", "dense", "fake"), CASES, ids=IDS)
 def test_inplace_checks_dense_and_fake(op, a, b, dense, fake) -> None:
-    assert _outcome(_refimpl(op, a, b)) == dense, "dense"
+    assert outcome(_refimpl(op, a, b)) == dense, "dense"
     with FakeTensorMode():
-        assert _outcome(_refimpl(op, a, b)) == fake, "fake"
+        assert outcome(_refimpl(op, a, b)) == fake, "fake"
 
 
 @pytest.mark.spec("TRC-17", "DSP-26")
@@ -90,7 +83,7 @@ def test_functionalization_raises_what_the_fake_inplace_op_raises(op, a, b, dens
     module.forward = (lambda x, y: (fn(x, y),)) if isinstance(other, refimpl.Tensor) \
         else (lambda x: (fn(x, other),))
     inputs = (make(a), other) if isinstance(other, refimpl.Tensor) else (make(a),)
-    assert _outcome(lambda: aot_export(module, inputs)) == fake, "functional"
+    assert outcome(lambda: aot_export(module, inputs)) == fake, "functional"
 
 
 @pytest.mark.spec("TRC-17")
@@ -109,7 +102,6 @@ def test_a_result_of_another_dtype_is_cast_back_with_to_copy() -> None:
 @pytest.mark.parametrize(("op", "a", "b", "dense", "fake"), CASES, ids=IDS)
 def test_torch_checks_inplace_ops_the_same_way(op, a, b, dense, fake) -> None:
     import torch  # noqa: PLC0415
-    from torch._subclasses.fake_tensor import FakeTensorMode as TorchFake  # noqa: PLC0415
 
     def call() -> Any:
         def make(spec: Any) -> Any:
@@ -119,13 +111,7 @@ def test_torch_checks_inplace_ops_the_same_way(op, a, b, dense, fake) -> None:
         name, overload = op.split(".")
         return getattr(getattr(torch.ops.aten, name), overload)(make(a), make(b))
 
-    logging.disable(logging.CRITICAL)  # fake_tensor logs the meta failure it re-raises
-    try:
-        torch_dense = _outcome(call)
-        with TorchFake():
-            torch_fake = _outcome(call)
-    finally:
-        logging.disable(logging.NOTSET)
-    assert _outcome(_refimpl(op, a, b)) == torch_dense, "dense"
+    torch_dense, torch_fake = torch_outcomes(call)
+    assert outcome(_refimpl(op, a, b)) == torch_dense, "dense"
     with FakeTensorMode():
-        assert _outcome(_refimpl(op, a, b)) == torch_fake, "fake"
+        assert outcome(_refimpl(op, a, b)) == torch_fake, "fake"
