@@ -208,8 +208,12 @@ def _program_source(program: Program) -> str:
 
 
 def _summary_text(obs) -> str:
-    """One side's observation as finding JSON: large values summarised, never listed in full."""
-    return json.dumps(summarise_observation(obs.to_json(arrays=True)), indent=1)
+    """One side's observation as finding JSON: large values summarised, never listed in full;
+    inductor's generated code is in `inductor_code.py`, not repeated here."""
+    data = obs.to_json(arrays=True)
+    if data.get("generated_code"):
+        data["generated_code"] = "see inductor_code.py"
+    return json.dumps(summarise_observation(data), indent=1)
 
 
 def _report(finding: Finding) -> str:
@@ -277,6 +281,14 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def _finding_files(finding: Finding) -> dict[str, str]:
+    files = _base_files(finding)
+    code = finding.torch_obs.generated_code
+    if code:  # RPT-35: what inductor generated for the failing path
+        files["inductor_code.py"] = "\n\n# ---- next module ----\n\n".join(code)
+    return files
+
+
+def _base_files(finding: Finding) -> dict[str, str]:
     return {
         "report.md": _report(finding),
         "torch.json": _summary_text(finding.torch_obs),

@@ -167,6 +167,7 @@ class Observation:
     skipped: str | None = None
     seconds: float = 0.0
     signature: dict | None = None
+    generated_code: list[str] | None = None  # compile:inductor: the modules inductor wrote
 
     def __post_init__(self) -> None:
         self.effect_log = [freeze(e) for e in self.effect_log]
@@ -185,6 +186,7 @@ class Observation:
             "skipped": self.skipped,
             "seconds": self.seconds,
             "signature": self.signature,
+            "generated_code": self.generated_code,
         }
 
     @classmethod
@@ -205,6 +207,7 @@ class Observation:
             skipped=data.get("skipped"),
             seconds=float(data.get("seconds", 0.0)),
             signature=data.get("signature"),
+            generated_code=data.get("generated_code"),
         )
 
     def dumps(self) -> str:

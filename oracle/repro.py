@@ -45,7 +45,7 @@ PATH_CONFIGS: dict[str, dict[str, Any]] = {
                           "before": "torch._dynamo.reset()"},
     "compile:inductor": {"call": "torch.compile(fn, backend='inductor', fullgraph=True)",
                          "before": "torch._dynamo.reset()",
-                         "inductor_config": {"compile_threads": 1}},
+                         "inductor_config": {"compile_threads": 1, "fx_graph_cache": False}},
 }
 
 # Each path as a function of the program: what the torch runner's PATH_RUNNERS entry does.
@@ -101,7 +101,7 @@ def run_compile_inductor():
     import torch._inductor.config
 
     torch._dynamo.reset()
-    with torch._inductor.config.patch(compile_threads=1):
+    with torch._inductor.config.patch(compile_threads=1, fx_graph_cache=False):
         return torch.compile(program, backend="inductor", fullgraph=True)(*inputs())
 ''',
 }

@@ -87,6 +87,7 @@ from oracle.observation import (
     unknown_path,
 )
 from oracle.program_source import write_program
+from oracle.repro import PATH_CONFIGS
 from oracle.run_state import forget_side_effects, restore_side_effects
 from refimpl.export import SIGNATURE_FIELDS
 
@@ -488,6 +489,12 @@ def _capturing_aot_eager(case: _Case) -> Callable:
 def _run_compile(case: _Case, backend: Any) -> None:
     torch._dynamo.reset()
     compiled = torch.compile(case.fn.fn, backend=backend, fullgraph=True)
+    if backend == "inductor":  # keep the modules inductor generates (none on a cache hit)
+        from torch._inductor.utils import run_and_get_code  # noqa: PLC0415
+
+        outputs, case.obs.generated_code = run_and_get_code(compiled, *case.inputs())
+        case.obs.outputs = value_obs(outputs)
+        return
     case.obs.outputs = value_obs(compiled(*case.inputs()))
 
 
@@ -498,7 +505,9 @@ def _run_aot_eager(case: _Case) -> None:
 def _run_inductor(case: _Case) -> None:
     import torch._inductor.config as inductor_config  # loads inductor only for this path
 
-    with inductor_config.patch(compile_threads=1):
+    # PATH_CONFIGS says how: one compile thread (a small machine), no FX graph cache, so that
+    # inductor generates (and the finding keeps, RPT-35) the code of every program it runs.
+    with inductor_config.patch(**PATH_CONFIGS["compile:inductor"]["inductor_config"]):
         _run_compile(case, "inductor")
 
 

@@ -141,7 +141,8 @@ def test_signature_file_names_the_build_and_the_path_config(tmp_path: Path) -> N
     config = sig["path_config"]
     assert config["path"] == "compile:inductor" and "backend='inductor'" in config["call"], (
         f"expected inductor's call, got {config}")
-    assert config["inductor_config"] == {"compile_threads": 1}, f"expected settings: {config}"
+    assert config["inductor_config"] == {"compile_threads": 1, "fx_graph_cache": False}, (
+        f"expected settings: {config}")
     bare = {k: sig[k] for k in ("path", "kinds", "ops")}
     assert folder.name == fuzz.signature_hash(sig) == fuzz.signature_hash(bare), (
         f"expected the hash of path, kinds and ops only, got {folder.name}")
@@ -170,3 +171,26 @@ def test_register_effects_are_rendered_as_calls_in_order() -> None:
         ROOT / "findings" / "002-inductor-ordered-aten-add-use-after-del" / "program.json"))
     assert "_register_effectful_op(torch.ops.aten.add.Tensor, EffectType.ORDERED)\n" in source, (
         f"expected the report's program to register aten::add.Tensor, got:\n{source}")
+
+
+@pytest.mark.spec("RPT-35")
+def test_an_inductor_finding_keeps_the_generated_code(tmp_path: Path) -> None:
+    finding = _finding()
+    finding.torch_obs.generated_code = ["# module one\ndef call(args): ...", "# module two"]
+    folder = fuzz.write_finding(tmp_path, finding)
+    code = (folder / "inductor_code.py").read_text()
+    assert code.startswith("# module one") and "# module two" in code, f"got {code!r}"
+    torch_side = json.loads((folder / "torch.json").read_text())
+    assert torch_side["generated_code"] == "see inductor_code.py", f"got {torch_side}"
+    again = Observation.from_json(finding.torch_obs.to_json())
+    assert again.generated_code == finding.torch_obs.generated_code, "expected a JSON round trip"
+
+
+@pytest.mark.torch
+@pytest.mark.spec("RPT-35")
+def test_the_torch_runner_keeps_what_inductor_generates() -> None:
+    from oracle.torch_runner import run_torch  # noqa: PLC0415
+
+    obs = run_torch(load_program(RICH), "compile:inductor")
+    assert obs.generated_code and any("def call(" in c for c in obs.generated_code), (
+        f"expected inductor's module with its call(), got {obs.generated_code}")
