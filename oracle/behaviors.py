@@ -3,7 +3,7 @@
 Models: what torch 2.13.0 does when a `torch.library.custom_op` kernel runs (the Python function
 receives every schema argument, defaults filled in) and the aten ops the project models: refimpl's
 op table (`refimpl.aten.OPS`, [NOTE: one op table] there) is the one list; `KNOWN_ATEN_OPS`,
-`aten_ops()` and `pure_aten_ops()` derive from it, and `import_effects()` from the active
+`aten_ops()` derives from it, and `import_effects()` from the active
 profile. torch's own schemas are recorded into `aten_schemas.json` by
 `python3 -m oracle.tools.record_aten_schemas`, and a test checks that refimpl's equal them.
 Spec: specs/program.md (effects-program/1): PRG-9, PRG-14, PRG-26, PRG-27, PRG-28, PRG-34,
@@ -58,7 +58,6 @@ __all__ = [
     "make_event",
     "op_signature",
     "parse_signature",
-    "pure_aten_ops",
     "recorded_aten_schemas",
     "registry_qualname",
     "schema_mismatches",
@@ -167,14 +166,6 @@ def aten_ops() -> dict[str, AtenOp]:
                       for a in (*(p.alias for p in sig.params), *sig.return_aliases))
         ops[name] = AtenOp(name, schema, sig, registry_qualname(name) in effectful, mutates)
     return ops
-
-
-def pure_aten_ops() -> dict[str, Signature]:
-    """The modelled aten ops a generator may use as pure computations: no effect under the
-    active profile, no argument written, at least one result. Overload name -> `Signature`
-    (parameters with types and defaults, returns), in table order."""
-    return {name: op.signature for name, op in aten_ops().items()
-            if not op.effectful and not op.mutates and op.signature.returns}
 
 
 def registry_qualname(overload: str) -> str:

@@ -108,8 +108,6 @@ HUNT = {
     "mutation_near_effects": True,
 }
 
-_UNARY_LIKE = ("Tensor",)
-
 
 # ---------------------------------------------------------------------------------------------
 # The op table as the generator sees it

@@ -18,6 +18,7 @@ import pytest
 
 import refimpl
 from oracle import behaviors, isolate, refimpl_runner
+from oracle import strategies as ps
 from oracle.compare import effectful_qualnames, program_features
 from oracle.observation import PATHS, path_table
 from oracle.program import ProgramError, load_program
@@ -77,7 +78,7 @@ def test_modelled_ops_are_the_aten_ops_of_refimpls_table() -> None:
 def test_an_op_added_to_refimpls_table_is_picked_up_everywhere(fake_op: str) -> None:
     assert behaviors.KNOWN_ATEN_OPS[fake_op] == FAKE_SCHEMA, (
         f"expected {fake_op} modelled with refimpl's schema, got {dict(behaviors.KNOWN_ATEN_OPS)}")
-    assert fake_op in behaviors.pure_aten_ops(), "expected the generator's pure ops to hold it"
+    assert ps.drawable_ops()[fake_op].kind == "pure", "expected the generator to draw it"
     program = _program([{"op": fake_op, "args": [{"ref": "x"}], "outs": ["y"]}], outputs=["y"])
     assert program.body[0].op == fake_op, f"expected the loader to accept {fake_op}"
     mismatches = behaviors.schema_mismatches()
@@ -145,23 +146,25 @@ def test_an_op_the_profile_registers_is_effectful_and_not_pure(profile_restored,
     program = _program([{"op": fake_op, "args": [{"ref": "x"}], "outs": ["y"]}], outputs=["y"])
     assert "aten::fake_tan" in effectful_qualnames(program), "expected it kept on compile paths"
     assert behaviors.aten_ops()[fake_op].effectful, "expected aten_ops() to mark it effectful"
-    assert fake_op not in behaviors.pure_aten_ops(), "expected it out of the generator's pure ops"
+    assert ps.drawable_ops()[fake_op].effectful, "expected the generator to count it an effect"
     assert "ordered_aten_op" not in program_features(program), (
         "an op effectful at import is not one the program made ordered")
 
 
-@pytest.mark.spec("PRG-14")
-def test_pure_aten_ops_leave_out_effects_mutations_and_no_result(profile_restored) -> None:
+@pytest.mark.spec("PRG-14", "RPT-32")
+def test_the_generator_sorts_the_op_table_by_kind(profile_restored) -> None:
     refimpl.set_profile("torch-2.13")
-    pure = behaviors.pure_aten_ops()
-    for name in ("aten::_print.default", "aten::_linalg_check_errors.default",
-                 "aten::copy_.default", "aten::add_.Tensor", "aten::mul_.Tensor",
+    ops = ps.drawable_ops()
+    for name in ("aten::_print.default", "aten::_linalg_check_errors.default"):
+        assert name not in ops, f"expected {name} drawn as an effect of its own or not at all"
+    for name in ("aten::copy_.default", "aten::add_.Tensor", "aten::mul_.Tensor",
                  "aten::absolute_.default"):
-        assert name not in pure, f"expected {name} left out of the pure ops, got {list(pure)}"
+        assert ops[name].kind == "inplace", f"expected {name} in-place, got {ops[name]}"
     for name in ("aten::add.Scalar", "aten::sum.default", "aten::view.default",
-                 "aten::arange.default", "aten::absolute.default"):
-        assert name in pure, f"expected {name} among the pure ops, got {list(pure)}"
-    sub = pure["aten::sub.Scalar"]
+                 "aten::absolute.default"):
+        assert ops[name].kind == "pure", f"expected {name} pure, got {ops[name]}"
+    assert ops["aten::arange.default"].kind == "factory", f"got {ops['aten::arange.default']}"
+    sub = ops["aten::sub.Scalar"].signature
     assert [(p.name, p.type, p.has_default) for p in sub.params] == [
         ("self", "Tensor", False), ("other", "Scalar", False), ("alpha", "Scalar", True)], (
         f"expected sub.Scalar's signature, got {sub.params}")
