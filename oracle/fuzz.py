@@ -426,6 +426,7 @@ class Fuzzer:
     shrink: bool = True  # reduce each bug's program once it is found (oracle.shrink, RPT-28)
     torch_git: str = field(default_factory=lambda: _torch_git_version())
     aim: bool = False  # draw `strategies.HUNT` programs and target separated pairs (RPT-34)
+    torch_seconds: float = 0.0  # time torch spent on its cases, as its workers measured it
 
     def strategy(self) -> SearchStrategy:
         """What the rounds draw: `programs(**HUNT)` when aiming, else `programs(max_ops=20)`."""
@@ -485,8 +486,10 @@ class Fuzzer:
         a harness failure is re-run once and stays only when it reproduces; a case the budget
         cut short raises `BudgetSpent`."""
         obs = self._bounded(doc, path)
+        self.torch_seconds += obs.seconds
         if obs.error is not None and obs.error.type in RECHECKED:
             again = self._bounded(doc, path)
+            self.torch_seconds += again.seconds
             if again.error is None or again.error.type not in RECHECKED:
                 return again
         return obs
@@ -711,10 +714,12 @@ def _write_status(path: Path, fuzzer: Fuzzer) -> None:
 
 def _summary(console: Console, fuzzer: Fuzzer, started: float) -> None:
     elapsed = time.monotonic() - started
+    share = fuzzer.torch_seconds / max(elapsed, 1e-9)
     console.print(
         f"{fuzzer.examples} examples in {elapsed:.0f} s "
         f"({fuzzer.examples / max(elapsed, 1e-9):.2f}/s), "
-        f"{len(fuzzer.new_findings)} finding(s)"
+        f"{len(fuzzer.new_findings)} finding(s); torch's own work {share:.0%} of the wall time "
+        f"(the rest: worker start-up, refimpl, comparing, generating, shrinking)"
     )
     for key, sig in sorted(fuzzer.new_findings.items()):
         console.print(f"  {fuzzer.findings / key}: {json.dumps(sig, sort_keys=True)}")
