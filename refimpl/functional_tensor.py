@@ -10,7 +10,11 @@ Simplifications:
    ``FunctionalTensorWrapper`` with an update/sync protocol. An in-place op replaces ``elem`` by
    the result of the functional op ([NOTE: mutations]).
 2. Views are not tracked: ``view`` is recorded like any functional op, and a mutation of a view
-   does not propagate to its base.
+   does not propagate to its base. torch regenerates views (observed on 2.13, not modelled): a
+   view taken of a tensor an in-place op wrote is replayed from the new value where it is first
+   used (``view_1``; the first ``view`` node is dead), and an output that is a view of an input
+   is replayed at the end of the graph; the values are the same, only the graph text differs
+   (the oracle reports ``reference mismatch: graph``, not a semantic difference).
 3. Effectful ops are routed to ``handle_effects`` through ``register_effects_handler`` (called by
    ``refimpl.effects``), because torch's lazy import of effects.py would be an import cycle here
    ([NOTE: effects handler]).
