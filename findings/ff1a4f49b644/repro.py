@@ -1,0 +1,99 @@
+"""Reproduce an effects-oracle finding on `functional` with torch only: `python repro.py`.
+
+Found with torch 2.14.1. The script runs the program eagerly and on `functional`
+and prints each run's outputs and effect log, events as (op, literal args, shapes).
+
+Reference (refimpl) effect log: [('fz::op0', ('',), ((),))]
+torch effect log on functional: [('fz::op0', ('',), ((),))]
+"""
+
+import contextlib
+import traceback
+
+import torch
+from torch._higher_order_ops.effects import _register_effectful_op, new_token_tensor
+from torch._library.effects import EffectType
+
+
+LOG = []
+
+
+PRINTS = contextlib.nullcontext()
+
+
+def _event(*event):
+    LOG.append(event)
+
+
+def fz_op0_kernel(x, tag):
+    _event('fz::op0', (tag,), (tuple(x.shape),))
+    return x + 1
+
+
+def fz_op0_fake(x, tag):
+    return torch.empty_like(x)
+
+
+fz_op0 = torch.library.custom_op('fz::op0', fz_op0_kernel, mutates_args=(),
+                                   schema='(Tensor x, str tag) -> Tensor')
+fz_op0.register_fake(fz_op0_fake)
+_register_effectful_op(fz_op0, EffectType.ORDERED)
+
+
+def inputs():
+    return [
+        torch.arange(1).reshape(()).to(torch.float32),
+    ]
+
+
+_op0 = torch.ops.aten.add_.Tensor
+_op1 = torch.ops.aten.view.default
+_op2 = torch.ops.fz.op0.default
+_with_effects = torch.ops.higher_order.with_effects
+_new_token = new_token_tensor
+
+
+def program(x2):
+    _v1 = _op0(x2, x2)
+    _v2 = _op1(x2, [])
+    _v3 = _op1(_v2, [])
+    _op2(_v2, '')
+    return (_v3, )
+
+
+def forward(self, x2):
+    return program(x2)
+
+
+Program = type("Program", (torch.nn.Module,), {"forward": forward})
+
+
+def run_eager():
+    return program(*inputs())
+
+
+def run_functional():
+    from torch._functorch.aot_autograd import aot_export_module
+
+    gm, sig = aot_export_module(Program(), tuple(inputs()), trace_joint=False)
+    flat = gm(*[torch.tensor([]) for _ in sig.input_tokens], *inputs())
+    skip = len(sig.output_tokens) + len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
+    return tuple(flat)[skip:]
+
+
+def observe(name, run):
+    LOG.clear()
+    try:
+        with PRINTS:
+            out = run()
+    except Exception:
+        traceback.print_exc()
+        out = "raised (traceback above)"
+    print(f"{name}: outputs {out}")
+    print(f"{name}: effect log {LOG}")
+
+
+if __name__ == "__main__":
+    print("torch", torch.__version__, torch.version.git_version)
+    observe('eager', run_eager)
+    observe('functional', run_functional)
