@@ -199,8 +199,8 @@ def _kernel_params(sig: behaviors.Signature) -> str:
         if param.kwarg_only and not star:
             parts.append("*")
             star = True
-        default = param.default
-        default = list(default) if isinstance(default, tuple) else default
+        default = param.default  # a list default as a tuple: torch passes every argument,
+        default = tuple(default) if isinstance(default, list) else default  # no shared list
         parts.append(f"{param.name}={default!r}" if param.has_default else param.name)
     return ", ".join(parts)
 
@@ -310,10 +310,14 @@ def _imports(program: Any) -> list[str]:
     if any(not isinstance(s.fill, str) and math.prod(s.shape) > LISTED_VALUES
            for s in program.inputs):
         lines.append("import numpy")
-    lines += ["", "import torch", "from torch._higher_order_ops.effects import "
-              "_register_effectful_op, new_token_tensor",
-              "from torch._library.effects import EffectType", "", ""]
-    return lines
+    effects = [*(spec.effect for spec in program.custom_ops),
+               *program.register_effects.values()]
+    registers = "_register_effectful_op, " if effects else ""
+    lines += ["", "import torch",
+              f"from torch._higher_order_ops.effects import {registers}new_token_tensor"]
+    if "ORDERED" in effects:
+        lines.append("from torch._library.effects import EffectType")
+    return [*lines, ""]  # the only names imported are the ones the script uses (ruff-clean)
 
 
 def _header(program: Any, path: str, torch_version: str, expected: Any, observed: Any

@@ -16,9 +16,7 @@ import tempfile
 import traceback
 
 import torch
-from torch._higher_order_ops.effects import _register_effectful_op, new_token_tensor
-from torch._library.effects import EffectType
-
+from torch._higher_order_ops.effects import new_token_tensor
 
 LOG = []
 

@@ -14,7 +14,6 @@ import torch
 from torch._higher_order_ops.effects import _register_effectful_op, new_token_tensor
 from torch._library.effects import EffectType
 
-
 LOG = []
 
 

@@ -194,3 +194,23 @@ def test_the_torch_runner_keeps_what_inductor_generates() -> None:
     obs = run_torch(load_program(RICH), "compile:inductor")
     assert obs.generated_code and any("def call(" in c for c in obs.generated_code), (
         f"expected inductor's module with its call(), got {obs.generated_code}")
+
+
+@pytest.mark.spec("RPT-29")
+def test_every_rendered_repro_is_lint_clean(tmp_path: Path) -> None:
+    """A finding folder is committed as written, so its repro.py must pass the project's ruff
+    (long data lines aside: `findings/*/repro.py` ignores E501)."""
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    if shutil.which("ruff") is None:
+        pytest.skip("ruff is not installed")
+    from oracle.program import load_catalog  # noqa: PLC0415
+
+    for i, program in enumerate(load_catalog()):
+        for path in ("eager", "functional", "compile:inductor"):
+            (tmp_path / f"r{i}_{path.replace(':', '_')}.py").write_text(
+                render_repro(program, path, torch_version="2.13.0"))
+    done = subprocess.run(["ruff", "check", "--no-cache", "--extend-ignore", "E501",
+                           str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, f"expected clean repro scripts, ruff said:\n{done.stdout[-3000:]}"
