@@ -37,7 +37,11 @@ from refimpl.aten import OPS
 from refimpl.dispatch_key import DispatchKey, DispatchKeySet, ExcludeDispatchKeyGuard
 from refimpl.effects import _get_schema, with_effects
 from refimpl.fake_tensor import FakeTensorMode
-from refimpl.functional_tensor import FunctionalTensor, FunctionalTensorMode
+from refimpl.functional_tensor import (
+    FunctionalTensor,
+    FunctionalTensorMode,
+    regenerate_outputs,
+)
 from refimpl.fx import GraphModule
 from refimpl.mode_stack import _get_dispatch_mode, _TorchDispatchModeKey
 from refimpl.operator import OpOverload, ops
@@ -271,6 +275,7 @@ def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> 
         mutations = [wrapped[i].elem for i in mutated]
         # AOTAutograd traces a pytree-flattened function (``create_tree_flattened_fn``): a
         # list among the outputs gives one graph output per leaf.
+        regenerate_outputs(out)  # [NOTE: view regeneration]
         user = pytree.tree_leaves(
             pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out))
         return (*final_tokens, *mutations, *user)

@@ -9,12 +9,11 @@ Simplifications:
 1. A FunctionalTensor wraps its current inner value directly (``elem``); torch wraps a C++
    ``FunctionalTensorWrapper`` with an update/sync protocol. An in-place op replaces ``elem`` by
    the result of the functional op ([NOTE: mutations]).
-2. Views are not tracked: ``view`` is recorded like any functional op, and a mutation of a view
-   does not propagate to its base. torch regenerates views (observed on 2.13, not modelled): a
-   view taken of a tensor an in-place op wrote is replayed from the new value where it is first
-   used (``view_1``; the first ``view`` node is dead), and an output that is a view of an input
-   is replayed at the end of the graph; the values are the same, only the graph text differs
-   (the oracle reports ``reference mismatch: graph``, not a semantic difference).
+2. Views are tracked only as far as torch regenerates them ([NOTE: view regeneration]): a view
+   taken of a tensor an in-place op wrote is replayed from the storage's base where it is next
+   used or returned (``view_1``; the first ``view`` node is dead). A mutation of a view does not
+   propagate to its base, and an output that is a fresh view of an input is not replayed at the
+   end of the graph as ``aot_export_module`` does (graph text only; values are the same).
 3. Effectful ops are routed to ``handle_effects`` through ``register_effects_handler`` (called by
    ``refimpl.effects``), because torch's lazy import of effects.py would be an import cycle here
    ([NOTE: effects handler]).
@@ -37,13 +36,13 @@ from refimpl.operator import (
 from refimpl.tensor import PYTHON_KEYS, Tensor, dense_keys
 
 __all__ = ["FunctionalTensor", "FunctionalTensorMode", "PythonFunctionalizeAPI",
-           "dispatch_functionalize", "register_effects_handler"]
+           "dispatch_functionalize", "register_effects_handler", "regenerate_outputs"]
 
 
 class FunctionalTensor(Tensor):
     """A wrapper whose ``elem`` is the current (functional) value of a tensor."""
 
-    __slots__ = ("elem", "_mode")
+    __slots__ = ("elem", "_mode", "_storage", "_gen", "_view_of")
 
     @classmethod
     def _wrap(cls, elem: Tensor, mode: FunctionalTensorMode) -> FunctionalTensor:
@@ -55,6 +54,9 @@ class FunctionalTensor(Tensor):
         t._keys = dense_keys(t.device) | PYTHON_KEYS
         t.elem = elem
         t._mode = mode
+        t._storage = _Storage()  # [NOTE: view regeneration]
+        t._gen = 0
+        t._view_of = None  # (the tensor it views, the view op, its other args, its kwargs)
         return t
 
     @staticmethod
@@ -131,6 +133,11 @@ class FunctionalTensorMode(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: tuple, args: tuple = (),
                            kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
+        view = _is_view(func)
+        if not view:  # a view op does not sync its input; every other op syncs its arguments
+            for leaf in pytree.tree_leaves((args, kwargs)):
+                if isinstance(leaf, FunctionalTensor):
+                    _sync(leaf)
         # 1. Effectful ops thread a token (the seed's handle_effects).
         if _effects_handler is not None and _effects_handler[0](func):
             if _dispatch_has_kernel_for_dispatch_key(func.name(), DispatchKey.Functionalize):
@@ -148,7 +155,12 @@ class FunctionalTensorMode(TorchDispatchMode):
         # 3. Everything else (a fresh constant's lift_fresh too): one level down, wrap.
         out = func(*inner_args, **inner_kwargs)
         if isinstance(out, Tensor):  # one tensor out: tree_map_only's leaf case, without a lambda
-            return FunctionalTensor._wrap(out, self)
+            wrapped = FunctionalTensor._wrap(out, self)
+            if view and args and isinstance(args[0], FunctionalTensor):
+                source = args[0]
+                wrapped._storage, wrapped._gen = source._storage, source._gen
+                wrapped._view_of = (source, func, args[1:], kwargs)
+            return wrapped
         return pytree.tree_map_only(Tensor, lambda t: FunctionalTensor._wrap(t, self), out)
 
     def _mutate(self, func: OpOverload, variant: OpOverload, args: tuple, inner_args: tuple,
@@ -162,7 +174,56 @@ class FunctionalTensorMode(TorchDispatchMode):
         _run_on_meta(func, inner_args, inner_kwargs)
         result = variant(*inner_args, **inner_kwargs)
         target._replace(result)
+        target._storage.generation += 1  # its views are stale, and so is it (commit_update)
         return target
+
+
+# [NOTE: view regeneration] torch's FunctionalTensorWrapper (torch 2.13): an in-place op commits
+# an update to the tensor's storage and leaves the tensor's own generation behind; a view op
+# makes its result from its input's current value without syncing it, sharing the storage and
+# the input's generation. Any other op syncs its tensor arguments first: a view whose
+# generation is behind its storage's is replayed from the storage's base (every view op from the
+# base, in order: a new `view` node; the first one is then dead), and a base just catches up.
+# Effectful ops sync their arguments too (handle_effects unwraps them through the functionalize
+# API, which syncs). At the graph's outputs AOTAutograd syncs too (`regenerate_outputs`).
+# Not modelled (Simplification 2): mutating a view, and the
+# replay at the end of aot_export_module's graph of an output that is a fresh view of an input
+# (observed there, not under aot_function with inputs that require grad).
+class _Storage:
+    __slots__ = ("generation",)
+
+    def __init__(self) -> None:
+        self.generation = 0
+
+
+def _is_view(func: Any) -> bool:
+    schema = getattr(func, "_schema", None)
+    return schema is not None and any(
+        r.alias_info is not None and not r.alias_info.is_write for r in schema.returns)
+
+
+def _replay(t: FunctionalTensor) -> Tensor:
+    if t._view_of is None:
+        return t.elem
+    source, func, rest, kwargs = t._view_of
+    return func(_replay(source), *pytree.tree_map(_unwrap, rest),
+                **pytree.tree_map(_unwrap, kwargs))
+
+
+def _sync(t: FunctionalTensor) -> None:
+    if t._gen == t._storage.generation:
+        return
+    if t._view_of is not None:
+        t.elem = _replay(t)
+    t._gen = t._storage.generation
+
+
+def regenerate_outputs(outputs: Any) -> None:
+    """AOTAutograd syncs the outputs ([NOTE: view regeneration]): a stale output view is
+    replayed at the end of the graph."""
+    for t in pytree.tree_leaves(outputs):
+        if isinstance(t, FunctionalTensor):
+            _sync(t)
 
 
 def _run_on_meta(func: OpOverload, args: tuple, kwargs: dict) -> None:
