@@ -32,9 +32,8 @@ Simplifications:
    the torch runner renames the namespace per run.
 4. Tags (the `str` arguments that land in the effect log) are the statement's position
    (`s3`), so every event of a program is distinct and any reordering is visible.
-5. In-place ops write only to values that are no view of another (`view` results are read,
-   never written), so functionalization of mutated views is out of the drawn space; once a
-   tensor is written, the other views of its storage are never read again (PRG-43).
+5. Once a tensor is written (an input, an intermediate or a view: a write through a view is
+   drawn, TRC-18), the other tensors of its storage are never read again (PRG-43).
 """
 
 from __future__ import annotations
@@ -427,7 +426,11 @@ class _Builder:
 
     def _mutation(self, tag: str, kind: int, a: int, b: int, keep: bool, form: _Forms,
                   target: _Value | None = None) -> None:
-        targets = [v for v in self.bound_inputs() if not v.view] if target is None else [target]
+        if target is None:  # an input, or a view (of an input or not): a write through it
+            inputs = self.bound_inputs()
+            targets = inputs + [v for v in self.values if v.view and v not in inputs]
+        else:
+            targets = [target]
         if not targets:
             return
         ops = self.inplace_ops()

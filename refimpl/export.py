@@ -40,7 +40,7 @@ from refimpl.fake_tensor import FakeTensorMode
 from refimpl.functional_tensor import (
     FunctionalTensor,
     FunctionalTensorMode,
-    regenerate_outputs,
+    sync_functional_tensors,
 )
 from refimpl.fx import GraphModule
 from refimpl.mode_stack import _get_dispatch_mode, _TorchDispatchModeKey
@@ -268,6 +268,7 @@ def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> 
                    for x in inputs]
         with mode:
             out = _as_tuple(flat(*wrapped))
+        sync_functional_tensors(wrapped)  # [NOTE: view regeneration]
         mutated = [i for i, (w, x) in enumerate(zip(wrapped, inputs))
                    if isinstance(w, FunctionalTensor) and w.elem is not x]
         found.update(tokens=tokens, mutated=mutated)
@@ -275,7 +276,7 @@ def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> 
         mutations = [wrapped[i].elem for i in mutated]
         # AOTAutograd traces a pytree-flattened function (``create_tree_flattened_fn``): a
         # list among the outputs gives one graph output per leaf.
-        regenerate_outputs(out)  # [NOTE: view regeneration]
+        sync_functional_tensors(out)
         user = pytree.tree_leaves(
             pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out))
         return (*final_tokens, *mutations, *user)

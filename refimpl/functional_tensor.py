@@ -10,10 +10,10 @@ Simplifications:
    ``FunctionalTensorWrapper`` with an update/sync protocol. An in-place op replaces ``elem`` by
    the result of the functional op ([NOTE: mutations]).
 2. Views are tracked only as far as torch regenerates them ([NOTE: view regeneration]): a view
-   taken of a tensor an in-place op wrote is replayed from the storage's base where it is next
-   used or returned (``view_1``; the first ``view`` node is dead). A mutation of a view does not
-   propagate to its base, and an output that is a fresh view of an input is not replayed at the
-   end of the graph as ``aot_export_module`` does (graph text only; values are the same).
+   of a tensor whose storage an in-place op wrote is replayed from the storage's base where it is
+   next used or returned (``view_1``; the first ``view`` node is dead); a write through a view
+   is taken back to the base by view inverses. Only ``aten::view``'s inverse is modelled (the
+   only view op refimpl has); a write through another view raises NotImplementedError.
 3. Effectful ops are routed to ``handle_effects`` through ``register_effects_handler`` (called by
    ``refimpl.effects``), because torch's lazy import of effects.py would be an import cycle here
    ([NOTE: effects handler]).
@@ -36,7 +36,7 @@ from refimpl.operator import (
 from refimpl.tensor import PYTHON_KEYS, Tensor, dense_keys
 
 __all__ = ["FunctionalTensor", "FunctionalTensorMode", "PythonFunctionalizeAPI",
-           "dispatch_functionalize", "register_effects_handler", "regenerate_outputs"]
+           "dispatch_functionalize", "register_effects_handler", "sync_functional_tensors"]
 
 
 class FunctionalTensor(Tensor):
@@ -54,7 +54,7 @@ class FunctionalTensor(Tensor):
         t._keys = dense_keys(t.device) | PYTHON_KEYS
         t.elem = elem
         t._mode = mode
-        t._storage = _Storage()  # [NOTE: view regeneration]
+        t._storage = _Storage(elem)  # [NOTE: view regeneration]
         t._gen = 0
         t._view_of = None  # (the tensor it views, the view op, its other args, its kwargs)
         return t
@@ -158,7 +158,7 @@ class FunctionalTensorMode(TorchDispatchMode):
             wrapped = FunctionalTensor._wrap(out, self)
             if view and args and isinstance(args[0], FunctionalTensor):
                 source = args[0]
-                wrapped._storage, wrapped._gen = source._storage, source._gen
+                wrapped._storage = source._storage  # its generation stays 0 (a new wrapper's)
                 wrapped._view_of = (source, func, args[1:], kwargs)
             return wrapped
         return pytree.tree_map_only(Tensor, lambda t: FunctionalTensor._wrap(t, self), out)
@@ -174,25 +174,33 @@ class FunctionalTensorMode(TorchDispatchMode):
         _run_on_meta(func, inner_args, inner_kwargs)
         result = variant(*inner_args, **inner_kwargs)
         target._replace(result)
-        target._storage.generation += 1  # its views are stale, and so is it (commit_update)
+        _commit_update(target)
+        _sync(target)  # the generated kernel syncs what it wrote: a written view is replayed
         return target
 
 
 # [NOTE: view regeneration] torch's FunctionalTensorWrapper (torch 2.13): an in-place op commits
-# an update to the tensor's storage and leaves the tensor's own generation behind; a view op
-# makes its result from its input's current value without syncing it, sharing the storage and
-# the input's generation. Any other op syncs its tensor arguments first: a view whose
-# generation is behind its storage's is replayed from the storage's base (every view op from the
-# base, in order: a new `view` node; the first one is then dead), and a base just catches up.
-# Effectful ops sync their arguments too (handle_effects unwraps them through the functionalize
-# API, which syncs). At the graph's outputs AOTAutograd syncs too (`regenerate_outputs`).
-# Not modelled (Simplification 2): mutating a view, and the
-# replay at the end of aot_export_module's graph of an output that is a fresh view of an input
-# (observed there, not under aot_function with inputs that require grad).
+# an update to the tensor's storage (its generation moves on) and leaves the tensor's own
+# generation behind; a view op makes its result from its input's current value without syncing
+# it, sharing the storage, at generation 0 like every new wrapper (the view constructor does not
+# copy the base's generation): a view of a storage ever written is stale from the start. Any
+# other op syncs its tensor arguments first: a stale view is replayed from the storage's base
+# (every view op from the base, in order: a new `view` node; the first one is then dead), and a
+# base just catches up. Effectful ops sync their arguments too (handle_effects unwraps them
+# through the functionalize API, which syncs). A write through a view (an in-place op on it)
+# gives the storage's base its new value through the view inverses (`view(written, base's
+# shape)`), then syncs the view it wrote, which replays it from that base at once. At the end
+# AOTAutograd syncs the inputs (one written through a view takes the base's value, and so is a
+# mutated input) and then the outputs (`sync_functional_tensors`), so an output view of a
+# written input is replayed at the end.
 class _Storage:
-    __slots__ = ("generation",)
+    """What a FunctionalStorageImpl holds here: the value of the storage's base (the tensor the
+    first wrapper of the storage wraps, kept current by every write) and its generation."""
 
-    def __init__(self) -> None:
+    __slots__ = ("base", "generation")
+
+    def __init__(self, base: Tensor) -> None:
+        self.base = base
         self.generation = 0
 
 
@@ -202,26 +210,67 @@ def _is_view(func: Any) -> bool:
         r.alias_info is not None and not r.alias_info.is_write for r in schema.returns)
 
 
-def _replay(t: FunctionalTensor) -> Tensor:
-    if t._view_of is None:
-        return t.elem
-    source, func, rest, kwargs = t._view_of
-    return func(_replay(source), *pytree.tree_map(_unwrap, rest),
-                **pytree.tree_map(_unwrap, kwargs))
+def _view_metas(t: FunctionalTensor) -> list[tuple]:
+    """The view ops from the storage's base to ``t``, first one first (its ``view_metas_``)."""
+    metas: list[tuple] = []
+    while t._view_of is not None:
+        source, func, rest, kwargs = t._view_of
+        metas.append((func, rest, kwargs))
+        t = source
+    metas.reverse()
+    return metas
+
+
+def _forward(meta: tuple, base: Tensor) -> Tensor:
+    func, rest, kwargs = meta
+    return func(base, *pytree.tree_map(_unwrap, rest), **pytree.tree_map(_unwrap, kwargs))
+
+
+def _reverse(meta: tuple, base: Tensor, mutated_view: Tensor) -> Tensor:
+    """The view inverse (``FunctionalInverses``, views reapplied as AOTAutograd does): the value
+    of ``base`` once ``mutated_view``, a view of it through ``meta``, was written."""
+    func = meta[0]
+    if func._schema.name == "aten::view":
+        return func(mutated_view, list(base.shape))
+    raise NotImplementedError(
+        f"refimpl models no write through a view made by {func}: its view inverse is not "
+        f"modelled (refimpl/functional_tensor.py, [NOTE: view regeneration])")
+
+
+def _commit_update(t: FunctionalTensor) -> None:
+    """``commit_update`` and the ``apply_updates`` that the next sync runs: the storage's base
+    becomes the written value taken back through the view inverses of ``t``'s chain, last view
+    first, each against the base replayed up to it; every alias of the storage is stale."""
+    storage = t._storage
+    metas = _view_metas(t)
+    value = t.elem
+    if metas:
+        bases = [storage.base]
+        for meta in metas[:-1]:
+            bases.append(_forward(meta, bases[-1]))
+        for meta, base in zip(reversed(metas), reversed(bases)):
+            value = _reverse(meta, base, value)
+    storage.base = value
+    storage.generation += 1
 
 
 def _sync(t: FunctionalTensor) -> None:
+    """``sync_``: a stale tensor is regenerated from the storage's base (``regenerate_from_base``:
+    every view op of its chain replayed, new nodes for a view; a base takes the value)."""
     if t._gen == t._storage.generation:
         return
-    if t._view_of is not None:
-        t.elem = _replay(t)
+    value = t._storage.base
+    for meta in _view_metas(t):
+        value = _forward(meta, value)
+    t.elem = value
     t._gen = t._storage.generation
 
 
-def regenerate_outputs(outputs: Any) -> None:
-    """AOTAutograd syncs the outputs ([NOTE: view regeneration]): a stale output view is
-    replayed at the end of the graph."""
-    for t in pytree.tree_leaves(outputs):
+def sync_functional_tensors(tree: Any) -> None:
+    """AOTAutograd syncs the inputs, then the outputs, at the end of the traced function
+    (``from_fun``; [NOTE: view regeneration]): an input written through a view takes its new
+    value, and a stale output view is replayed at the end of the graph."""
+    for t in pytree.tree_leaves(tree):
         if isinstance(t, FunctionalTensor):
             _sync(t)
 
