@@ -705,6 +705,7 @@ class _Alias:
     obj: int
     storage: int
     stale: str | None = None
+    through: str | None = None  # a view op other than `view` this tensor was made by (PRG-44)
 
 
 def _check_aliasing(program: Program, custom: dict[str, _CustomOp]) -> None:
@@ -731,11 +732,16 @@ def _check_aliasing(program: Program, custom: dict[str, _CustomOp]) -> None:
         for param, _, where in given:
             written = aliases.get(param.alias.rstrip("!")) if param.alias and \
                 param.alias.endswith("!") else None
+            if written is not None and written.through is not None:
+                raise ProgramError(
+                    where, f"{stmt.op} writes a view made by {written.through}; refimpl models "
+                           f"the write through a view for `aten::view.default` only, so this "
+                           f"write is outside the model (PRG-44)")
             if written is not None:
                 for other in env.values():
                     if other.storage == written.storage and other.obj != written.obj:
                         other.stale = f"{json_path(where)} ({stmt.op})"
-        results = [_result_alias(a, aliases, fresh) for a in sig.return_aliases] or []
+        results = [_result_alias(a, aliases, fresh, stmt.op) for a in sig.return_aliases] or []
         if stmt.kind == "with_effects":
             results = [_Alias(next(fresh), next(fresh)), *results]
         for name, alias in zip(stmt.outs, results):
@@ -758,8 +764,8 @@ def _tensor_refs(value: Any, loc: tuple) -> Iterator[tuple[Ref, tuple]]:
             yield from _tensor_refs(item, loc + (j,))
 
 
-def _result_alias(annotation: str | None, aliases: dict[str, _Alias], fresh: Iterator[int]
-                  ) -> _Alias:
+def _result_alias(annotation: str | None, aliases: dict[str, _Alias], fresh: Iterator[int],
+                  op: str) -> _Alias:
     """A result's alias: the written tensor itself (`Tensor(a!)`), a new view of an argument's
     storage (`Tensor(a)`), or a new tensor."""
     source = aliases.get((annotation or "").rstrip("!"))
@@ -767,8 +773,9 @@ def _result_alias(annotation: str | None, aliases: dict[str, _Alias], fresh: Ite
         n = next(fresh)
         return _Alias(n, n)
     if annotation.endswith("!"):
-        return _Alias(source.obj, source.storage)
-    return _Alias(next(fresh), source.storage)
+        return _Alias(source.obj, source.storage, through=source.through)
+    through = source.through or (None if op == "aten::view.default" else op)
+    return _Alias(next(fresh), source.storage, through=through)
 
 
 def _stale(name: str, alias: _Alias, loc: tuple) -> None:

@@ -234,6 +234,7 @@ class _Value:
     shape: tuple[int, ...]
     dtype: str
     view: bool = False
+    writable: bool = True  # False for a view made by an op other than `view` (PRG-44)
     obj: int = field(default_factory=lambda: next(_IDS))
     storage: int = -1
 
@@ -346,16 +347,17 @@ class _Builder:
 
     def _bind_value(self, name: str, shape: tuple, dtype: str, view: bool = False,
                     index: int | None = None, alias: _Value | None = None,
-                    same: bool = False) -> None:
+                    same: bool = False, writable: bool = True) -> None:
         """Bind `name` to a new tensor, to a view of `alias`'s storage, or (`same`) to the
         tensor `alias` itself (`y = x.add_(1)`)."""
         if index is None or index == 0:
             self._unbind(name)
         ref = {"ref": name} if index is None else {"ref": name, "index": index}
-        value = _Value(ref, shape, dtype, view)
+        value = _Value(ref, shape, dtype, view, writable)
         if alias is not None:
             value.storage = alias.storage
             value.obj = alias.obj if same else value.obj
+            value.writable = writable and alias.writable
         self.values.append(value)
 
     def _written(self, target: _Value) -> None:
@@ -428,7 +430,8 @@ class _Builder:
                   target: _Value | None = None) -> None:
         if target is None:  # an input, or a view (of an input or not): a write through it
             inputs = self.bound_inputs()
-            targets = inputs + [v for v in self.values if v.view and v not in inputs]
+            targets = inputs + [v for v in self.values
+                                if v.view and v.writable and v not in inputs]
         else:
             targets = [target]
         if not targets:
@@ -539,7 +542,8 @@ class _Builder:
             aliased = sig.return_aliases[0] is not None
             inplace = bool(drawable and drawable.kind == "inplace")
             self._bind_value(name, shape, dtype, view=aliased and not inplace,
-                             alias=first if aliased else None, same=inplace)
+                             alias=first if aliased else None, same=inplace,
+                             writable=inplace or not aliased or op == "aten::view.default")
         elif results and self_value is not None and form(2) == 1 and not self.ended:
             name = self._out_name(form)  # `y = x.add_(1)`: the result is its input
             stmt["outs"] = [name]
@@ -613,7 +617,11 @@ class _Arguments:
         if param.type in ("SymInt[]", "int[]"):
             if self.sig.name.startswith("aten::view"):
                 return _view_size(self.first.shape, form)
+            if self.sig.name.startswith("aten::expand"):
+                return _expand_size(self.first.shape, form)
             return _factory_size(builder.shape, form)
+        if param.type in ("int[1]?", "int[]?"):  # sum.dim_IntList: null and [] reduce all
+            return _dims(self.first.shape, form)
         if param.type == "bool":
             return bool(form(2))
         raise AssertionError(f"no literal for required {param.type} {param.name} of "
@@ -662,6 +670,18 @@ def _view_size(shape: tuple[int, ...], form: _Forms) -> list[int]:
 def _factory_size(shape: tuple[int, ...], form: _Forms) -> list[int]:
     sizes = [list(shape[k:]) for k in range(len(shape) + 1)] + [[1]]
     return sizes[form(len(sizes))]
+
+
+def _expand_size(shape: tuple[int, ...], form: _Forms) -> list[int]:
+    sizes = [list(shape), [-1] * len(shape), [2, *shape], [1, *[-1] * len(shape)]]
+    return sizes[form(len(sizes))]
+
+
+def _dims(shape: tuple[int, ...], form: _Forms) -> list[int] | None:
+    options: list[list[int] | None] = [None, [], [0], [-1]]
+    if len(shape) > 1:
+        options.append([0, -1])
+    return options[form(len(options))]
 
 
 def _arange_end(shape: tuple[int, ...], form: _Forms) -> Any:

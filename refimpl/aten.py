@@ -90,6 +90,13 @@ SCHEMAS = (
     "Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor",
     "aten::arange(Scalar end, *, ScalarType? dtype=None, Layout? layout=None, "
     "Device? device=None, bool? pin_memory=None) -> Tensor",
+    # The ops the modelled derivative formulas call (refimpl/autograd/_functions.py).
+    "aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)",
+    "aten::sgn(Tensor self) -> Tensor",
+    "aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, "
+    "ScalarType? dtype=None) -> Tensor",
+    "aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, "
+    "Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
 )
 
 # [NOTE: one op table] ``SCHEMAS`` is the one list of modelled operators: the oracle's
@@ -484,13 +491,117 @@ def sum_meta(self: Tensor, *, dtype: Any = None) -> Tensor:
 _register("aten::sum", sum_dense, sum_meta)
 
 
+def _sum_dims(self: Tensor, dim: Any) -> tuple[int, ...]:
+    """``make_dim_mask``: ``None`` or ``[]`` reduces every dimension."""
+    ndim = len(self.shape)
+    if not dim:
+        return tuple(range(ndim))
+    bound = max(ndim, 1)
+    out: list[int] = []
+    for d in dim:
+        if not -bound <= d < bound:
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-bound}, {bound - 1}], but got {d})")
+        d = d % bound
+        if d in out:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    return tuple(d for d in out if d < ndim)
+
+
+def _sum_dim_shape(self: Tensor, dims: tuple[int, ...], keepdim: bool) -> tuple[int, ...]:
+    return tuple(1 if i in dims else s for i, s in enumerate(self.shape)
+                 if keepdim or i not in dims)
+
+
+def sum_dim_dense(self: Tensor, dim: Any, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    _check_tensor(self, "sum", "self")
+    dims = _sum_dims(self, dim)
+    dt = _sum_dtype(self, dtype)
+    xp = get_backend().xp
+    data = xp.sum(_operand(self, dt), axis=dims, keepdims=keepdim) if dims else \
+        xp.asarray(_operand(self, dt), copy=True)
+    return Tensor._make(data, _sum_dim_shape(self, dims, keepdim), dt, self.device)
+
+
+def sum_dim_meta(self: Tensor, dim: Any, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    dims = _sum_dims(self, dim)
+    return _meta(_sum_dim_shape(self, dims, keepdim), _sum_dtype(self, dtype))
+
+
+_register("aten::sum.dim_IntList", sum_dim_dense, sum_dim_meta)
+
+
+def _expand_shape(self: Tensor, size: Any) -> tuple[int, ...]:
+    """``inferExpandGeometry``: -1 keeps a size; new dimensions go in front."""
+    if not isinstance(size, (list, tuple)) or not all(isinstance(s, int) for s in size):
+        raise TypeError(f"expand(): argument 'size' must be tuple of ints, not {size!r}")
+    shape = self.shape
+    if len(size) < len(shape):
+        raise RuntimeError(
+            f"expand({_type_string(self)}{{[{', '.join(map(str, shape))}]}}, "
+            f"size=[{', '.join(map(str, size))}]): the number of sizes provided ({len(size)}) "
+            f"must be greater or equal to the number of dimensions in the tensor "
+            f"({len(shape)})")
+    lead = len(size) - len(shape)
+    out: list[int] = []
+    for i, target in enumerate(size):
+        if i < lead:
+            if target < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({target}) isn't allowed in "
+                                   f"a leading, non-existing dimension {i}")
+            out.append(target)
+            continue
+        have = shape[i - lead]
+        if target == -1:
+            target = have
+        if have != target and have != 1:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({target}) must match the existing size "
+                f"({have}) at non-singleton dimension {i}.  Target sizes: "
+                f"[{', '.join(map(str, size))}].  Tensor sizes: [{', '.join(map(str, shape))}]")
+        out.append(target)
+    return tuple(out)
+
+
+def _type_string(t: Tensor) -> str:
+    return f"torch.{'cuda.' if t.device == 'cuda' else ''}{_TORCH_NAMES[t.dtype.name]}Tensor"
+
+
+def expand_dense(self: Tensor, size: Any, *, implicit: bool = False) -> Tensor:
+    _check_tensor(self, "expand", "self")
+    shape = _expand_shape(self, size)
+    data = get_backend().xp.broadcast_to(self._data, shape)
+    return Tensor._make(get_backend().xp.asarray(data, copy=True), shape, self.dtype,
+                        self.device)
+
+
+def expand_meta(self: Tensor, size: Any, *, implicit: bool = False) -> Tensor:
+    return _meta(_expand_shape(self, size), self.dtype)
+
+
+_register("aten::expand", expand_dense, expand_meta)
+
+
+def sgn_dense(self: Tensor) -> Tensor:
+    """``sgn`` of a real tensor is its ``sign`` (bool stays bool)."""
+    _check_tensor(self, "sgn", "self")
+    xp = get_backend().xp
+    data = self._data if self.dtype is dtypes.bool_ else xp.sign(self._data)
+    return Tensor._make(xp.asarray(data, copy=True), self.shape, self.dtype, self.device)
+
+
+_register("aten::sgn", sgn_dense, lambda self: _meta(self.shape, self.dtype))
+
+
 def _like(fill: int) -> tuple[Callable, Callable]:
     def dense(self: Tensor, *, dtype=None, layout=None, device=None, pin_memory=None,
               memory_format=None) -> Tensor:
-        _check_tensor(self, "zeros_like" if fill == 0 else "empty_like", "self")
+        _check_tensor(self, "zeros_like" if fill == 0 else "ones_like", "self")
         dt = dtypes.get_dtype(dtype) if dtype is not None else self.dtype
         backend = get_backend()
-        data = backend.xp.zeros(self.shape, dtype=backend.dtypes[dt.name])
+        make = backend.xp.zeros if fill == 0 else backend.xp.ones
+        data = make(self.shape, dtype=backend.dtypes[dt.name])
         return Tensor._make(data, self.shape, dt, self.device)
 
     def meta(self: Tensor, *, dtype=None, layout=None, device=None, pin_memory=None,
@@ -502,6 +613,7 @@ def _like(fill: int) -> tuple[Callable, Callable]:
 
 _register("aten::empty_like", *_like(0))
 _register("aten::zeros_like", *_like(0))
+_register("aten::ones_like", *_like(1))
 
 
 def _check_inplace_dtype(self: Tensor, result: dtypes.dtype) -> None:
@@ -881,7 +993,8 @@ _register("aten::arange", arange_dense, arange_meta)
 # lift_fresh pair (observed with torch._C._dispatch_has_kernel_for_dispatch_key; the same on
 # 2.14.1; tests/refimpl/test_effects_functionalize.py compares the table with torch's).
 for _name in ("aten::view", "aten::_to_copy", "aten::lift_fresh", "aten::lift_fresh_copy",
-              "aten::add_.Tensor", "aten::mul_.Tensor", "aten::copy_", "aten::abs_"):
+              "aten::add_.Tensor", "aten::mul_.Tensor", "aten::copy_", "aten::abs_",
+              "aten::expand"):
     _CPP_KERNEL_KEYS[OPS[_name].name()] = {DispatchKey.Functionalize}
 
 

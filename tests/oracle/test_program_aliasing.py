@@ -97,3 +97,29 @@ def test_torch_shows_the_write_through_the_other_view(case: str) -> None:
     stale = rv if case.startswith("a view") else rx
     assert stale.tolist() == [0.0, 1.0, 2.0], (
         f"expected refimpl's stale value (what PRG-43 refuses to compare), got {stale}")
+
+
+EXPAND = {"op": "aten::expand.default", "args": [{"ref": "x"}, [2, 3]], "outs": ["e"]}
+
+
+@pytest.mark.spec("PRG-44")
+@pytest.mark.parametrize("body", [
+    [EXPAND, {"op": "aten::add_.Tensor", "args": [{"ref": "e"}, 1]}],
+    [EXPAND, {"op": "aten::view.default", "args": [{"ref": "e"}, [6]], "outs": ["w"]},
+     {"op": "aten::abs_.default", "args": [{"ref": "w"}]}],
+], ids=["the expanded tensor", "a view of it"])
+def test_a_write_through_a_view_other_than_view_is_refused(body: list) -> None:
+    where = f"$.body[{len(body) - 1}].args[0]"
+    with pytest.raises(ProgramError) as info:
+        load_program(_doc(body, ["x"]))
+    message = str(info.value)
+    assert message.startswith(f"{where}: ") and "aten::expand.default" in message \
+        and "(PRG-44)" in message, f"expected the write at {where} refused, got {message!r}"
+
+
+@pytest.mark.spec("PRG-44")
+def test_a_write_through_a_view_of_views_is_accepted() -> None:
+    body = [VIEW, {"op": "aten::view.default", "args": [{"ref": "v"}, [1, 3]], "outs": ["w"]},
+            {"op": "aten::abs_.default", "args": [{"ref": "w"}]}]
+    run = run_refimpl(load_program(_doc(body, ["w"])), "functional")
+    assert run.error is None, f"expected the write through views to run, got {run.error}"
