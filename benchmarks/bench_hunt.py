@@ -7,9 +7,10 @@ kind `effect-order violation` is on disk, the examples run by then (from the cam
 progress lines), and, once it is found, the campaign is stopped. A seed that finds none within
 the budget counts as a miss. Reports the per-seed times, the hit count and the median time to
 the first violation against issue 11's target (>= 4 of 5 seeds within 10 minutes, median
-<= 120 s on a 2-core machine), and the shrunk size of each violation found (when `--shrink`
-is given, the campaign's own `oracle.shrink` pass runs before it stops: statements before and
-after).
+<= 120 s on a 2-core machine). With `--shrink`, each violation found is then reduced by
+`python -m oracle shrink FOLDER` (the reduction pass alone, with the same fresh inductor cache):
+statements before and after, predicate runs and seconds, against the target of <= 5
+statements; `--keep DIR` copies the finding folders (shrunk) there.
 Spec: RPT-34 (aimed campaigns), RPT-28 (shrinking). Needs torch.
 
     python3 benchmarks/bench_hunt.py --seeds 0,1,2,3,4 --budget 600 \
@@ -21,6 +22,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -49,16 +52,15 @@ def _violations(findings: Path) -> list[dict]:
     return found
 
 
-def hunt(seed: int, budget: float, shrink: bool, extra: list[str]) -> dict[str, Any]:
+def hunt(seed: int, budget: float, shrink: bool, keep: Path | None,
+         extra: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-hunt-") as tmp:
         findings = Path(tmp) / "findings"
         env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(Path(tmp) / "inductor-cache"),
                "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-m", "oracle", "fuzz", "--paths", "compile:inductor",
                "--no-known", "--seed", str(seed), "--budget", f"{budget:.0f}s",
-               "--findings", str(findings), *extra]
-        if not shrink:
-            cmd.append("--no-shrink")
+               "--findings", str(findings), "--no-shrink", *extra]
         log = Path(tmp) / "log.txt"
         start = time.monotonic()
         with log.open("w") as out:
@@ -69,8 +71,7 @@ def hunt(seed: int, budget: float, shrink: bool, extra: list[str]) -> dict[str, 
                 time.sleep(1.0)
                 if first is None and _violations(findings):
                     first = time.monotonic() - start
-                    if not shrink:
-                        break
+                    break
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:
@@ -81,8 +82,28 @@ def hunt(seed: int, budget: float, shrink: bool, extra: list[str]) -> dict[str, 
         if first is None and _violations(findings):
             first = time.monotonic() - start
         text = log.read_text(errors="replace")
-        return {"seed": seed, "seconds_to_first": first, "violations": _violations(findings),
+        violations = _violations(findings)
+        if shrink:
+            for v in violations:
+                v.update(_shrink(findings / v["folder"], env))
+        if keep is not None:
+            for v in violations:
+                shutil.copytree(findings / v["folder"], keep / v["folder"], dirs_exist_ok=True)
+        return {"seed": seed, "seconds_to_first": first, "violations": violations,
                 "examples_logged": _last_examples(text), "exit": proc.returncode}
+
+
+def _shrink(folder: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`python -m oracle shrink FOLDER`: the statements left, the runs and the seconds."""
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "oracle", "shrink", str(folder)], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - start
+    program = json.loads((folder / "program.json").read_text())
+    runs = re.search(r"\d+\s+->\s+\d+\s+statements\s+\((\d+)\s+runs", done.stdout)
+    return {"shrunk_statements": len(program["body"]), "shrink_exit": done.returncode,
+            "shrink_runs": int(runs.group(1)) if runs else None,
+            "shrink_seconds": round(seconds, 1)}
 
 
 def _last_examples(text: str) -> int | None:
@@ -96,7 +117,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per seed")
     parser.add_argument("--shrink", action="store_true",
-                        help="let each campaign run to its budget and shrink what it found")
+                        help="reduce each violation found with `python -m oracle shrink`")
+    parser.add_argument("--keep", type=Path, help="copy the finding folders here")
     parser.add_argument("--no-aim", action="store_true", help="an unaimed campaign, to compare")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -105,7 +127,7 @@ def main() -> None:
     extra = ["--no-aim"] if args.no_aim else []
     runs = []
     for seed in seeds:
-        run = hunt(seed, budget, args.shrink, extra)
+        run = hunt(seed, budget, args.shrink, args.keep, extra)
         runs.append(run)
         took = run["seconds_to_first"]
         print(f"seed {seed}: " + (f"violation after {took:.0f} s" if took is not None
@@ -116,20 +138,29 @@ def main() -> None:
     middle = statistics.median([math.inf if t is None else t for t in
                                 (r["seconds_to_first"] for r in runs)])
     median = None if math.isinf(middle) else middle
-    print_table(["seed", "s to first violation", "statements (smallest)", "examples logged"],
+    print_table(["seed", "s to first violation", "statements (smallest)", "shrunk to",
+                 "examples logged"],
                 [[r["seed"], r["seconds_to_first"] if r["seconds_to_first"] is not None else "-",
                   min((v["statements"] for v in r["violations"]), default="-"),
+                  ", ".join(str(v["shrunk_statements"]) for v in r["violations"]
+                            if "shrunk_statements" in v) or "-",
                   r["examples_logged"] if r["examples_logged"] is not None else "-"]
                  for r in runs])
     need = max(1, (4 * len(runs) + 4) // 5)
     status = "met" if hits >= need and median is not None and median <= 120 else "MISSED"
+    shrunk = [v["shrunk_statements"] for r in runs for v in r["violations"]
+              if "shrunk_statements" in v]
+    shrink_status = None
+    if shrunk:
+        shrink_status = "met" if max(shrunk) <= 5 else "MISSED"
+        print(f"shrunk sizes {shrunk} (target: every one <= 5 statements): {shrink_status}")
     print(f"\nhits {hits}/{len(runs)} within {budget:.0f} s, median time to first "
           f"{'-' if median is None else f'{median:.0f} s'} "
           f"(target: >= {need}/{len(runs)}, median <= 120 s): {status}")
     if args.json:
         write_json(args.json, {"machine": info, "budget_s": budget, "aim": not args.no_aim,
                                "runs": runs, "hits": hits, "median_s": median,
-                               "status": status})
+                               "status": status, "shrink_status": shrink_status})
 
 
 if __name__ == "__main__":
