@@ -738,6 +738,19 @@ def _check_aliasing(program: Program, custom: dict[str, _CustomOp]) -> None:
                            f"the write through a view for `aten::view.default` only, so this "
                            f"write is outside the model (PRG-44)")
             if written is not None:
+                for other_param, value, other_where in given:
+                    if other_param is param:
+                        continue
+                    for ref, ref_loc in _tensor_refs(value, other_where):
+                        seen = env.get(ref.name) if ref.index is None else None
+                        if seen is not None and seen.storage == written.storage \
+                                and seen.obj != written.obj:
+                            raise ProgramError(
+                                ref_loc, f"{stmt.op} writes {json_path(where)} and reads "
+                                         f"{ref.name!r}, another tensor of the same storage; "
+                                         f"torch checks their memory overlap by strides, which "
+                                         f"refimpl does not model, so this call is outside the "
+                                         f"model (PRG-45)")
                 for other in env.values():
                     if other.storage == written.storage and other.obj != written.obj:
                         other.stale = f"{json_path(where)} ({stmt.op})"

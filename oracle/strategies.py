@@ -33,7 +33,8 @@ Simplifications:
 4. Tags (the `str` arguments that land in the effect log) are the statement's position
    (`s3`), so every event of a program is distinct and any reordering is visible.
 5. Once a tensor is written (an input, an intermediate or a view: a write through a view is
-   drawn, TRC-18), the other tensors of its storage are never read again (PRG-43).
+   drawn, TRC-18), the other tensors of its storage are never read again (PRG-43), and an
+   in-place op never reads another tensor of the storage it writes (PRG-45).
 """
 
 from __future__ import annotations
@@ -608,6 +609,10 @@ class _Arguments:
             if self.numbers_ok and not must_be_ref and form(3) == 1:
                 return NUMBERS[form(len(NUMBERS))]
             pool = builder.bound_inputs() if self.mul else builder.values
+            if self.sig.params[0].alias and self.sig.params[0].alias.endswith("!"):
+                # PRG-45: an in-place op reads no other tensor of the storage it writes.
+                pool = [v for v in pool if v.storage != self.first.storage
+                        or v.obj == self.first.obj]
             pool = [v for v in pool if _broadcastable(v.shape, self.first.shape)] or [self.first]
             return self._ref(builder.pick(self.b, pool))
         if param.type == "Scalar":
@@ -622,6 +627,8 @@ class _Arguments:
             return _factory_size(builder.shape, form)
         if param.type in ("int[1]?", "int[]?"):  # sum.dim_IntList: null and [] reduce all
             return _dims(self.first.shape, form)
+        if param.type == "int" and self.sig.name.startswith("aten::unsqueeze"):
+            return (0, -1, len(self.first.shape))[form(3)]
         if param.type == "bool":
             return bool(form(2))
         raise AssertionError(f"no literal for required {param.type} {param.name} of "

@@ -123,3 +123,28 @@ def test_a_write_through_a_view_of_views_is_accepted() -> None:
             {"op": "aten::abs_.default", "args": [{"ref": "w"}]}]
     run = run_refimpl(load_program(_doc(body, ["w"])), "functional")
     assert run.error is None, f"expected the write through views to run, got {run.error}"
+
+
+@pytest.mark.spec("PRG-45")
+@pytest.mark.parametrize("body, where", [
+    ([VIEW, {"op": "aten::mul_.Tensor", "args": [{"ref": "v"}, {"ref": "x"}]}],
+     "$.body[1].args[1]"),
+    ([VIEW, {"op": "aten::copy_.default", "args": [{"ref": "x"}, {"ref": "v"}]}],
+     "$.body[1].args[1]"),
+], ids=["a view written, its base read", "the base written, its view read"])
+def test_an_inplace_op_reading_another_tensor_of_its_storage_is_refused(body, where) -> None:
+    with pytest.raises(ProgramError) as info:
+        load_program(_doc(body, ["x"] if "copy_" in body[1]["op"] else ["v"]))
+    message = str(info.value)
+    assert message.startswith(f"{where}: ") and "(PRG-45)" in message, (
+        f"expected the read at {where} refused, got {message!r}")
+
+
+@pytest.mark.torch
+@pytest.mark.spec("PRG-45")
+def test_torch_refuses_the_partial_overlap() -> None:
+    import torch  # noqa: PLC0415
+
+    x = torch.ones(())
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        x.view([-1]).mul_(x)
