@@ -92,6 +92,7 @@ SCHEMAS = (
     "Device? device=None, bool? pin_memory=None) -> Tensor",
     # The ops the modelled derivative formulas call (refimpl/autograd/_functions.py).
     "aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)",
+    "aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)",
     "aten::sgn(Tensor self) -> Tensor",
     "aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, "
     "ScalarType? dtype=None) -> Tensor",
@@ -583,6 +584,26 @@ def expand_meta(self: Tensor, size: Any, *, implicit: bool = False) -> Tensor:
 _register("aten::expand", expand_dense, expand_meta)
 
 
+def _unsqueeze_shape(self: Tensor, dim: Any) -> tuple[int, ...]:
+    bound = len(self.shape) + 1
+    if not -bound <= dim < bound:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-bound}, "
+                         f"{bound - 1}], but got {dim})")
+    dim %= bound
+    return (*self.shape[:dim], 1, *self.shape[dim:])
+
+
+def unsqueeze_dense(self: Tensor, dim: int) -> Tensor:
+    _check_tensor(self, "unsqueeze", "self")
+    shape = _unsqueeze_shape(self, dim)
+    return Tensor._make(get_backend().xp.reshape(self._data, shape), shape, self.dtype,
+                        self.device)
+
+
+_register("aten::unsqueeze", unsqueeze_dense,
+          lambda self, dim: _meta(_unsqueeze_shape(self, dim), self.dtype))
+
+
 def sgn_dense(self: Tensor) -> Tensor:
     """``sgn`` of a real tensor is its ``sign`` (bool stays bool)."""
     _check_tensor(self, "sgn", "self")
@@ -994,7 +1015,7 @@ _register("aten::arange", arange_dense, arange_meta)
 # 2.14.1; tests/refimpl/test_effects_functionalize.py compares the table with torch's).
 for _name in ("aten::view", "aten::_to_copy", "aten::lift_fresh", "aten::lift_fresh_copy",
               "aten::add_.Tensor", "aten::mul_.Tensor", "aten::copy_", "aten::abs_",
-              "aten::expand"):
+              "aten::expand", "aten::unsqueeze"):
     _CPP_KERNEL_KEYS[OPS[_name].name()] = {DispatchKey.Functionalize}
 
 
@@ -1180,3 +1201,9 @@ _METHODS: dict[str, Callable] = {
 }
 for _method_name, _method in _METHODS.items():
     setattr(Tensor, _method_name, _method)
+
+# The autograd layer: a kernel at the ``Autograd`` keys of every op with a derivative formula
+# (refimpl/autograd/variable_type.py), and the tensor methods autograd adds.
+from refimpl.autograd.variable_type import register_autograd_kernels  # noqa: E402
+
+register_autograd_kernels(OPS)

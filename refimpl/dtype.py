@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "DTYPES", "dtype", "float32", "float64", "int32", "int64", "bool_", "get_dtype", "layout",
-    "result_type", "strided",
+    "result_type", "strided", "memory_format", "contiguous_format", "preserve_format",
 ]
 
 
@@ -53,6 +53,31 @@ class layout:
 
 
 strided = layout("strided")
+
+
+class memory_format:  # noqa: N801 - upstream name (torch.memory_format)
+    """A memory format (``torch.memory_format``), printed as torch's; refimpl's tensors have no
+    strides, so it only travels into traced calls (``zeros_like(g, memory_format=...)``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+    def __reduce__(self):
+        return (_get_memory_format, (self.name,))
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+_MEMORY_FORMATS = {"contiguous_format": contiguous_format, "preserve_format": preserve_format}
+
+
+def _get_memory_format(name: str) -> memory_format:
+    return _MEMORY_FORMATS[name]
 
 
 def _get_layout(name: str) -> layout:

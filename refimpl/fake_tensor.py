@@ -40,6 +40,7 @@ class FakeTensor(Tensor):
         t.dtype = dtype_
         t.device = device
         t._keys = dense_keys(device) | PYTHON_KEYS
+        t._autograd_meta = None
         t.fake_mode = mode
         return t
 
@@ -71,7 +72,10 @@ class FakeTensorMode(TorchDispatchMode):
         if isinstance(t, FakeTensor) and t.fake_mode is self:
             return t
         device = "cpu" if t.device == "meta" else t.device
-        return FakeTensor._make_fake(self, t.shape, t.dtype, device)
+        fake = FakeTensor._make_fake(self, t.shape, t.dtype, device)
+        if t.requires_grad:  # the metadata torch's MetaConverter copies: a leaf requiring grad
+            fake.requires_grad_(True)
+        return fake
 
     def __torch_dispatch__(self, func: OpOverload, types: tuple, args: tuple = (),
                            kwargs: dict | None = None) -> Any:

@@ -52,6 +52,7 @@ class FunctionalTensor(Tensor):
         t.dtype = elem.dtype
         t.device = elem.device if elem.device != "meta" else "cpu"
         t._keys = dense_keys(t.device) | PYTHON_KEYS
+        t._autograd_meta = None
         t.elem = elem
         t._mode = mode
         t._storage = _Storage(elem)  # [NOTE: view regeneration]

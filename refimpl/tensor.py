@@ -5,8 +5,9 @@ dispatch sees it: the key set a tensor carries (``torch._C._dispatch_keys``).
 Spec: DSP-14.
 
 Simplifications:
-1. No strides, storage sharing, views or autograd metadata: ``view`` copies (see aten.py), and an
-   in-place op replaces the array a tensor holds.
+1. No strides, storage sharing or views: ``view`` copies (see aten.py), and an in-place op
+   replaces the array a tensor holds. Autograd metadata is one slot, ``_autograd_meta``, filled
+   by ``refimpl.autograd`` (which also attaches ``requires_grad``, ``grad``, ``backward``...).
 2. A tensor whose ``_data`` is ``None`` has metadata only (fake and meta tensors).
 3. Operators (``+``, ``*``, ``.sin()``...) are attached by ``refimpl.aten`` once the ops exist,
    the way torch attaches C++ methods; this module cannot import the ops without a cycle.
@@ -56,13 +57,14 @@ def dense_keys(device: str) -> int:
 class Tensor:
     """A plain (dense or meta) tensor. Subclasses add ``DispatchKey.Python`` to their keys."""
 
-    __slots__ = ("_data", "shape", "dtype", "device", "_keys", "__weakref__")
+    __slots__ = ("_data", "shape", "dtype", "device", "_keys", "_autograd_meta", "__weakref__")
 
     _data: Any
     shape: tuple[int, ...]
     dtype: dtype
     device: str
     _keys: int
+    _autograd_meta: Any  # refimpl.autograd.variable.AutogradMeta or None
 
     @classmethod
     def _make(cls, data: Any, shape: tuple[int, ...], dtype_: dtype, device: str) -> Tensor:
@@ -73,6 +75,7 @@ class Tensor:
         t.dtype = dtype_
         t.device = device
         t._keys = _DENSE_KEYS[device]
+        t._autograd_meta = None
         return t
 
     # -- metadata ------------------------------------------------------------------------

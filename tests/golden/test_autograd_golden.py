@@ -1,0 +1,70 @@
+"""refimpl's autograd reproduces what each torch build recorded on the autograd cases.
+
+Models: `autograd_cases.py` run in refimpl (`RefimplApi`) under the profile of each recording
+`torch-<major.minor>/autograd.json` (written by `record_autograd.py`), compared text for text:
+traced backward graphs, grads, `grad_fn` names and edges, versions, error types and messages.
+The torch-marked test re-runs the cases in the installed torch against its own recording, so a
+recording that no longer says what torch does fails.
+Spec: AG-1 .. AG-9.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from refimpl.profiles import get_profile, profile_for_torch_version, set_profile
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from autograd_api import RefimplApi, TorchApi  # noqa: E402
+from autograd_cases import CASES  # noqa: E402
+
+RECORDINGS = {p.parent.name: json.loads(p.read_text())
+              for p in sorted(HERE.glob("torch-*/autograd.json"))}
+
+
+def _diff(expected: dict, got: dict) -> str:
+    lines = []
+    for kind in sorted(set(expected) | set(got)):
+        if expected.get(kind) != got.get(kind):
+            lines.append(f"--- {kind} (torch)\n{expected.get(kind)}\n+++ {kind} (refimpl)\n"
+                         f"{got.get(kind)}")
+    return "\n".join(lines)
+
+
+@pytest.mark.spec("AG-1", "AG-3", "AG-4", "AG-5", "AG-6", "AG-7", "AG-8", "AG-9")
+@pytest.mark.parametrize("build", sorted(RECORDINGS))
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_refimpl_reproduces_the_recorded_case(build: str, name: str) -> None:
+    recording = RECORDINGS[build]
+    expected = recording["cases"].get(name)
+    if expected is None:
+        pytest.skip(f"{build} has no recording of {name}: run record_autograd.py with it")
+    previous = get_profile()
+    set_profile(profile_for_torch_version(recording["torch"]))
+    try:
+        got = CASES[name](RefimplApi())
+    finally:
+        set_profile(previous)
+    assert got == expected, f"{name} departs from torch {recording['torch']}:\n" + _diff(
+        expected, got)
+
+
+@pytest.mark.torch
+@pytest.mark.spec("AG-1")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_recording_says_what_the_installed_torch_does(name: str) -> None:
+    import torch  # noqa: PLC0415
+
+    build = "torch-" + ".".join(torch.__version__.split(".")[:2])
+    if build not in RECORDINGS or name not in RECORDINGS[build]["cases"]:
+        pytest.skip(f"no {build} recording of {name}")
+    got = CASES[name](TorchApi())
+    expected = RECORDINGS[build]["cases"][name]
+    assert got == expected, f"torch {torch.__version__} no longer does what was recorded:\n" \
+        + _diff(expected, got)
