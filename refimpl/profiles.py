@@ -60,6 +60,7 @@ class Profile:
     functionalize_rule: bool
     bool_arith_error: Literal["RuntimeError", "NotImplementedError"]
     linalg_assert_lines: tuple[int, int, int]
+    custom_op_backward_count_check: bool
     path: Path | Traversable | None = field(default=None, compare=False)
 
 

@@ -9,7 +9,8 @@ Simplifications:
    inference covers ``Tensor``, ``list[Tensor]``, ``str``, ``int``, ``float``, ``bool`` parameters
    and ``Tensor``, ``None``, ``tuple[Tensor, ...]``, ``list[Tensor]`` returns.
 2. The real implementation is registered for ``CompositeExplicitAutograd`` (every backend); no
-   ``device_types``, autograd or ``register_kernel``.
+   ``device_types`` or ``register_kernel``. The autograd kernel is
+   ``refimpl._library.autograd``'s (AG-10).
 3. The op lives in the given ``lib`` (a ``Library``) so a scoped library removes it; without one,
    a process-wide fragment library per namespace holds it.
 """
@@ -46,6 +47,12 @@ class CustomOpDef:
         self._opoverload: OpOverload = define_schema(schema)
         self._opoverload.py_impl(DispatchKey.CompositeExplicitAutograd)(fn)
         self._opoverload.py_impl(DispatchKey.Meta)(self._meta_kernel)
+        # Every custom op has an autograd kernel; register_autograd fills in its formula.
+        from refimpl._library.autograd import Info, make_autograd_impl  # noqa: PLC0415
+
+        self._autograd_info = Info()
+        self._opoverload.py_impl(DispatchKey.Autograd)(
+            make_autograd_impl(self._opoverload, self._autograd_info))
 
     def _meta_kernel(self, *args: Any, **kwargs: Any) -> Any:
         fake = simple_registry.singleton.find(self._qualname).fake_impl.kernel
@@ -62,6 +69,19 @@ class CustomOpDef:
         entry = simple_registry.singleton.find(self._qualname)
         self._handles.append(entry.fake_impl.register(fn))
         return fn
+
+    def register_autograd(self, backward: Callable, /, *,
+                          setup_context: Callable | None = None) -> None:
+        """The backward formula (``backward(ctx, *grads) -> grads of the inputs``) and what
+        ``setup_context(ctx, inputs, output)`` saves for it (``CustomOpDef.register_autograd``)."""
+        schema = self._opoverload._schema
+        if any(r.alias_info is not None for r in schema.returns) or any(
+                a.alias_info is not None and a.alias_info.is_write for a in schema.arguments):
+            raise RuntimeError(f"Cannot register autograd formula for non-functional operator "
+                               f"{self} with schema {schema}. Please create a functional "
+                               f"operator and register an autograd formula for that.")
+        self._autograd_info._backward_fn = backward
+        self._autograd_info._setup_context_fn = setup_context
 
     def register_effect(self, effect: EffectType | None) -> None:
         """Mark the op effectful (or not); same as ``_register_effectful_op(self, effect)``."""

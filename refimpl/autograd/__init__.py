@@ -6,7 +6,7 @@ torch 2.13.0; the layers below live where upstream has them: ``grad_mode.py``, `
 (nodes, saved tensors), ``engine.py`` (``engine.cpp``), ``functions.py`` (the derivative
 formulas), ``variable_type.py`` (the ``Autograd`` dispatch-key kernels), ``variable.py`` (a
 tensor's autograd metadata and the tensor methods).
-Spec: AG-1 .. AG-9 (``specs/autograd.md``).
+Spec: AG-1 .. AG-10 (``specs/autograd.md``).
 
 Simplifications:
 1. No ``create_graph`` double backward through saved values of the first backward beyond what

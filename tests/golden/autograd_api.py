@@ -16,8 +16,12 @@ def _values(shape: tuple[int, ...]) -> Any:
     return flat if shape else flat[0]
 
 
+_COUNTER = iter(range(1 << 30))
+
+
 class TorchApi:
     def __init__(self) -> None:
+        self.ns = f"agcase{next(_COUNTER)}"  # torch never forgets a custom op: a fresh namespace
         import torch  # noqa: PLC0415
         from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
 
@@ -46,9 +50,14 @@ class TorchApi:
     def tolist(self, t: Any) -> Any:
         return t.detach().tolist()
 
+    def custom_op(self, name: str, schema: str, fn: Any) -> Any:
+        return self.torch.library.custom_op(f"{self.ns}::{name}", mutates_args=(),
+                                            schema=schema)(fn)
+
 
 class RefimplApi:
     def __init__(self) -> None:
+        self.ns = f"agcase{next(_COUNTER)}"
         import refimpl  # noqa: PLC0415
         from refimpl import aten, autograd  # noqa: PLC0415
 
@@ -75,3 +84,8 @@ class RefimplApi:
 
     def tolist(self, t: Any) -> Any:
         return t.tolist()
+
+    def custom_op(self, name: str, schema: str, fn: Any) -> Any:
+        from refimpl.library import custom_op  # noqa: PLC0415
+
+        return custom_op(f"{self.ns}::{name}", mutates_args=(), schema=schema)(fn)

@@ -271,3 +271,85 @@ def bad_calls(api):
     errors["empty inputs"] = error_of(
         lambda: api.backward(_sum(api, api.op("aten::mul.Tensor")(x, 2)), inputs=[]))
     return {"errors": "\n".join(f"{k}: {v}" for k, v in errors.items())}
+
+
+def _normalized(api, text: str) -> str:
+    return text.replace(api.ns, "ns")
+
+
+def _recording_ops(api, log: list):
+    """`rec(x, tag)`: appends `tag` to `log` and returns a clone (its grad passes through); `f1`
+    is sin with a backward
+    that records `f1.backward`, `f2` cos with one that records `f2.backward`."""
+    op = api.op
+
+    rec = api.custom_op("rec", "(Tensor x, str tag) -> Tensor",
+                        lambda x, tag: (log.append(tag), op("aten::clone")(x))[1])
+    f1 = api.custom_op("f1", "(Tensor x) -> Tensor", lambda x: op("aten::sin")(x))
+    f2 = api.custom_op("f2", "(Tensor x) -> Tensor", lambda x: op("aten::cos")(x))
+
+    def save(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    def f1_backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return op("aten::mul.Tensor")(rec(g, "f1.backward"), op("aten::cos")(x))
+
+    def f2_backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return op("aten::mul.Tensor")(rec(g, "f2.backward"), op("aten::neg")(
+            op("aten::sin")(x)))
+
+    rec.register_autograd(lambda ctx, g: (g, None))  # the tag is a str: no grad
+    f1.register_autograd(f1_backward, setup_context=save)
+    f2.register_autograd(f2_backward, setup_context=save)
+    return rec, f1, f2
+
+
+@case
+def custom_op_backward_effects(api):
+    """Backward formulas that call a recording custom op: the log holds the forward events,
+    then the backward events in the engine's order (the node made later first when both are
+    ready; a chain in dependency order)."""
+    log: list = []
+    rec, f1, f2 = _recording_ops(api, log)
+    x = api.leaf(3)
+    a = f1(rec(x, "forward a"))
+    b = f2(rec(x, "forward b"))
+    api.backward(_sum(api, api.op("aten::mul.Tensor")(a, b)))
+    branches = list(log)
+    log.clear()
+    y = api.leaf(3)
+    api.backward(_sum(api, f1(f2(y))))
+    return {"log": f"branches: {branches}\nchain: {log}", "grads": f"{rounded(api, x.grad)} "
+            f"{rounded(api, y.grad)}",
+            "names": _normalized(api, f"{a.grad_fn.name()} "
+                                      f"{[(n.name(), i) for n, i in a.grad_fn.next_functions]}")}
+
+
+@case
+def custom_op_backward_traced(api):
+    log: list = []
+    rec, f1, f2 = _recording_ops(api, log)
+
+    def fn(x):
+        return api.grad(_sum(api, api.op("aten::mul.Tensor")(f1(x), f2(x))), [x])
+
+    texts = traced(api, fn, (3,))
+    texts["graph"] = _normalized(api, texts["graph"])
+    return texts
+
+
+@case
+def custom_op_bad_backwards(api):
+    op = api.op
+    no_formula = api.custom_op("plain", "(Tensor x) -> Tensor", lambda x: op("aten::sin")(x))
+    too_many = api.custom_op("many", "(Tensor x) -> Tensor", lambda x: op("aten::sin")(x))
+    too_many.register_autograd(lambda ctx, g: (g, g))
+    wrong_shape = api.custom_op("shape", "(Tensor x) -> Tensor", lambda x: op("aten::sin")(x))
+    wrong_shape.register_autograd(lambda ctx, g: api.plain(5))
+    x = api.leaf(2)
+    errors = {name: error_of(lambda f=f: api.backward(_sum(api, f(x))))
+              for name, f in [("no formula", no_formula), ("too many grads", too_many),
+                              ("wrong shape", wrong_shape)]}
+    return {"errors": _normalized(api, "\n".join(f"{k}: {v}" for k, v in errors.items()))}

@@ -37,7 +37,8 @@ def _diff(expected: dict, got: dict) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.spec("AG-1", "AG-3", "AG-4", "AG-5", "AG-6", "AG-7", "AG-8", "AG-9")
+@pytest.mark.spec("AG-1", "AG-2", "AG-3", "AG-4", "AG-5", "AG-6", "AG-7", "AG-8", "AG-9",
+                  "AG-10")
 @pytest.mark.parametrize("build", sorted(RECORDINGS))
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_refimpl_reproduces_the_recorded_case(build: str, name: str) -> None:

@@ -53,6 +53,7 @@ SEED_SWITCHES = {
     "functionalize_rule": False,
     "bool_arith_error": "RuntimeError",
     "linalg_assert_lines": (1575, 1613, 1642),
+    "custom_op_backward_count_check": False,
 }
 TORCH_SWITCHES = {
     "import_registrations": (
@@ -69,9 +70,11 @@ TORCH_SWITCHES = {
     "functionalize_rule": True,
     "bool_arith_error": "RuntimeError",
     "linalg_assert_lines": (1575, 1613, 1642),
+    "custom_op_backward_count_check": False,
 }
 TORCH_214_SWITCHES = {**TORCH_SWITCHES, "bool_arith_error": "NotImplementedError",
-                      "linalg_assert_lines": (1614, 1652, 1681)}
+                      "linalg_assert_lines": (1614, 1652, 1681),
+                      "custom_op_backward_count_check": True}
 EXPECTED = {
     "seed": ((), SEED_SWITCHES),
     "torch-2.13": (("2.13",), TORCH_SWITCHES),
@@ -242,6 +245,7 @@ check_messages = "explicit"
 functionalize_rule = true
 bool_arith_error = "RuntimeError"
 linalg_assert_lines = [1, 2, 3]
+custom_op_backward_count_check = false
 """
 
 

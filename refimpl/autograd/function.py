@@ -1,0 +1,129 @@
+"""``torch.autograd.Function``: a forward and a backward written in Python, one node per call.
+
+Models: ``torch/autograd/function.py`` (``Function``, ``FunctionCtx``: ``save_for_backward``,
+``saved_tensors``, ``needs_input_grad``) and ``torch/csrc/autograd/python_function.cpp``
+(``THPFunction_apply``: the node is made, so takes its sequence number, before ``forward`` runs
+with grad mode off; ``_process_backward``: extra ``None`` grads are dropped, then the count
+must match and a non-tensor input must get ``None``) at torch 2.13.0.
+Spec: AG-10.
+
+Simplifications:
+1. No ``mark_dirty``, ``mark_non_differentiable``, ``set_materialize_grads``, ``vmap`` or
+   ``setup_context`` staticmethod on ``Function`` itself (``custom_op``'s ``register_autograd``
+   calls its own ``setup_context`` from ``forward``, as upstream's generated Function does).
+2. Outputs are a tensor or a tuple of tensors (and non-tensors, which get no history).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from refimpl.autograd.grad_mode import _tls as _grad_tls
+from refimpl.autograd.grad_mode import no_grad
+from refimpl.autograd.graph import Node
+from refimpl.tensor import Tensor
+
+__all__ = ["Function", "FunctionCtx"]
+
+
+class FunctionCtx(Node):
+    """The ``ctx`` of ``forward``/``backward``: also the call's node (``BackwardCFunction``)."""
+
+    _fn_cls: type[Function]
+
+    def __init__(self, next_edges: tuple, needs_input_grad: tuple[bool, ...],
+                 is_variable_input: tuple[bool, ...]) -> None:
+        super().__init__(next_edges)
+        self.needs_input_grad = needs_input_grad
+        self._is_variable_input = is_variable_input
+        self._to_save: tuple = ()
+
+    def name(self) -> str:
+        return f"{self._fn_cls.__name__}Backward"
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return tuple(s.unpack() if s is not None else None for s in self._saved_for_backward)
+
+    def _save_now(self) -> None:
+        self._saved_for_backward = [self.save(t) if isinstance(t, Tensor) else None
+                                    for t in self._to_save]
+
+    def apply(self, grads: list[Tensor | None]) -> list[Tensor | None]:
+        result = self._fn_cls.backward(self, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        n_inputs = len(self._is_variable_input)
+        if len(result) > n_inputs and all(r is None for r in result[n_inputs:]):
+            result = result[:n_inputs]
+        if len(result) != n_inputs:
+            raise RuntimeError(f"function {self.name()} returned an incorrect number of "
+                               f"gradients (expected {n_inputs}, got {len(result)})")
+        out: list[Tensor | None] = []
+        for i, (r, is_variable) in enumerate(zip(result, self._is_variable_input)):
+            if r is None:
+                if is_variable:
+                    out.append(None)
+                continue
+            if not is_variable:
+                raise RuntimeError(f"function {self.name()} returned a gradient different than "
+                                   f"None at position {i + 1}, but the corresponding forward "
+                                   f"input was not a Variable")
+            out.append(r)
+        return out
+
+
+_CTX_CLASSES: dict[type, type[FunctionCtx]] = {}
+
+
+def _ctx_class(cls: type[Function]) -> type[FunctionCtx]:
+    """The node class of a Function (torch's ``<Name>Backward``), made once per Function."""
+    ctx_cls = _CTX_CLASSES.get(cls)
+    if ctx_cls is None:
+        ctx_cls = _CTX_CLASSES[cls] = type(f"{cls.__name__}Backward", (FunctionCtx,),
+                                           {"_fn_cls": cls})
+    return ctx_cls
+
+
+class Function:
+    """Subclass with ``forward(ctx, *args)`` and ``backward(ctx, *grads)`` staticmethods; call
+    ``apply``."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any) -> Any:
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grads: Any) -> Any:
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode "
+                                  "AD.")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        from refimpl.autograd.variable import meta_of, requires_grad  # noqa: PLC0415
+        from refimpl.autograd.variable_type import gradient_edge  # noqa: PLC0415
+
+        is_variable = tuple(isinstance(a, Tensor) for a in args)
+        needs = tuple(isinstance(a, Tensor) and requires_grad(a) for a in args)
+        executable = _grad_tls.enabled and any(needs)
+        edges = tuple(gradient_edge(a) for a, v in zip(args, is_variable) if v)
+        ctx = _ctx_class(cls)(edges, needs, is_variable)
+        with no_grad():
+            outputs = cls.forward(ctx, *args)
+        if not executable:
+            return outputs
+        ctx._save_now()
+        outs = outputs if isinstance(outputs, tuple) else (outputs,)
+        for i, t in enumerate(outs):
+            if isinstance(t, Tensor):
+                meta = meta_of(t)
+                meta.grad_fn, meta.output_nr, meta.requires_grad = ctx, i, False
+                ctx.output_meta.append((t.shape, t.dtype))
+            else:
+                ctx.output_meta.append(((), None))
+        return outputs
