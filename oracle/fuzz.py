@@ -437,10 +437,11 @@ class Fuzzer:
         return self.deadline - time.monotonic()
 
     def check(self, doc: dict, paths: list[str] | None = None,
-              known: list[dict] | None = None) -> list[Finding]:
+              known: list[dict] | None = None, program: Program | None = None) -> list[Finding]:
         """Run `doc` on every path (or `paths`) in both worlds; the failing results as findings.
-        `known`: the known findings to leave out (default: the campaign's)."""
-        program = load_program(doc)
+        `known`: the known findings to leave out (default: the campaign's); `program`: `doc`
+        already loaded."""
+        program = load_program(doc) if program is None else program
         doc = _program_json(program)
         paths = list(self.paths if paths is None else paths)
         run = CheckRun(self.torch_version, "", paths)
@@ -510,9 +511,10 @@ class Fuzzer:
         if self.time_left() <= 0:
             raise BudgetSpent
         self.examples += 1
+        program = load_program(doc)
         if self.aim:  # steer Hypothesis towards the shape effect-order bugs need (RPT-34)
-            target(analyse(load_program(doc)).separated_pairs, label=TARGET_LABEL)
-        found = self.check(doc)
+            target(analyse(program).separated_pairs, label=TARGET_LABEL)
+        found = self.check(doc, program=program)
         for finding in found:
             key = bug_key(finding)
             self.round_last[key] = finding
@@ -602,8 +604,10 @@ def seed_rounds(campaign_seed: int) -> None:
 def run_round(
     fuzzer: Fuzzer, db: ExampleDatabase, max_examples: int, first: bool
 ) -> None:
-    """One `@given` run; its failures are already on disk, so its exception is swallowed."""
-    phases = [Phase.generate, Phase.target, Phase.shrink]
+    """One `@given` run; its failures are already on disk, so its exception is swallowed.
+    Under `--no-shrink` Hypothesis' own shrink phase is off too: nothing is reduced, and the
+    campaign spends no time re-running variants of what it found."""
+    phases = [Phase.generate, Phase.target] + ([Phase.shrink] if fuzzer.shrink else [])
     if first:
         phases.insert(0, Phase.reuse)
 

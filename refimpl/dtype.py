@@ -37,53 +37,53 @@ class dtype:
         return (get_dtype, (self.name,))
 
 
-class layout:
-    """A memory layout (``torch.layout``); refimpl has one, ``strided``, printed as torch's."""
+class _TorchConstant:
+    """A named torch constant (``torch.strided``, ``torch.contiguous_format``) that prints and
+    pickles as torch's; each subclass keeps the instances it has in ``_ALL``."""
 
     __slots__ = ("name",)
+    _ALL: dict[str, _TorchConstant]
 
     def __init__(self, name: str) -> None:
         self.name = name
+        type(self)._ALL[name] = self
 
     def __repr__(self) -> str:
         return f"torch.{self.name}"
 
     def __reduce__(self):
-        return (_get_layout, (self.name,))
+        return (_get_constant, (type(self), self.name))
+
+
+def _get_constant(kind: type[_TorchConstant], name: str) -> _TorchConstant:
+    try:
+        return kind._ALL[name]
+    except KeyError:
+        raise ValueError(f"unknown {kind.__name__} {name!r}") from None
+
+
+class layout(_TorchConstant):  # noqa: N801 - upstream name (torch.layout)
+    """A memory layout (``torch.layout``); refimpl has one, ``strided``."""
+
+    __slots__ = ()
+    _ALL: dict[str, _TorchConstant] = {}
+
+
+class memory_format(_TorchConstant):  # noqa: N801 - upstream name (torch.memory_format)
+    """A memory format (``torch.memory_format``); refimpl's tensors have no strides, so it only
+    travels into traced calls (``zeros_like(g, memory_format=...)``)."""
+
+    __slots__ = ()
+    _ALL: dict[str, _TorchConstant] = {}
 
 
 strided = layout("strided")
-
-
-class memory_format:  # noqa: N801 - upstream name (torch.memory_format)
-    """A memory format (``torch.memory_format``), printed as torch's; refimpl's tensors have no
-    strides, so it only travels into traced calls (``zeros_like(g, memory_format=...)``)."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"torch.{self.name}"
-
-    def __reduce__(self):
-        return (_get_memory_format, (self.name,))
-
-
 contiguous_format = memory_format("contiguous_format")
 preserve_format = memory_format("preserve_format")
-_MEMORY_FORMATS = {"contiguous_format": contiguous_format, "preserve_format": preserve_format}
-
-
-def _get_memory_format(name: str) -> memory_format:
-    return _MEMORY_FORMATS[name]
 
 
 def _get_layout(name: str) -> layout:
-    if name != "strided":
-        raise ValueError(f"unknown layout {name!r}")
-    return strided
+    return _get_constant(layout, name)
 
 
 bool_ = dtype("bool", 0, 1)
