@@ -944,7 +944,8 @@ def _parser() -> argparse.ArgumentParser:
         help="draw long programs dense in effects and steer generation towards effect pairs "
              "only the token chain orders (default: on when a compile path is fuzzed)")
     parser.add_argument("--no-shrink", dest="shrink", action="store_false",
-                        help="write findings as Hypothesis shrank them, without oracle.shrink")
+                        help="write findings as first found: no oracle.shrink pass and no "
+                             "Hypothesis shrink phase")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     return parser
 
