@@ -38,13 +38,6 @@ class _SequenceTLS(threading.local):
 _sequence = _SequenceTLS()
 
 
-def peek_sequence_nr() -> int:
-    """``at::sequence_number::peek()``: the number the next node will take."""
-    value = next(_sequence.counter)
-    _sequence.counter = itertools.count(value)
-    return value
-
-
 class Node:
     """A backward function: ``apply(grads of its outputs) -> grads of its inputs``.
 
@@ -68,9 +61,6 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         return self._next_edges
-
-    def _sequence_number(self) -> int:
-        return self._sequence_nr
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {id(self):#x}>"
