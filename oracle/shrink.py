@@ -166,12 +166,25 @@ def delete_statements(doc: Doc, indices: set[int]) -> Doc:
             body.append(_substitute(stmt, subst))
     outputs = []
     for output in doc.get("outputs", []):
-        ref = {"ref": output} if isinstance(output, str) else output
-        if ref["ref"] in subst and subst[ref["ref"]] is None:
+        if isinstance(output, list):  # a list output (PRG-36): its items one by one
+            items = [new for item in output
+                     if (new := _substitute_output(item, subst)) is not None]
+            if items:
+                outputs.append(items)
             continue
-        new = _substitute(ref, subst)
-        outputs.append(new["ref"] if isinstance(output, str) and set(new) == {"ref"} else new)
+        new = _substitute_output(output, subst)
+        if new is not None:
+            outputs.append(new)
     return {**doc, "body": body, "outputs": outputs}
+
+
+def _substitute_output(output: str | Doc, subst: dict[str, Doc | None]) -> str | Doc | None:
+    """One output (a name or a ref) after deletions; None when its value is gone."""
+    ref = {"ref": output} if isinstance(output, str) else output
+    if ref["ref"] in subst and subst[ref["ref"]] is None:
+        return None
+    new = _substitute(ref, subst)
+    return new["ref"] if isinstance(output, str) and set(new) == {"ref"} else new
 
 
 def _without(doc: Doc, key: str, index: int) -> Doc:
@@ -183,7 +196,8 @@ def _without(doc: Doc, key: str, index: int) -> Doc:
 def _used_names(doc: Doc) -> set[str]:
     names = {v["ref"] for v in _walk(doc["body"]) if isinstance(v, dict) and "ref" in v}
     for output in doc.get("outputs", []):
-        names.add(output if isinstance(output, str) else output["ref"])
+        for item in output if isinstance(output, list) else [output]:
+            names.add(item if isinstance(item, str) else item["ref"])
     return names
 
 
@@ -214,8 +228,13 @@ def inputs_pass(doc: Doc) -> Iterator[Doc]:
 
 def _rename_uses(doc: Doc, name: str, other: str) -> Doc:
     body = _substitute(doc["body"], {name: {"ref": other}})
-    outputs = [other if o == name else _substitute(o, {name: {"ref": other}})
-               for o in doc.get("outputs", [])]
+
+    def renamed(o: Any) -> Any:
+        if isinstance(o, list):
+            return [renamed(item) for item in o]
+        return other if o == name else _substitute(o, {name: {"ref": other}})
+
+    outputs = [renamed(o) for o in doc.get("outputs", [])]
     return {**doc, "body": body, "outputs": outputs}
 
 
@@ -265,10 +284,14 @@ def refs_pass(doc: Doc) -> Iterator[Doc]:
     """Replace a ref to a statement's result (in the body or the outputs) by an input."""
     names = [i["name"] for i in doc.get("inputs", [])]
     for output_k, output in enumerate(doc.get("outputs", [])):
-        ref = output if isinstance(output, str) else output["ref"]
-        if ref not in names:
-            for name in names:
-                yield _replaced(doc, ("outputs", output_k), name)
+        items = [((output_k, j), item) for j, item in enumerate(output)] \
+            if isinstance(output, list) else [((output_k,), output)]
+        for where, item in items:
+            ref = item if isinstance(item, str) else item["ref"]
+            if ref not in names:
+                for name in names:
+                    yield _replaced(doc, ("outputs", *where),
+                                    name if len(where) == 1 else {"ref": name})
     for site in _ref_sites(doc["body"], ("body",)):
         if _get(doc, site)["ref"] not in names:
             for name in names:

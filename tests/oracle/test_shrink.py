@@ -113,6 +113,25 @@ def test_a_deleted_statement_is_replaced_by_its_first_tensor_argument() -> None:
 
 
 @pytest.mark.spec("RPT-26")
+def test_a_list_output_shrinks_item_by_item() -> None:
+    """A list of tensors as an output (PRG-36): deleting statements, renaming and the refs pass
+    reach its items (the campaign of 2026-12-06 crashed the reduction on one)."""
+    doc = program_to_json(load_program({**GROWN, "outputs": ["t", [{"ref": "q"}, {"ref": "z"}]]}))
+    without_two = shrink.delete_statements(doc, {6})  # p, q = two(cc)
+    assert without_two["outputs"][1] == [{"ref": "cc"}, {"ref": "z"}], (
+        f"expected q to read two's argument cc in the list, got {without_two['outputs']}")
+    load_program(without_two)
+    keeps_list = Recorder(lambda d: any(isinstance(o, list) for o in d.get("outputs", []))
+                          and _two_recs_around_a_sum(d))
+    result = shrink.shrink(doc, keeps_list)
+    assert any(isinstance(o, list) for o in result.doc["outputs"]), (
+        f"expected the list output kept, got {result.doc['outputs']}")
+    assert result.statements_after <= 4, (
+        f"expected the list program shrunk to its core, got {result.doc['body']}")
+    load_program(result.doc)
+
+
+@pytest.mark.spec("RPT-26")
 def test_literals_inputs_and_dtypes_simplify() -> None:
     """A predicate that needs an input, an output and a print: everything else goes, and the
     input ends 0-d, float32, with the default fill; the print's message shortens to ''."""
