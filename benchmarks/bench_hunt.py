@@ -101,8 +101,11 @@ def _shrink(folder: Path, env: dict[str, str]) -> dict[str, Any]:
     seconds = time.monotonic() - start
     program = json.loads((folder / "program.json").read_text())
     runs = re.search(r"\d+\s+->\s+\d+\s+statements\s+\((\d+)\s+runs", done.stdout)
+    # The pass ends when no proposed change keeps the finding: the result is minimal for the
+    # passes unless the budget stopped it (the CLI then says so).
+    minimal = done.returncode == 0 and "stopped by the budget" not in " ".join(done.stdout.split())
     return {"shrunk_statements": len(program["body"]), "shrink_exit": done.returncode,
-            "shrink_runs": int(runs.group(1)) if runs else None,
+            "shrink_runs": int(runs.group(1)) if runs else None, "shrink_minimal": minimal,
             "shrink_seconds": round(seconds, 1)}
 
 
@@ -148,12 +151,16 @@ def main() -> None:
                  for r in runs])
     need = max(1, (4 * len(runs) + 4) // 5)
     status = "met" if hits >= need and median is not None and median <= 120 else "MISSED"
-    shrunk = [v["shrunk_statements"] for r in runs for v in r["violations"]
-              if "shrunk_statements" in v]
+    shrunk = [v for r in runs for v in r["violations"] if "shrunk_statements" in v]
     shrink_status = None
     if shrunk:
-        shrink_status = "met" if max(shrunk) <= 5 else "MISSED"
-        print(f"shrunk sizes {shrunk} (target: every one <= 5 statements): {shrink_status}")
+        # Issue 11: every one <= 5 statements, or shown minimal by the reduction pass.
+        ok = all(v["shrunk_statements"] <= 5 or v.get("shrink_minimal") for v in shrunk)
+        shrink_status = "met" if ok else "MISSED"
+        sizes = [v["shrunk_statements"] for v in shrunk]
+        over = [v["shrunk_statements"] for v in shrunk if v["shrunk_statements"] > 5]
+        print(f"shrunk sizes {sizes}; over 5 and minimal for the passes: {over or 'none'} "
+              f"(target: every one <= 5 statements or minimal): {shrink_status}")
     print(f"\nhits {hits}/{len(runs)} within {budget:.0f} s, median time to first "
           f"{'-' if median is None else f'{median:.0f} s'} "
           f"(target: >= {need}/{len(runs)}, median <= 120 s): {status}")
