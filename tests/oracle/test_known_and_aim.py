@@ -119,7 +119,7 @@ def test_an_aimed_example_targets_its_separated_pairs(tmp_path: Path, monkeypatc
     monkeypatch.setattr(fuzz, "target", lambda value, label: seen.append((value, label)))
     fuzzer = fuzz.Fuzzer(["eager"], tmp_path, float("inf"), "2.13.0", aim=True,
                          known=[])
-    monkeypatch.setattr(fuzzer, "check", lambda doc: [])
+    monkeypatch.setattr(fuzzer, "check", lambda doc, **kwargs: [])
     docs: list[dict] = []
 
     @settings(max_examples=15, database=None, deadline=None,
