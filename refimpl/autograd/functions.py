@@ -74,6 +74,20 @@ class _Formula(Node):
         return self.grads(grad)
 
 
+class _SavesSelf(_Formula):
+    """A formula that reads the op's ``self``: saved with its version."""
+
+    def setup(self, args, kwargs, out):
+        self.self_ = self.save(args[0])
+
+
+class _SavesSizes(_Formula):
+    """A formula that needs only ``self``'s sizes."""
+
+    def setup(self, args, kwargs, out):
+        self.self_sizes = list(args[0].shape)
+
+
 def _saved(node: Node, value: Any) -> Any:
     """Save a tensor argument (a number for a Tensor parameter is kept as it is)."""
     return node.save(value) if isinstance(value, Tensor) else value
@@ -148,22 +162,16 @@ class MulBackward1(_Formula):  # mul.Scalar
         return [_ops()["aten::mul.Scalar"](grad, self.other)]
 
 
-class SinBackward0(_Formula):
+class SinBackward0(_SavesSelf):
     _name = "SinBackward0"
-
-    def setup(self, args, kwargs, out):
-        self.self_ = self.save(args[0])
 
     def grads(self, grad):
         ops = _ops()
         return [ops["aten::mul.Tensor"](grad, ops["aten::cos"](self.self_.unpack()))]
 
 
-class CosBackward0(_Formula):
+class CosBackward0(_SavesSelf):
     _name = "CosBackward0"
-
-    def setup(self, args, kwargs, out):
-        self.self_ = self.save(args[0])
 
     def grads(self, grad):
         ops = _ops()
@@ -178,22 +186,16 @@ class NegBackward0(_Formula):
         return [_ops()["aten::neg"](grad)]
 
 
-class AbsBackward0(_Formula):
+class AbsBackward0(_SavesSelf):
     _name = "AbsBackward0"
-
-    def setup(self, args, kwargs, out):
-        self.self_ = self.save(args[0])
 
     def grads(self, grad):
         ops = _ops()
         return [ops["aten::mul.Tensor"](grad, ops["aten::sgn"](self.self_.unpack()))]
 
 
-class SgnBackward0(_Formula):
+class SgnBackward0(_SavesSelf):
     _name = "SgnBackward0"
-
-    def setup(self, args, kwargs, out):
-        self.self_ = self.save(args[0])
 
     def grads(self, grad):
         return [_ops()["aten::zeros_like"](self.self_.unpack())]  # Simplification 1
@@ -226,21 +228,15 @@ class ToCopyBackward0(_Formula):
         return [_to_options(grad, self.self_dtype, self.self_device)]
 
 
-class ViewBackward0(_Formula):
+class ViewBackward0(_SavesSizes):
     _name = "ViewBackward0"
-
-    def setup(self, args, kwargs, out):
-        self.self_sizes = list(args[0].shape)
 
     def grads(self, grad):  # grad.reshape(self.sizes()): a view of a contiguous grad
         return [_ops()["aten::view"](grad, self.self_sizes)]
 
 
-class UnsqueezeBackward0(_Formula):
+class UnsqueezeBackward0(_SavesSizes):
     _name = "UnsqueezeBackward0"
-
-    def setup(self, args, kwargs, out):
-        self.self_sizes = list(args[0].shape)
 
     def grads(self, grad):  # grad.squeeze(dim): refimpl has no squeeze; a view to the sizes
         return [_ops()["aten::view"](grad, self.self_sizes)]
@@ -258,11 +254,8 @@ class ExpandBackward0(_Formula):
         return [_sum_to(grad, self.self_sizes)]
 
 
-class SumBackward0(_Formula):
+class SumBackward0(_SavesSizes):
     _name = "SumBackward0"
-
-    def setup(self, args, kwargs, out):
-        self.self_sizes = list(args[0].shape)
 
     def grads(self, grad):
         return [_ops()["aten::expand"](grad, self.self_sizes)]

@@ -92,14 +92,6 @@ def _needs_grad(slots: tuple, args: tuple, kwargs: dict) -> bool:
     return False
 
 
-def _any_requires_grad(inputs: list[Any]) -> bool:
-    for t in inputs:
-        meta = getattr(t, "_autograd_meta", None)
-        if meta is not None and (meta.requires_grad or meta.grad_fn is not None):
-            return True
-    return False
-
-
 def _set_history(out: Any, node: Node) -> None:
     outs = out if isinstance(out, (tuple, list)) else (out,)
     for i, t in enumerate(outs):
@@ -144,7 +136,7 @@ def _inplace_kernel(op: OpOverload, name: str):
         inputs = _tensor_inputs(slots, args, kwargs)
         self_ = inputs[0]
         node = None
-        if _grad_tls.enabled and _any_requires_grad(inputs):
+        if _grad_tls.enabled and _needs_grad(slots, args, kwargs):
             meta = self_._autograd_meta
             if meta is not None and meta.grad_fn is None and meta.requires_grad:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
