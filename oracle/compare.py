@@ -28,6 +28,7 @@ import numpy as np
 from oracle import behaviors
 from oracle.canonical import compare_graphs
 from oracle.observation import COMPILE_PATHS, Observation
+from oracle.training import BACKWARD_EVENT
 
 __all__ = ["PathResult", "compare_observations", "TOLERANCES"]
 
@@ -102,16 +103,19 @@ def _values_text(a: Any, b: Any, dtype: str) -> str:
     return f"{len(where)} of {a.size} elements differ: {shown}"
 
 
-def _compare_outputs(t: Observation, r: Observation) -> str | None:
-    if t.outputs is None or r.outputs is None:
-        return None if t.outputs is r.outputs else "one side has no outputs"
-    if len(t.outputs) != len(r.outputs):
-        return f"{len(t.outputs)} outputs from torch, {len(r.outputs)} from the reference"
-    for i, (a, b) in enumerate(zip(t.outputs, r.outputs)):
+def _compare_outputs(t: Observation, r: Observation, what: str = "outputs") -> str | None:
+    """The values of ``what`` (``outputs``, or ``grads``, PRG-52) on both sides."""
+    mine, theirs = getattr(t, what), getattr(r, what)
+    one = what[:-1]
+    if mine is None or theirs is None:
+        return None if mine is theirs else f"one side has no {what}"
+    if len(mine) != len(theirs):
+        return f"{len(mine)} {what} from torch, {len(theirs)} from the reference"
+    for i, (a, b) in enumerate(zip(mine, theirs)):
         if (a.shape, a.dtype) != (b.shape, b.dtype):
-            return f"output {i}: torch {a.dtype}{list(a.shape)}, reference {b.dtype}{list(b.shape)}"
+            return f"{one} {i}: torch {a.dtype}{list(a.shape)}, reference {b.dtype}{list(b.shape)}"
         if not _values_equal(a.values, b.values, a.dtype):
-            return f"output {i}: {_values_text(a.values, b.values, a.dtype)}"
+            return f"{one} {i}: {_values_text(a.values, b.values, a.dtype)}"
     return None
 
 
@@ -162,7 +166,7 @@ def _compare_logs(program: Any, path: str, t: Observation, r: Observation
     if path in COMPILE_PATHS:
         # [NOTE: pure ops may vanish] A custom op without an effect is pure to a compiler: it
         # may be removed when its result is unused, so only effectful events are compared.
-        keep = effectful_qualnames(program)
+        keep = effectful_qualnames(program) | {BACKWARD_EVENT[0]}  # PRG-52: the mark stays
         t_log = [e for e in t_log if e[0] in keep]
         r_log = [e for e in r_log if e[0] in keep]
     t_keys, r_keys = [_event_key(e) for e in t_log], [_event_key(e) for e in r_log]
@@ -233,6 +237,8 @@ def compare_observations(program: Any, t: Observation, r: Observation) -> PathRe
     if t.error is None and r.error is None:
         mismatch = _compare_outputs(t, r)
         checks.append(("reference mismatch: values", mismatch) if mismatch else None)
+        mismatch = _compare_outputs(t, r, "grads")
+        checks.append(("reference mismatch: grads", mismatch) if mismatch else None)
         checks.append(_compare_logs(program, t.path, t, r))
         checks.append(_compare_graph(result, t, r))
     for check in checks:

@@ -168,6 +168,8 @@ class Observation:
     seconds: float = 0.0
     signature: dict | None = None
     generated_code: list[str] | None = None  # compile:inductor: the modules inductor wrote
+    grads: list[ValueObs] | None = None  # PRG-52: the grads of the requires_grad inputs
+    backward_code: str | None = None  # compile:aot_eager: the backward graph
 
     def __post_init__(self) -> None:
         self.effect_log = [freeze(e) for e in self.effect_log]
@@ -187,6 +189,8 @@ class Observation:
             "seconds": self.seconds,
             "signature": self.signature,
             "generated_code": self.generated_code,
+            "grads": None if self.grads is None else [v.to_json(arrays=arrays) for v in self.grads],
+            "backward_code": self.backward_code,
         }
 
     @classmethod
@@ -208,6 +212,9 @@ class Observation:
             seconds=float(data.get("seconds", 0.0)),
             signature=data.get("signature"),
             generated_code=data.get("generated_code"),
+            grads=None if data.get("grads") is None else [ValueObs.from_json(v)
+                                                          for v in data["grads"]],
+            backward_code=data.get("backward_code"),
         )
 
     def dumps(self) -> str:

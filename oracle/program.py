@@ -56,6 +56,8 @@ __all__ = [
     "CATALOG_DIR",
     "FORMAT",
     "FORMATS",
+    "AutogradSpec",
+    "BackwardSpec",
     "CustomOpSpec",
     "ExpectedError",
     "InputSpec",
@@ -75,10 +77,11 @@ __all__ = [
 
 # PRG-29: what this loader writes, and every version it reads. 1.1 added numbers for Tensor
 # parameters, `Tensor?` / `float[]` / `int[]` / `Scalar?` custom-op parameters, rebinding, list
-# outputs, int32 inputs (PRG-31 to PRG-38) and the aliasing rule (PRG-43); a 1 document means
-# the same under 1.1.
-FORMAT = "effects-program/1.1"
-FORMATS = ("effects-program/1", FORMAT)
+# outputs, int32 inputs (PRG-31 to PRG-38) and the aliasing rule (PRG-43); 1.2 added autograd:
+# `requires_grad` inputs, custom-op `autograd` formulas and `backward` (PRG-46 to PRG-52). An
+# earlier version's document means the same under the later ones.
+FORMAT = "effects-program/1.2"
+FORMATS = ("effects-program/1", "effects-program/1.1", FORMAT)
 SCHEMA_PATH = Path(__file__).with_name("program.schema.json")
 CATALOG_DIR = Path(__file__).with_name("catalog")
 
@@ -140,11 +143,24 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class AutogradSpec:
+    """A custom op's autograd formula (PRG-47 to PRG-50): `setup_context` saves the parameters
+    named in `save`; `backward` binds the incoming grads to `grad_outputs`, runs `body` and
+    returns `grad_inputs`, one value name (or `None`) per parameter."""
+
+    save: tuple[str, ...] = ()
+    grad_outputs: tuple[str, ...] = ()
+    body: tuple[Stmt, ...] = ()
+    grad_inputs: tuple[str | None, ...] = ()
+
+
+@dataclass(frozen=True)
 class CustomOpSpec:
     name: str  # "ns::name"
     schema: str  # "name(Tensor x, str tag) -> Tensor"
     behavior: str
     effect: str | None  # "ORDERED" or None
+    autograd: AutogradSpec | None = None
 
     @property
     def overload(self) -> str:
@@ -157,6 +173,7 @@ class InputSpec:
     shape: tuple[int, ...]
     dtype: str
     fill: str | dict = "arange"
+    requires_grad: bool = False  # PRG-46
 
 
 @dataclass(frozen=True)
@@ -168,6 +185,13 @@ class Stmt:
     kwargs: dict = field(default_factory=dict)
     outs: tuple[str, ...] = ()
     kind: str = "call"
+
+
+@dataclass(frozen=True)
+class BackwardSpec:
+    """PRG-51: after the body, `loss = sum(outputs[i].sum() for i in loss)`, `loss.backward()`."""
+
+    loss: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -185,6 +209,7 @@ class Program:
     inputs: tuple[InputSpec, ...] = ()
     body: tuple[Stmt, ...] = ()
     outputs: tuple[Ref | str, ...] = ()
+    backward: BackwardSpec | None = None
     expect_error: ExpectedError | None = None
     source: str | None = field(default=None, compare=False)
     format: str = field(default=FORMAT, compare=False)  # the version it was written in
@@ -233,8 +258,8 @@ def _check_structure(doc: Any) -> None:
             and doc["format"] not in FORMATS:
         raise ProgramError(
             ("format",), f"unsupported format {doc['format'][:80]!r} (this loader reads "
-                         f"{' and '.join(FORMATS)}; a later version may hold fields it does not "
-                         f"know, PRG-29)"
+                         f"{', '.join(FORMATS[:-1])} and {FORMATS[-1]}; a later version may hold "
+                         f"fields it does not know, PRG-29)"
         )
     error = best_match(_VALIDATOR.iter_errors(doc))
     if error is not None:
@@ -262,23 +287,38 @@ def _stmt_from_json(doc: dict) -> Stmt:
     )
 
 
+def _autograd_from_json(doc: dict | None) -> AutogradSpec | None:
+    if doc is None:
+        return None
+    return AutogradSpec(
+        save=tuple(doc.get("save", [])),
+        grad_outputs=tuple(doc["grad_outputs"]),
+        body=tuple(_stmt_from_json(s) for s in doc.get("body", [])),
+        grad_inputs=tuple(doc["grad_inputs"]),
+    )
+
+
 def _build_program(doc: dict, origin: str | None) -> Program:
+    backward = doc.get("backward")
     return Program(
         name=doc["name"],
         description=doc.get("description", ""),
         custom_ops=tuple(
-            CustomOpSpec(c["name"], c["schema"], c["behavior"], c["effect"])
+            CustomOpSpec(c["name"], c["schema"], c["behavior"], c["effect"],
+                         _autograd_from_json(c.get("autograd")))
             for c in doc.get("custom_ops", [])
         ),
         register_effects=dict(doc.get("register_effects", {})),
         inputs=tuple(
-            InputSpec(i["name"], tuple(i["shape"]), i["dtype"], _copy_fill(i.get("fill", "arange")))
+            InputSpec(i["name"], tuple(i["shape"]), i["dtype"],
+                      _copy_fill(i.get("fill", "arange")), i.get("requires_grad", False))
             for i in doc.get("inputs", [])
         ),
         body=tuple(_stmt_from_json(s) for s in doc["body"]),
         outputs=tuple(
             o if isinstance(o, str) else _arg_from_json(o) for o in doc.get("outputs", [])
         ),
+        backward=None if backward is None else BackwardSpec(tuple(backward["loss"])),
         expect_error=_expected_error(doc.get("expect_error")),
         source=origin,
         format=doc["format"],
@@ -342,8 +382,13 @@ def check_program(program: Program, *, limits: Limits = DEFAULT_LIMITS) -> None:
     for i, stmt in enumerate(program.body):
         _check_statement(stmt, ("body", i), custom, env)
     _check_outputs(program.outputs, env)
+    _check_backward(program, env)
     _check_expect_error(program.expect_error, limits)
     _check_aliasing(program, custom)
+    for i, spec in enumerate(program.custom_ops):
+        if spec.autograd is not None:
+            _check_autograd(spec, custom[spec.overload].signature, ("custom_ops", i, "autograd"),
+                            custom)
 
 
 # -- custom ops (PRG-5 to PRG-9) ---------------------------------------------------------------
@@ -460,6 +505,11 @@ def _check_inputs(inputs: tuple[InputSpec, ...]) -> dict[str, _Value]:
                 f"input has {math.prod(spec.shape)} elements (at most {MAX_INPUT_ELEMENTS})",
             )
         total = _check_total_elements(total, spec, loc)
+        if spec.requires_grad and spec.dtype not in GRAD_DTYPES:
+            raise ProgramError(  # PRG-46: torch's message for requires_grad_ on such a tensor
+                loc + ("requires_grad",),
+                f"a {spec.dtype} input cannot require grad: only Tensors of floating point and "
+                f"complex dtype can require gradients (PRG-46)")
     return env
 
 
@@ -798,6 +848,94 @@ def _stale(name: str, alias: _Alias, loc: tuple) -> None:
              f"this read is outside the model (PRG-43)")
 
 
+# -- autograd (PRG-46 to PRG-51) ------------------------------------------------------------------
+
+GRAD_DTYPES = frozenset({"float32", "float64"})
+# The parameter types a saved value or a grad may have: what `save_for_backward` takes and what
+# torch's custom-op autograd checks a grad against.
+_GRAD_PARAM_TYPES = frozenset({"Tensor", "Tensor?"})
+
+
+def _check_autograd(spec: CustomOpSpec, signature: Signature, loc: tuple,
+                    custom: dict[str, _CustomOp]) -> None:
+    """PRG-47 to PRG-50: what is saved, the incoming grads, the body, one grad per parameter."""
+    formula = spec.autograd
+    params = {p.name: p for p in signature.params}
+    env: dict[str, _Value] = {}
+    for k, name in enumerate(formula.save):
+        where = loc + ("save", k)
+        param = params.get(name)
+        if param is None or param.type not in _GRAD_PARAM_TYPES:
+            what = "not a parameter" if param is None else f"a {param.type} parameter"
+            raise ProgramError(where, f"save names {name!r}, {what} of {spec.name}; setup_context "
+                                      f"saves Tensor or Tensor? parameters (PRG-47)")
+        _bind(env, name, _Value(TENSOR, where=json_path(where)), where)
+    if len(formula.grad_outputs) != len(signature.returns):
+        raise ProgramError(loc + ("grad_outputs",),
+                           f"{len(formula.grad_outputs)} grad_outputs for the "
+                           f"{len(signature.returns)} results of {spec.name}: backward receives "
+                           f"one grad per result (PRG-48)")
+    for k, name in enumerate(formula.grad_outputs):
+        where = loc + ("grad_outputs", k)
+        _bind(env, name, _Value(TENSOR, where=json_path(where)), where)
+    for k, stmt in enumerate(formula.body):
+        where = loc + ("body", k)
+        _check_statement(stmt, where, custom, env)
+        call_loc = where + ("with_effects",) if stmt.kind == "with_effects" else where
+        mutated = [p.name for p in _signature_of(stmt.op, custom, call_loc + ("op",)).params
+                   if p.alias and p.alias.endswith("!")]
+        if mutated:
+            raise ProgramError(call_loc + ("op",),
+                               f"{stmt.op} writes its argument {mutated[0]!r}; a backward "
+                               f"body calls no in-place op (PRG-49)")
+    if len(formula.grad_inputs) != len(signature.params):
+        raise ProgramError(loc + ("grad_inputs",),
+                           f"{len(formula.grad_inputs)} grad_inputs for the "
+                           f"{len(signature.params)} parameters of {spec.name}: backward returns "
+                           f"one grad (or null) per parameter (PRG-50)")
+    for k, (name, param) in enumerate(zip(formula.grad_inputs, signature.params)):
+        if name is None:
+            continue
+        where = loc + ("grad_inputs", k)
+        if param.type not in _GRAD_PARAM_TYPES:
+            raise ProgramError(where, f"grad for the {param.type} parameter {param.name!r}: only "
+                                      f"a Tensor or Tensor? parameter has a grad, the others "
+                                      f"take null (PRG-50)")
+        value = env.get(name)
+        if value is None:
+            raise ProgramError(where, f"grad {name!r} is not a value of the backward body "
+                                      f"(PRG-50)")
+        if value.kind != TENSOR:
+            raise ProgramError(where, f"grad {name!r} is {value.describe()}; a grad is a tensor "
+                                      f"(PRG-50)")
+
+
+def _check_backward(program: Program, env: dict) -> None:
+    """PRG-51: the loss sums distinct tensor outputs, named by position."""
+    if program.backward is None:
+        return
+    loss = program.backward.loss
+    if not loss:
+        raise ProgramError(("backward", "loss"), "the loss sums no output; name at least one "
+                                                 "output position (PRG-51)")
+    for k, output in enumerate(program.outputs):
+        value = None if isinstance(output, tuple) else _resolve(
+            Ref(output) if isinstance(output, str) else output, ("outputs", k), env, "")
+        if value is None or value.kind != TENSOR:
+            raise ProgramError(("outputs", k), "a program with backward returns tensors only, "
+                                               "no list output (PRG-51)")
+    seen: dict[int, int] = {}
+    for k, index in enumerate(loss):
+        where = ("backward", "loss", k)
+        if index >= len(program.outputs):
+            raise ProgramError(where, f"output position {index} is out of range (the program "
+                                      f"has {len(program.outputs)} outputs) (PRG-51)")
+        if index in seen:
+            raise ProgramError(where, f"output position {index} is in the loss twice (first at "
+                                      f"{json_path(('backward', 'loss', seen[index]))}) (PRG-51)")
+        seen[index] = k
+
+
 # -- outputs and expect_error (PRG-21, PRG-22) ---------------------------------------------------
 
 
@@ -870,6 +1008,19 @@ def _input_to_json(spec: InputSpec) -> dict:
     doc = {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}
     if spec.fill != "arange":
         doc["fill"] = _copy_fill(spec.fill)
+    if spec.requires_grad:
+        doc["requires_grad"] = True
+    return doc
+
+
+def _custom_op_to_json(spec: CustomOpSpec) -> dict:
+    doc: dict[str, Any] = {"name": spec.name, "schema": spec.schema, "behavior": spec.behavior,
+                           "effect": spec.effect}
+    formula = spec.autograd
+    if formula is not None:
+        doc["autograd"] = {"save": list(formula.save), "grad_outputs": list(formula.grad_outputs),
+                           "body": [_stmt_to_json(s) for s in formula.body],
+                           "grad_inputs": list(formula.grad_inputs)}
     return doc
 
 
@@ -879,10 +1030,7 @@ def program_to_json(program: Program) -> dict:
     if program.description:
         doc["description"] = program.description
     if program.custom_ops:
-        doc["custom_ops"] = [
-            {"name": c.name, "schema": c.schema, "behavior": c.behavior, "effect": c.effect}
-            for c in program.custom_ops
-        ]
+        doc["custom_ops"] = [_custom_op_to_json(c) for c in program.custom_ops]
     if program.register_effects:
         doc["register_effects"] = dict(program.register_effects)
     if program.inputs:
@@ -890,6 +1038,8 @@ def program_to_json(program: Program) -> dict:
     doc["body"] = [_stmt_to_json(s) for s in program.body]
     if program.outputs:
         doc["outputs"] = [o if isinstance(o, str) else _arg_to_json(o) for o in program.outputs]
+    if program.backward is not None:
+        doc["backward"] = {"loss": list(program.backward.loss)}
     if program.expect_error is not None:
         expect = {"type": program.expect_error.type}
         if program.expect_error.match:

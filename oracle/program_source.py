@@ -28,8 +28,10 @@ from __future__ import annotations
 import keyword
 import linecache
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from oracle.behaviors import parse_signature
 
 __all__ = ["HarnessError", "ProgramSource", "param_names", "register_effects_source",
            "torch_op_text", "write_program"]
@@ -64,11 +66,13 @@ def _ref_parts(value: Any) -> tuple[str, int | None] | None:
 
 @dataclass
 class ProgramSource:
-    """``fn(*inputs) -> tuple`` compiled from ``source``; ``forward`` is the method form."""
+    """``fn(*inputs) -> tuple`` compiled from ``source``; ``forward`` is the method form;
+    ``autograd`` maps a custom op's name to its formula's ``(backward, setup_context)``."""
 
     fn: Callable
     forward: Callable
     source: str
+    autograd: dict[str, tuple[Callable, Callable]] = field(default_factory=dict)
 
 
 class _Writer:
@@ -103,7 +107,7 @@ class _Writer:
             return repr(value)
         raise TypeError(f"unsupported literal {value!r} in a program body")
 
-    def statement(self, stmt: Any) -> None:
+    def statement(self, stmt: Any, lines: list[str] | None = None) -> None:
         args = [self.expr(a) for a in stmt.args]
         args += [f"{k}={self.expr(v)}" for k, v in dict(stmt.kwargs or {}).items()]
         if getattr(stmt, "kind", "call") == "with_effects":
@@ -115,13 +119,39 @@ class _Writer:
         self.next_value += len(outs)
         self.env.update(zip(outs, targets))
         lhs = f"{', '.join(targets)} = " if targets else ""
-        self.lines.append(f"    {lhs}{call}")
+        (self.lines if lines is None else lines).append(f"    {lhs}{call}")
 
     def output(self, value: Any) -> str:
         """An output: a value name, a ref, or a list of them (a Python list, PRG-36)."""
         if isinstance(value, (list, tuple)):
             return "[" + ", ".join(self.output(v) for v in value) + "]"
         return self.expr(value if _ref_parts(value) else {"ref": value})
+
+    def formula(self, spec: Any, k: int) -> list[str]:
+        """[NOTE: autograd formulas] ``_setup<k>(ctx, inputs, output)`` saves the parameters
+        ``save`` names (``inputs`` holds every parameter, defaults filled in, in schema order);
+        ``_backward<k>(ctx, _g0, ...)`` unpacks ``ctx.saved_tensors``, runs the body and returns
+        one grad or ``None`` per parameter (PRG-47 to PRG-50)."""
+        formula = spec.autograd
+        params = [p.name for p in _schema_params(spec.schema)]
+        saved = [f"inputs[{params.index(name)}]" for name in formula.save]
+        setup = [f"def _setup{k}(ctx, inputs, output, keyword_only_inputs=None):",
+                 f"    ctx.save_for_backward({', '.join(saved)})"]
+        outer = self.env
+        self.env = {}
+        grads = [f"_g{i}" for i in range(len(formula.grad_outputs))]
+        self.env.update(zip(formula.grad_outputs, grads))
+        body = [f"def _backward{k}(ctx, {', '.join(grads)}):"]
+        if formula.save:
+            names = [f"_s{i}" for i in range(len(formula.save))]
+            self.env.update(zip(formula.save, names))
+            body.append(f"    {''.join(f'{n}, ' for n in names)}= ctx.saved_tensors")
+        for stmt in formula.body:
+            self.statement(stmt, body)
+        returned = [("None" if g is None else self.env[g]) for g in formula.grad_inputs]
+        body.append(f"    return ({''.join(f'{r}, ' for r in returned)})")
+        self.env = outer
+        return ["", ""] + setup + ["", ""] + body
 
     def source(self) -> str:
         params = ", ".join(param_names(self.program))
@@ -132,7 +162,14 @@ class _Writer:
         head = [f"def program({params}):"]
         tail = [f"    return {returned}", "", "", f"def forward(self, {params}):",
                 f"    return program({params})"]
+        for k, spec in enumerate(self.program.custom_ops):
+            if getattr(spec, "autograd", None) is not None:
+                tail += self.formula(spec, k)
         return "\n".join(head + self.lines + tail) + "\n"
+
+
+def _schema_params(schema: str) -> list[Any]:
+    return list(parse_signature(schema).params)
 
 
 def write_program(program: Any, resolve: Callable[[str], Any], *, with_effects: Any,
@@ -151,7 +188,10 @@ def write_program(program: Any, resolve: Callable[[str], Any], *, with_effects: 
         raise HarnessError(f"the generated source of {program.name!r} does not compile: "
                            f"{exc.msg} (line {exc.lineno})") from exc
     exec(code, namespace)  # noqa: S102 - see the module NOTE
-    return ProgramSource(namespace["program"], namespace["forward"], source)
+    autograd = {spec.name: (namespace[f"_backward{k}"], namespace[f"_setup{k}"])
+                for k, spec in enumerate(program.custom_ops)
+                if getattr(spec, "autograd", None) is not None}
+    return ProgramSource(namespace["program"], namespace["forward"], source, autograd)
 
 
 def torch_op_text(qualname: str) -> str:

@@ -38,6 +38,7 @@ from oracle.observation import (
 )
 from oracle.program_source import ProgramSource, write_program
 from oracle.run_state import forget_side_effects, restore_side_effects
+from oracle.training import BACKWARD_EVENT, loss_of, run_backward
 from refimpl._pytree import tree_flatten
 from refimpl.effect_log import record_effects
 from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
@@ -65,6 +66,14 @@ class _RefimplOps:
     def empty_like(x: Any) -> Any:
         return refimpl.ops.aten.empty_like.default(x)
 
+    @staticmethod
+    def sum(x: Any) -> Any:
+        return refimpl.ops.aten.sum.default(x)
+
+    @staticmethod
+    def add(a: Any, b: Any) -> Any:
+        return refimpl.ops.aten.add.Tensor(a, b)
+
 
 def resolve(qualname: str) -> Any:
     """``ns::name.overload`` -> the refimpl operator object."""
@@ -78,12 +87,12 @@ def resolve(qualname: str) -> Any:
 
 
 @contextlib.contextmanager
-def registrations(program: Any) -> Iterator[set[str]]:
+def registrations(program: Any, opdefs: dict | None = None) -> Iterator[set[str]]:
     """Define the program's custom ops and register its effects; undo all of it on exit.
 
     Yields the overload names (modelled aten ops and the program's ops) that then have an effect
     in refimpl's registry, the profile's import registrations included, as the torch runner
-    reads torch's.
+    reads torch's. ``opdefs``, when given, receives each custom op's ``CustomOpDef`` by name.
     """
     with contextlib.ExitStack() as stack:
         # Tracing with_effects marks its op side-effectful for good, as torch.fx does; restore
@@ -101,6 +110,8 @@ def registrations(program: Any) -> Iterator[set[str]]:
                                                      refimpl.effect_log.log_effect)
             schema = spec.schema[spec.schema.index("("):]
             op = custom_op(spec.name, kernel, schema=schema, lib=libs[ns])
+            if opdefs is not None:
+                opdefs[spec.name] = op
             op.register_fake(fake)
             op.register_effect(EFFECTS[spec.effect])
         for name, effect in dict(program.register_effects).items():
@@ -124,9 +135,10 @@ def _undo(handle: Any, op: Any, previous: Any) -> None:
 
 
 def make_inputs(program: Any) -> list[Any]:
-    """Fresh inputs from ``behaviors.fill_values``, identical to the torch side's."""
+    """Fresh inputs from ``behaviors.fill_values``, identical to the torch side's; leaves that
+    require grad where the program says so (PRG-46)."""
     return [refimpl.tensor(behaviors.fill_values(s.fill, s.shape, s.dtype), dtype=s.dtype)
-            for s in program.inputs]
+            .requires_grad_(s.requires_grad) for s in program.inputs]
 
 
 def _describe(t: Any, with_values: bool) -> ValueObs:
@@ -162,25 +174,73 @@ class _Case:
         self.obs.code = gm.code.strip()
         self.obs.graph = CanonicalGraph.from_graph_module(gm, effectful_targets=self.effectful)
 
+    def finish(self, outputs: Any, inputs: list, *, with_values: bool = True) -> None:
+        """The outputs; for a program with ``backward``, then the backward and the grads of
+        ``inputs`` (PRG-52)."""
+        self.obs.outputs = value_obs(outputs, with_values=with_values)
+        if self.program.backward is not None:
+            grads = run_backward(self.program, outputs, inputs, _RefimplOps, _mark_backward)
+            self.obs.grads = value_obs(tuple(grads), with_values=with_values)
+
+
+def _mark_backward() -> None:
+    refimpl.effect_log.log_effect(BACKWARD_EVENT)
+
 
 def _run_eager(case: _Case) -> None:
-    case.obs.outputs = value_obs(case.src.fn(*case.inputs()))
+    inputs = case.inputs()
+    case.finish(case.src.fn(*inputs), inputs)
 
 
 def _run_fake(case: _Case) -> None:
     real = case.inputs()
     with refimpl.FakeTensorMode() as mode:
-        out = case.src.fn(*[mode.from_tensor(t) for t in real])
-        case.obs.outputs = value_obs(out, with_values=False)
+        fake = [mode.from_tensor(t) for t in real]
+        case.finish(case.src.fn(*fake), fake, with_values=False)
 
 
 def _run_make_fx(case: _Case) -> None:
     gm = refimpl.make_fx(case.src.fn, tracing_mode="fake")(*case.inputs())
     case.record_graph(gm)
-    case.obs.outputs = value_obs(gm(*case.inputs()))
+    inputs = case.inputs()
+    case.finish(gm(*inputs), inputs)
+
+
+class _LossModule(Module):
+    """The program and its loss (PRG-51), returning ``(loss,)``: the torch runner's
+    ``_LossModule``."""
+
+    def __init__(self, program: Any, fn: Callable) -> None:
+        super().__init__()
+        self.program, self.fn = program, fn
+
+    def forward(self, *inputs: Any) -> tuple:
+        return (loss_of(self.program, self.fn(*inputs), _RefimplOps),)
+
+
+def _run_functional_joint(case: _Case) -> None:
+    """The joint graph (TRC-19), run on inputs that do not require grad: the loss, the grads."""
+    gm, sig = aot_export(_LossModule(case.program, case.src.fn), tuple(case.inputs()),
+                         trace_joint=True, output_loss_index=0)
+    case.record_graph(gm)
+    case.obs.signature = {k: getattr(sig, k) for k in SIGNATURE_FIELDS}
+    back = sig.backward_signature
+    case.obs.signature["backward_signature"] = {
+        "gradients_to_parameters": back.gradients_to_parameters,
+        "gradients_to_user_inputs": back.gradients_to_user_inputs,
+        "loss_output": back.loss_output}
+    with refimpl.no_grad():
+        flat = tuple(gm(*[t.detach() for t in case.inputs()]))
+    skip = len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
+    n_user = len(sig.user_outputs)
+    case.obs.outputs = value_obs(flat[skip:skip + n_user])
+    case.obs.grads = value_obs(flat[skip + n_user:])
 
 
 def _run_functional(case: _Case) -> None:
+    if case.program.backward is not None:
+        _run_functional_joint(case)
+        return
     gm, sig = aot_export(case.module(), tuple(case.inputs()))
     case.record_graph(gm)
     case.obs.signature = {k: getattr(sig, k) for k in SIGNATURE_FIELDS}
@@ -196,7 +256,8 @@ def _run_export(case: _Case) -> None:
     constants = gm.lifted_constants
     gm = remove_effect_tokens(gm)
     case.record_graph(gm)
-    case.obs.outputs = value_obs(tuple(gm(*constants, *case.inputs()))[skip:])
+    inputs = case.inputs()
+    case.finish(tuple(gm(*constants, *inputs))[skip:], inputs)
 
 
 # [NOTE: compile expectation] A compiler must not change what a program does: the reference for
@@ -225,9 +286,12 @@ def run_refimpl_paths(program: Any, paths: list[str]) -> list[Observation]:
             obs.error = ErrorObs.from_exception(unknown_path(unknown[0]))
         return observations
     try:
-        with contextlib.redirect_stdout(_Sink()), registrations(program) as effectful:
+        opdefs: dict[str, Any] = {}
+        with contextlib.redirect_stdout(_Sink()), registrations(program, opdefs) as effectful:
             src = write_program(program, resolve, with_effects=with_effects,
                                 new_token=new_token_tensor)
+            for name, (backward, setup_context) in src.autograd.items():  # PRG-47 to PRG-50
+                opdefs[name].register_autograd(backward, setup_context=setup_context)
             for obs in observations:
                 _run_path(_Case(program, src, obs, effectful))
     except Exception as exc:  # defining the program failed: every path records it

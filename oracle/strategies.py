@@ -58,6 +58,7 @@ __all__ = [
     "DTYPES",
     "HUNT",
     "NOT_DRAWN",
+    "TRAINING",
     "drawable_ops",
     "programs",
     "schedules",
@@ -99,6 +100,13 @@ NOT_DRAWN = {
 }
 # Numbers for Scalar parameters and for the Tensor parameters torch wraps numbers for.
 NUMBERS = (2, -1, 0, 1.5, -0.5, 3, 1, True)
+# Keyword arguments of `programs()` for campaigns with backward programs ([NOTE: training
+# programs]): effects in forward and backward, shorter bodies (a backward doubles the work).
+TRAINING = {
+    "min_ops": 4, "max_ops": 20, "effect_density": 0.4, "min_custom_ops": 1,
+    "max_custom_ops": 3, "custom_effects": ("ORDERED", "ORDERED", None), "pure_chains": True,
+    "training": True,
+}
 # Keyword arguments of `programs()` that aim a campaign at effect-order bugs (issue: hunting):
 # long bodies dense in effects, several ORDERED ops, pure chains between them, mutated inputs
 # next to them.
@@ -722,6 +730,7 @@ def programs(
     raising: bool = False,
     pure_chains: bool = False,
     mutation_near_effects: bool = False,
+    training: bool = False,
     name: str = "fuzz",
 ) -> dict:
     """A program JSON document that `load_program` accepts (valid by construction).
@@ -742,14 +751,23 @@ def programs(
     - `raising`: keep a call that raises in refimpl (the body ends there) instead of dropping it;
     - `pure_chains`: pure ops prefer the newest value, so chains of pure work sit between
       effects;
-    - `mutation_near_effects`: an input an effectful call read may be written right after it.
-    `HUNT` holds the settings campaigns aimed at effect-order bugs use.
+    - `mutation_near_effects`: an input an effectful call read may be written right after it;
+    - `training`: a program that runs backward ([NOTE: training programs]).
+    `HUNT` holds the settings campaigns aimed at effect-order bugs use, `TRAINING` the ones for
+    backward programs.
     """
+    if training:  # [NOTE: training programs]
+        dtypes = tuple(d for d in dtypes if d in GRAD_DTYPES) or ("float32",)
+        behaviors = tuple(b for b in behaviors if b in BACKWARD_BEHAVIORS) or ("record",)
+        input_mutation = mutation_near_effects = False
     knobs = _draw_header(draw, max_inputs, max_rank, max_dim, dtypes)
     shape, dtype, n_inputs, input_fills = knobs
     ops = drawable_ops()
     specs = draw(custom_op_specs(behaviors, max_custom_ops, custom_effects, forms,
                                  min_custom_ops), label="custom ops")
+    if training:  # the op the backward formulas log through
+        logger = draw(st.sampled_from(custom_effects), label="backward logger effect")
+        specs = [*specs, CustomSpec("record", logger)]
     registered: list[str] = []
     if aten_effects:
         candidates = sorted(n for n, o in ops.items() if o.kind == "pure" and not o.effectful
@@ -767,9 +785,85 @@ def programs(
     builder.values = list(inputs)
     for item in raw:
         builder.add(item)
-    outputs = _outputs(draw, builder, forms)
-    return _document(name, custom, registered, inputs, shape, dtype, input_fills, builder,
-                     outputs)
+    outputs = _outputs(draw, builder, forms and not training)
+    doc = _document(name, custom, registered, inputs, shape, dtype, input_fills, builder,
+                    outputs)
+    if training:
+        _draw_training(draw, doc, specs)
+    return doc
+
+
+# [NOTE: training programs] With `training=True` a program runs backward (PRG-51): its inputs
+# are floating point and each may require grad (the first one does), every custom op that
+# returns tensors carries an autograd formula (PRG-47 to PRG-50) drawn as a short chain over
+# its grad (scale, negate, multiply by the cosine of the saved input, print, pass through the
+# backward logger, an extra op `fz::op<n>` the forward may call too) so that effectful ops run
+# in the backward, and the loss sums a drawn non-empty set of the (tensor-only) outputs.
+# Simplifications: no in-place op and no Tensor[] result in a training program (refimpl models
+# no CopySlices, and no autograd through a custom op's Tensor[]); a grad goes to the op's first
+# tensor parameter only.
+GRAD_DTYPES = ("float32", "float64")
+BACKWARD_BEHAVIORS = ("record", "split", "observe", "stamp")
+BACKWARD_STEPS = 6  # the kinds of step a drawn backward formula takes, see `_formula`
+
+
+def _draw_training(draw: Any, doc: dict, specs: list[CustomSpec]) -> None:
+    inputs = doc["inputs"]
+    flags = draw(st.lists(st.booleans(), min_size=len(inputs), max_size=len(inputs)),
+                 label="requires_grad")
+    for i, (spec, flag) in enumerate(zip(inputs, flags)):
+        if flag or i == 0:
+            spec["requires_grad"] = True
+    logger = doc["custom_ops"][-1]["name"] + ".default"
+    for k, op in enumerate(doc["custom_ops"]):
+        if specs[k].behavior in ("record", "split"):
+            steps = draw(st.lists(st.integers(0, BACKWARD_STEPS - 1), max_size=5),
+                         label=f"backward formula of {op['name']}")
+            op["autograd"] = _formula(op, specs[k].behavior, steps, logger, k)
+    if not doc["outputs"]:
+        doc["outputs"] = [doc["body"][-1]["outs"][0]] if doc["body"] and \
+            doc["body"][-1].get("outs") else [inputs[0]["name"]]
+    n = len(doc["outputs"])
+    loss = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True),
+                label="loss")
+    doc["backward"] = {"loss": loss}
+
+
+def _formula(op: dict, behavior: str, steps: list[int], logger: str, k: int) -> dict:
+    """A custom op's autograd formula from drawn steps ([NOTE: training programs])."""
+    params = behaviors.parse_signature(op["schema"]).params
+    x = params[0].name
+    grads = ["g"] if behavior == "record" else ["g0", "g1"]
+    body: list[dict] = []
+    current = grads[0]
+    names = itertools.count()
+
+    def bind(stmt: dict) -> str:
+        out = f"b{next(names)}"
+        body.append({**stmt, "outs": [out]})
+        return out
+
+    if behavior == "split":
+        current = bind({"op": "aten::add.Tensor", "args": [{"ref": "g0"}, {"ref": "g1"}]})
+    for j, step in enumerate(steps):
+        tag = f"bw{k}_{j}"
+        if step == 0:
+            current = bind({"op": "aten::mul.Tensor", "args": [{"ref": current}, 2]})
+        elif step == 1:
+            body.append({"op": "aten::_print.default", "args": [tag]})
+        elif step == 2:
+            current = bind({"op": logger, "args": [{"ref": current}, tag]})
+        elif step == 3:
+            cos = bind({"op": "aten::cos.default", "args": [{"ref": x}]})
+            current = bind({"op": "aten::mul.Tensor", "args": [{"ref": current}, {"ref": cos}]})
+        elif step == 4:
+            current = bind({"op": "aten::neg.default", "args": [{"ref": current}]})
+        else:  # the logger's result unused: an effect whose value nothing reads
+            body.append({"op": logger, "args": [{"ref": current}, tag]})
+    saves = any(ref == {"ref": x} for stmt in body for ref in stmt["args"])
+    grad_inputs = [current if p.name == x else None for p in params]
+    return {"save": [x] if saves else [], "grad_outputs": grads, "body": body,
+            "grad_inputs": grad_inputs}
 
 
 def _draw_header(draw: Any, max_inputs: int, max_rank: int, max_dim: int,

@@ -54,6 +54,7 @@ import functools
 import io
 import itertools
 import os
+import re
 import sys
 import tempfile
 import time
@@ -89,6 +90,7 @@ from oracle.observation import (
 from oracle.program_source import write_program
 from oracle.repro import PATH_CONFIGS
 from oracle.run_state import forget_side_effects, restore_side_effects
+from oracle.training import BACKWARD_EVENT, loss_of, run_backward
 from refimpl.export import SIGNATURE_FIELDS
 
 EFFECTS = {"ORDERED": EffectType.ORDERED, None: None}
@@ -185,6 +187,14 @@ class _TorchOps:
     def empty_like(x: torch.Tensor) -> torch.Tensor:
         return torch.ops.aten.empty_like.default(x)
 
+    @staticmethod
+    def sum(x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.sum.default(x)
+
+    @staticmethod
+    def add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.add.Tensor(a, b)
+
 
 @dataclass
 class RunContext:
@@ -195,6 +205,12 @@ class RunContext:
     capture: PrintCapture
     namespaces: dict[str, str] = field(default_factory=dict)  # program ns -> run ns
     effectful_targets: set[str] = field(default_factory=set)
+    opdefs: dict[str, Any] = field(default_factory=dict)  # program op name -> its CustomOpDef
+
+    def mark_backward(self) -> None:
+        """PRG-52: the backward starts; what printed before it comes first."""
+        self.capture.drain()
+        self.log.append(BACKWARD_EVENT)
 
     @property
     def namespace_map(self) -> dict[str, str]:
@@ -266,6 +282,7 @@ def _define_custom_op(spec: Any, ctx: RunContext, stack: contextlib.ExitStack) -
         qualname, kernel, mutates_args=mutated, schema=_nameless_schema(spec)
     )
     stack.callback(_destroy_custom_op, qualname, opdef)
+    ctx.opdefs[spec.name] = opdef
     opdef.register_fake(fake)
     handle = _register_effectful_op(opdef, EFFECTS[spec.effect])
     stack.callback(handle.destroy)
@@ -354,14 +371,18 @@ def build_function(program: Any, ctx: RunContext) -> ProgramFunction:
         new_token=new_token_tensor,
         extra_globals={"torch": torch},
     )
+    for name, (backward, setup_context) in src.autograd.items():  # PRG-47 to PRG-50
+        ctx.opdefs[name].register_autograd(backward, setup_context=setup_context)
     module_type = type("ProgramModule", (torch.nn.Module,), {"forward": src.forward})
     return ProgramFunction(src.fn, src.source, module_type)
 
 
 def make_inputs(program: Any) -> list[torch.Tensor]:
-    """Fresh real input tensors from `behaviors.fill_values` (numpy), copied into torch."""
+    """Fresh real input tensors from `behaviors.fill_values` (numpy), copied into torch; the
+    ones the program marks `requires_grad` are leaves that require grad (PRG-46)."""
     return [
         torch.from_numpy(behaviors.fill_values(s.fill, s.shape, s.dtype)).clone()
+        .requires_grad_(s.requires_grad)
         for s in program.inputs
     ]
 
@@ -410,23 +431,33 @@ class _Case:
         self.obs.code = self.ctx.unmap_code(gm.code.strip())
         self.obs.graph = self.ctx.canonical(gm)
 
+    def finish(self, outputs: Any, inputs: list, *, with_values: bool = True) -> None:
+        """The outputs; for a program with `backward`, then the backward and the grads of
+        `inputs` (PRG-52)."""
+        self.obs.outputs = value_obs(outputs, with_values=with_values)
+        if self.program.backward is not None:
+            grads = run_backward(self.program, outputs, inputs, _TorchOps,
+                                 self.ctx.mark_backward)
+            self.obs.grads = value_obs(tuple(grads), with_values=with_values)
+
 
 def _run_eager(case: _Case) -> None:
-    case.obs.outputs = value_obs(case.fn.fn(*case.inputs()))
+    inputs = case.inputs()
+    case.finish(case.fn.fn(*inputs), inputs)
 
 
 def _run_fake(case: _Case) -> None:
     real = case.inputs()
     with FakeTensorMode() as mode:
         fake = [mode.from_tensor(t) for t in real]
-        out = case.fn.fn(*fake)
-        case.obs.outputs = value_obs(out, with_values=False)
+        case.finish(case.fn.fn(*fake), fake, with_values=False)
 
 
 def _run_make_fx(case: _Case) -> None:
     gm = make_fx(case.fn.fn, tracing_mode="fake")(*case.inputs())
     case.record_graph(gm)
-    case.obs.outputs = value_obs(gm(*case.inputs()))
+    inputs = case.inputs()
+    case.finish(gm(*inputs), inputs)
 
 
 def _jsonable(value: Any) -> Any:
@@ -438,6 +469,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _run_functional(case: _Case) -> None:
+    if case.program.backward is not None:
+        _run_functional_joint(case)
+        return
     gm, sig = aot_export_module(case.fn.module(), tuple(case.inputs()), trace_joint=False)
     case.record_graph(gm)
     case.obs.signature = {k: _jsonable(getattr(sig, k)) for k in SIGNATURE_FIELDS}
@@ -445,6 +479,39 @@ def _run_functional(case: _Case) -> None:
     flat = gm(*tokens, *case.inputs())
     skip = len(sig.output_tokens) + len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
     case.obs.outputs = value_obs(tuple(flat)[skip:])
+
+
+class _LossModule(torch.nn.Module):
+    """The program and its loss (PRG-51), returning `(loss,)`: what `aot_export_module(...,
+    trace_joint=True, output_loss_index=0)` exports for a program with `backward`."""
+
+    def __init__(self, program: Any, fn: Callable) -> None:
+        super().__init__()
+        self.program, self.fn = program, fn
+
+    def forward(self, *inputs: torch.Tensor) -> tuple:
+        return (loss_of(self.program, self.fn(*inputs), _TorchOps),)
+
+
+def _run_functional_joint(case: _Case) -> None:
+    """The joint graph (TRC-19); the graph runs on fresh inputs that do not require grad: its
+    outputs are the loss, then the grads."""
+    module = _LossModule(case.program, case.fn.fn)
+    gm, sig = aot_export_module(module, tuple(case.inputs()), trace_joint=True,
+                                output_loss_index=0)
+    case.record_graph(gm)
+    case.obs.signature = {k: _jsonable(getattr(sig, k)) for k in SIGNATURE_FIELDS}
+    back = sig.backward_signature
+    case.obs.signature["backward_signature"] = _jsonable({
+        "gradients_to_parameters": back.gradients_to_parameters,
+        "gradients_to_user_inputs": back.gradients_to_user_inputs,
+        "loss_output": back.loss_output})
+    with torch.no_grad():
+        flat = tuple(gm(*[t.detach() for t in case.inputs()]))
+    skip = len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
+    n_user = len(sig.user_outputs)
+    case.obs.outputs = value_obs(flat[skip:skip + n_user])
+    case.obs.grads = value_obs(flat[skip + n_user:])
 
 
 def _run_export(case: _Case) -> None:
@@ -469,8 +536,9 @@ def _run_export(case: _Case) -> None:
         for s in sig.input_specs
         if s.kind.name in ("CONSTANT_TENSOR", "CUSTOM_OBJ")
     ]
-    flat = ep.graph_module(*constants, *case.inputs())
-    case.obs.outputs = value_obs(tuple(flat)[mutated:])
+    inputs = case.inputs()
+    flat = ep.graph_module(*constants, *inputs)
+    case.finish(tuple(flat)[mutated:], inputs)
 
 
 def _capturing_aot_eager(case: _Case) -> Callable:
@@ -480,8 +548,12 @@ def _capturing_aot_eager(case: _Case) -> Callable:
         case.record_graph(gm)
         return boxed_nop(gm, example_inputs)
 
+    def bw_compiler(gm: torch.fx.GraphModule, example_inputs: list) -> Callable:
+        case.obs.backward_code = case.ctx.unmap_code(gm.code.strip())
+        return boxed_nop(gm, example_inputs)
+
     def backend(gm: torch.fx.GraphModule, example_inputs: list) -> Callable:
-        return aot_eager(gm, example_inputs, fw_compiler=fw_compiler)
+        return aot_eager(gm, example_inputs, fw_compiler=fw_compiler, bw_compiler=bw_compiler)
 
     return backend
 
@@ -489,13 +561,19 @@ def _capturing_aot_eager(case: _Case) -> Callable:
 def _run_compile(case: _Case, backend: Any) -> None:
     torch._dynamo.reset()
     compiled = torch.compile(case.fn.fn, backend=backend, fullgraph=True)
+    inputs = case.inputs()
     if backend == "inductor":  # keep the modules inductor generates (none on a cache hit)
         from torch._inductor.utils import run_and_get_code  # noqa: PLC0415
 
-        outputs, case.obs.generated_code = run_and_get_code(compiled, *case.inputs())
-        case.obs.outputs = value_obs(outputs)
+        if case.program.backward is None:
+            outputs, case.obs.generated_code = run_and_get_code(compiled, *inputs)
+            case.finish(outputs, inputs)
+            return
+        # The backward is compiled when it first runs, inside the same capture.
+        _, case.obs.generated_code = run_and_get_code(
+            lambda: case.finish(compiled(*inputs), inputs))
         return
-    case.obs.outputs = value_obs(compiled(*case.inputs()))
+    case.finish(compiled(*inputs), inputs)
 
 
 def _run_aot_eager(case: _Case) -> None:
@@ -554,6 +632,27 @@ def error_obs(exc: BaseException) -> ErrorObs:
 _WRAPPER_MODULES = ("torch._dynamo", "torch._inductor")
 
 
+def _unmapped_error(err: ErrorObs, namespaces: dict[str, str]) -> ErrorObs:
+    """An error text names the program's namespaces, not the run's (Simplification 1): torch
+    spells the namespace in names it makes (`GeneratedBackwardFor_<ns>_<name>_default`)."""
+    message = err.message
+    for prog, run in sorted(namespaces.items(), key=lambda item: -len(item[1])):
+        if run != prog:
+            message = re.sub(rf"{re.escape(run)}(?![0-9A-Za-z])", prog, message)
+    return ErrorObs(err.type, message) if message != err.message else err
+
+
+@contextlib.contextmanager
+def _quiet_autograd_errors() -> Iterator[None]:
+    """An error a program raises in a backward is recorded in the observation; torch also
+    reports it on stderr (AOTAutograd traces the joint under anomaly mode, which warns "Error
+    detected in ...", and a failing graph-module call prints the generated code), which is
+    noise in a report."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.filterwarnings("ignore", message="Error detected in ")
+        yield
+
+
 def run_torch(program: Any, path: str, *, namespace: str | None = None) -> Observation:
     """Run `program` on `path` with real torch; never raises for a program's own errors.
 
@@ -563,16 +662,17 @@ def run_torch(program: Any, path: str, *, namespace: str | None = None) -> Obser
     start = time.perf_counter()
     obs = Observation(path=path, side="torch")
     log: list = []
+    namespaces = _assign_namespaces(program, namespace)
     try:
         if path not in PATH_RUNNERS:
             raise unknown_path(path)
-        with PrintCapture(log) as capture:
-            ctx = RunContext(program, log, capture, _assign_namespaces(program, namespace))
+        with PrintCapture(log) as capture, _quiet_autograd_errors():
+            ctx = RunContext(program, log, capture, namespaces)
             with registrations(ctx):
                 case = _Case(program, ctx, build_function(program, ctx), obs)
                 PATH_RUNNERS[path](case)
     except Exception as exc:  # the observation records it (Simplification 3)
-        obs.error = error_obs(exc)
+        obs.error = _unmapped_error(error_obs(exc), namespaces)
     obs.effect_log = [freeze(e) for e in log]
     obs.seconds = time.perf_counter() - start
     return obs

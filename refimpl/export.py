@@ -33,7 +33,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from refimpl import _pytree as pytree
+from refimpl import autograd
 from refimpl.aten import OPS
+from refimpl.autograd.grad_mode import enable_grad, no_grad
+from refimpl.autograd.variable import requires_grad
 from refimpl.dispatch_key import DispatchKey, DispatchKeySet, ExcludeDispatchKeyGuard
 from refimpl.effects import _get_schema, with_effects
 from refimpl.fake_tensor import FakeTensorMode
@@ -48,8 +51,8 @@ from refimpl.operator import OpOverload, ops
 from refimpl.proxy_tensor import placeholder_names, trace, track_tensor_tree
 from refimpl.tensor import Tensor
 
-__all__ = ["SIGNATURE_FIELDS", "GraphSignature", "Module", "aot_export", "aot_export_backward",
-           "lift_constants", "remove_effect_tokens"]
+__all__ = ["SIGNATURE_FIELDS", "BackwardSignature", "GraphSignature", "Module", "aot_export",
+           "aot_export_backward", "lift_constants", "remove_effect_tokens"]
 
 
 class Module:
@@ -78,8 +81,18 @@ class Module:
 
 
 @dataclass
+class BackwardSignature:
+    """torch's ``BackwardSignature``: which output is the loss, which outputs are whose grads."""
+
+    gradients_to_parameters: dict[str, str] = field(default_factory=dict)
+    gradients_to_user_inputs: dict[str, str] = field(default_factory=dict)
+    loss_output: str = ""
+
+
+@dataclass
 class GraphSignature:
-    """The fields of torch's ``GraphSignature`` that effect tokens touch."""
+    """The fields of torch's ``GraphSignature`` that effect tokens touch; ``backward_signature``
+    is set by ``trace_joint=True`` only."""
 
     input_tokens: list[str] = field(default_factory=list)
     output_tokens: list[str] = field(default_factory=list)
@@ -88,10 +101,12 @@ class GraphSignature:
     inputs_to_buffers: dict[str, str] = field(default_factory=dict)
     buffers_to_mutate: dict[str, str] = field(default_factory=dict)
     user_inputs_to_mutate: dict[str, str] = field(default_factory=dict)
+    backward_signature: BackwardSignature | None = None
 
 
-# The field names, in torch's order: what the oracle's runners record of either signature.
-SIGNATURE_FIELDS = tuple(f.name for f in fields(GraphSignature))
+# The field names, in torch's order: what the oracle's runners record of either signature (the
+# backward signature apart: it is there only for a joint graph).
+SIGNATURE_FIELDS = tuple(f.name for f in fields(GraphSignature) if f.name != "backward_signature")
 
 
 def _buffers_of(fn: Any) -> list[tuple[str, Tensor]]:
@@ -159,10 +174,16 @@ class _TokenPlaceholders(dict):
 
 
 def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, *,
+               trace_joint: bool = False, output_loss_index: int | None = None,
                lift_tensor_constants: bool = False,
                preserve_composite_ops: bool = False) -> tuple[GraphModule, GraphSignature]:
     """Trace ``fn`` (a function or module) into a functional graph with effect tokens.
 
+    ``trace_joint=True`` traces the joint forward and backward graph of torch's
+    ``aot_export_module(..., trace_joint=True, output_loss_index=...)``: the output at
+    ``output_loss_index`` is a scalar loss, the graph returns the forward outputs and then the
+    grad of each input that requires grad, and ``sig.backward_signature`` says which is which
+    (TRC-19, [NOTE: joint export]).
     ``lift_tensor_constants=True`` turns tensor constants into ``c_lifted_tensor_<i>``
     placeholders before the user inputs, as torch.export does; their values are in
     ``gm.lifted_constants``. ``preserve_composite_ops=True`` keeps the functional
@@ -171,7 +192,8 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     """
     if preserve_composite_ops:
         with _override_composite_implicit_decomp(_preservable_cia_ops()):
-            return aot_export(fn, args, unlift_effect_tokens,
+            return aot_export(fn, args, unlift_effect_tokens, trace_joint=trace_joint,
+                              output_loss_index=output_loss_index,
                               lift_tensor_constants=lift_tensor_constants)
     buffers = _buffers_of(fn)
     buffer_names = [name for name, _ in buffers]
@@ -179,11 +201,16 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
     fake_inputs = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in inputs]
     found: dict[str, Any] = {}
-    joint = _joint(_flat_fn(fn, buffer_names), fake_mode, found)
+    joint = _joint(_flat_fn(fn, buffer_names), fake_mode, found,
+                   loss_index=output_loss_index if trace_joint else _INFERENCE)
     gm = trace(joint, fake_inputs, [f"_user_input{i}" for i in range(len(inputs))],
                fake_mode=fake_mode, tracing_mode="fake", entry="aot_export")
     tokens = found["tokens"]
     n_tok, mutated = len(tokens.placeholders), found["mutated"]
+    if trace_joint:
+        _check_joint_call(gm, n_tok)
+        if found["unused_grad"]:  # flattened_joint's check, after its call of the joint graph
+            raise AssertionError(_UNUSED_PARAMETER)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     for i, node in enumerate(placeholders):
         node._rename(f"arg{i}_1")
@@ -195,9 +222,114 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     gm.graph.eliminate_dead_code()
     gm.recompile()
     sig = _signature(gm, n_tok, buffer_names, mutated, len(gm.lifted_constants))
+    if trace_joint:
+        _backward_signature(gm, sig, found["grad_inputs"], n_tok, buffer_names,
+                            output_loss_index)
     if unlift_effect_tokens:
         _unlift_tokens(gm, sig)
     return gm, sig
+
+
+# [NOTE: joint export] torch 2.13's ``aot_export_module(trace_joint=True)`` traces the joint
+# function ``fn_to_trace`` (the forward, then checks of its outputs: a loss index is given, the
+# outputs are tensors, only the loss requires grad, the loss is a scalar), then
+# ``torch.autograd.grad(loss, inputs that require grad)`` under the same FunctionalTensorMode,
+# whose forward tokens are put aside and whose token discovery is turned on for the backward
+# (``graph_capture_wrappers.py``: "independent chains of tokens for forward and backward"), so a
+# backward effect adds a ``tangents_token`` placeholder (EFF-19). It then re-traces the joint
+# graph through ``flattened_joint``, which calls it with the user's arguments and one ``None``
+# tangent per output, and no tokens: a graph with forward tokens reads more primals than it is
+# given (the pytree spec's ``IndexError``), and a ``tangents_token`` appended after the spec was
+# made is one more placeholder than the spec flattens to (the generated unpacking's
+# ``ValueError``). refimpl traces once ([NOTE: single-pass export]) and raises what that call
+# raises, after the output checks, as torch does.
+_INFERENCE = object()  # ``_joint``'s loss index when no backward is traced
+
+_NO_LOSS_INDEX = (
+    "If trace_joint=Trueit is required that one of your forward outputs must be a scalar loss.\n"
+    "You must specify the which (index) output is the loss with output_loss_index."
+)
+
+
+def _check_joint_outputs(out: Any, loss_index: int | None) -> Tensor:
+    """``fn_to_trace``'s checks of the forward outputs; returns the loss."""
+    if loss_index is None:
+        raise RuntimeError(_NO_LOSS_INDEX)
+    if isinstance(out, Tensor):
+        out = (out,)
+    if not isinstance(out, (tuple, list)):
+        raise RuntimeError("Expected forward output to be either a tensor or a list/tuple of "
+                           f"tensors. found {type(out)}")
+    for i, o in enumerate(out):
+        if requires_grad(o) and i != loss_index:
+            raise RuntimeError(
+                "Found an output of the forward that requires gradients, that was not the "
+                "scalar loss.\nWe require all outputs to the forward that are not the scalar "
+                "loss to not require gradient,\nbecause we will only compute a backward graph "
+                "against the scalar loss.\nYou can fix this by calling .detach() on each of "
+                "your forward outputs that is not the loss.\nYou specified that output index "
+                f"{loss_index} is the loss, but we found that\nthe output at index {i} "
+                "requires gradients.")
+    loss = out[loss_index]
+    if not requires_grad(loss):
+        raise RuntimeError(f"The output at index {loss_index} was marked as the loss, but it "
+                           "does not require gradients")
+    if loss.numel() != 1:
+        raise RuntimeError(f"We require the output marked as the loss (at index {loss_index}) "
+                           f"to be a scalar, but it has shape {_torch_size(loss.shape)}")
+    return loss
+
+
+def _torch_size(shape: tuple[int, ...]) -> str:
+    return f"torch.Size([{', '.join(map(str, shape))}])"
+
+
+_UNUSED_PARAMETER = (
+    "Found a parameter that did not receive a gradient.\n"
+    '"This is most likely a bug, but if this needs to be supported please comment on this '
+    "Github issue:\nhttps://github.com/pytorch/pytorch/issues/101192\n"
+)
+
+
+def _backward(mode: FunctionalTensorMode, loss: Tensor, wrapped: list) -> list:
+    """The joint's backward: fresh tokens with discovery on, the grads of the inputs that
+    require grad ([NOTE: joint export])."""
+    mode._tokens_forward_output = mode._tokens
+    mode._tokens = {}
+    mode._allow_token_discovery = True
+    primals = [w for w in wrapped if isinstance(w, Tensor) and requires_grad(w)]
+    return list(autograd.grad([loss], primals, allow_unused=True) if primals else ())
+
+
+def _check_joint_call(gm: GraphModule, n_forward_tokens: int) -> None:
+    """What ``flattened_joint``'s call of a joint graph with tokens raises ([NOTE: joint
+    export])."""
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    n_backward_tokens = sum(1 for n in placeholders if n.name.startswith("tangents_token"))
+    if n_forward_tokens:
+        raise IndexError("tuple index out of range")
+    if n_backward_tokens:
+        # The joint graph's placeholders: primals, one tangent for the loss, the tokens.
+        expected = len(placeholders) + 1
+        raise ValueError(f"not enough values to unpack (expected {expected}, got "
+                         f"{expected - n_backward_tokens})")
+
+
+def _backward_signature(gm: GraphModule, sig: GraphSignature, grad_inputs: list[int],
+                        n_tok: int, buffer_names: list[str], loss_index: int) -> None:
+    """The joint graph's last outputs are the grads: move them from ``user_outputs`` to the
+    backward signature, by the input (placeholder, or buffer name) each is the grad of."""
+    n_user = len(sig.user_outputs) - len(grad_inputs)
+    grads = sig.user_outputs[n_user:]
+    sig.user_outputs = sig.user_outputs[:n_user]
+    placeholders = [n.name for n in gm.graph.nodes if n.op == "placeholder"][n_tok:]
+    backward = BackwardSignature(loss_output=sig.user_outputs[loss_index])
+    for grad, index in zip(grads, grad_inputs):
+        if index < len(buffer_names):
+            backward.gradients_to_parameters[grad] = buffer_names[index]
+        else:
+            backward.gradients_to_user_inputs[grad] = placeholders[index]
+    sig.backward_signature = backward
 
 
 # [NOTE: preserved composite ops] A CompositeImplicitAutograd kernel runs at the autograd keys,
@@ -253,25 +385,39 @@ def _override_composite_implicit_decomp(cia_ops: list[OpOverload]) -> Iterator[N
             op._invalidate_kernels()
 
 
-def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> Callable:
-    """The traced function ([NOTE: single-pass export]); ``found`` gets the token map and the
-    indices of the mutated inputs."""
+def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any],
+           loss_index: Any = _INFERENCE) -> Callable:
+    """The traced function ([NOTE: single-pass export]); ``found`` gets the token map, the
+    indices of the mutated inputs and, for a joint trace ([NOTE: joint export]), the indices of
+    the inputs whose grads the graph returns."""
 
     # A token's metadata (``tensor([])``'s), made before any mode is active: each token
     # placeholder's fake value is made from it.
     template = OPS["aten::empty.memory_format"]([0])
+    training = loss_index is not _INFERENCE
 
     def joint(*inputs: Any) -> tuple:
         mode = FunctionalTensorMode(_allow_token_discovery=False)
         mode._tokens = tokens = _TokenPlaceholders(mode, fake_mode, template)
         wrapped = [FunctionalTensor._wrap(x, mode) if isinstance(x, Tensor) else x
                    for x in inputs]
-        with mode:
+        grads: list = []
+        # torch runs the inference trace under no_grad, the joint one with grad mode on.
+        with mode, (enable_grad() if training else no_grad()):
+            if training:  # the wrappers mirror their inputs' autograd metadata
+                for w, x in zip(wrapped, inputs):
+                    if isinstance(x, Tensor) and requires_grad(x):
+                        w.requires_grad_(True)
             out = _as_tuple(flat(*wrapped))
+            if training:
+                loss = _check_joint_outputs(out, loss_index)
+                grads = _backward(mode, loss, wrapped)
         sync_functional_tensors(wrapped)  # [NOTE: view regeneration]
         mutated = [i for i, (w, x) in enumerate(zip(wrapped, inputs))
                    if isinstance(w, FunctionalTensor) and w.elem is not x]
-        found.update(tokens=tokens, mutated=mutated)
+        found.update(tokens=tokens, mutated=mutated,
+                     grad_inputs=[i for i, x in enumerate(inputs)
+                                  if training and isinstance(x, Tensor) and requires_grad(x)])
         final_tokens = [t.elem for t in tokens.values()]
         mutations = [wrapped[i].elem for i in mutated]
         # AOTAutograd traces a pytree-flattened function (``create_tree_flattened_fn``): a
@@ -279,7 +425,9 @@ def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any]) -> 
         sync_functional_tensors(out)
         user = pytree.tree_leaves(
             pytree.tree_map_only(FunctionalTensor, FunctionalTensor.from_functional, out))
-        return (*final_tokens, *mutations, *user)
+        found["unused_grad"] = any(g is None for g in grads)
+        grad_outs = [g.elem for g in grads if isinstance(g, FunctionalTensor)]
+        return (*final_tokens, *mutations, *user, *grad_outs)
 
     return joint
 

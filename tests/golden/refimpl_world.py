@@ -85,8 +85,8 @@ class Unsupported(Exception):
 class _CustomOp:
     """What `w.custom_op(...)(fn)` returns: refimpl's `CustomOpDef` plus `register_autograd`.
 
-    refimpl models no autograd, so the backward and setup_context are only stored, in the
-    world's table keyed by the op's `OpOverload`, for `backward_trace` to use.
+    The formula is registered on the op (refimpl's autograd runs it) and also kept in the
+    world's table keyed by the op's `OpOverload`, for `backward_trace` to use (Simplification 3).
     """
 
     def __init__(self, world: RefimplWorld, op_def: Any) -> None:
@@ -97,6 +97,7 @@ class _CustomOp:
         return self.op_def.register_fake(fn)
 
     def register_autograd(self, backward: Callable, setup_context: Callable | None = None) -> None:
+        self.op_def.register_autograd(backward, setup_context=setup_context)
         self._world._autograd[self.op_def._opoverload] = (backward, setup_context)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -220,6 +221,11 @@ class RefimplWorld:
         gm, sig = aot_export(mod, tuple(args), unlift_effect_tokens=unlift_effect_tokens)
         return self._keep("aot_export", gm), sig
 
+    def aot_export_joint(self, mod: Any, args: Any, output_loss_index: Any) -> Any:
+        gm, sig = aot_export(mod, tuple(args), trace_joint=True,
+                             output_loss_index=output_loss_index)
+        return self._keep("aot_export_joint", gm), sig
+
     def functional_make_fx(
         self, fn: Callable, args: Any, allow_token_discovery: bool = False, seed_token: bool = False
     ) -> Any:
@@ -285,13 +291,15 @@ class RefimplWorld:
 # Helpers: tensors
 # ---------------------------------------------------------------------------------------------
 
-# refimpl tensors have no `requires_grad`; the world remembers which tensors were made with it.
+# The tensors made with `requires_grad`: `backward_trace` derives its backward from them
+# (Simplification 3); they also require grad in refimpl's autograd.
 _REQUIRES_GRAD: weakref.WeakSet = weakref.WeakSet()
 
 
 def _mark(tensor: Any, requires_grad: bool) -> Any:
     if requires_grad:
         _REQUIRES_GRAD.add(tensor)
+        tensor.requires_grad_(True)
     return tensor
 
 

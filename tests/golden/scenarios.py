@@ -46,6 +46,9 @@ one; `refimpl_world.py` implements it with refimpl.
 - `w.aot_export(mod_or_fn, args, unlift_effect_tokens=False) -> (gm, sig)` --
   `aot_export_module(mod, args, trace_joint=False)`; `sig` has `input_tokens, output_tokens,
   user_inputs, user_outputs, inputs_to_buffers, buffers_to_mutate, user_inputs_to_mutate`.
+- `w.aot_export_joint(mod, args, output_loss_index) -> (gm, sig)` --
+  `aot_export_module(mod, args, trace_joint=True, output_loss_index=...)`; `sig` as above plus
+  `backward_signature` (`gradients_to_parameters`, `gradients_to_user_inputs`, `loss_output`).
 - `w.functional_make_fx(fn, args, allow_token_discovery=False, seed_token=False) -> gm` --
   make_fx of `fn` under a Python `FunctionalTensorMode` (reference 06 B/C), or, with
   `seed_token`, of a graph `(token, *args) -> (final_token, out)` whose mode starts from that
@@ -751,6 +754,128 @@ def forward_and_backward(w, ns):
 
 def _no_context(ctx, inputs, output):
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference 05j: aot_export_module(trace_joint=True), the joint forward + backward graph
+# ---------------------------------------------------------------------------------------------
+
+
+def joint_texts(w, mod, args, output_loss_index=0):
+    """The joint graph's `code`, its `signature` (backward signature included) and the values
+    the graph returns on `args`; or, when the export raises, its `error`."""
+    result, error = attempt(lambda: w.aot_export_joint(mod, args, output_loss_index))
+    if error is not None:
+        return {"error": error}
+    gm, sig = result
+    back = sig.backward_signature
+    signature = lines(
+        fmt_signature(sig),
+        f"gradients_to_parameters = {dict(back.gradients_to_parameters)!r}",
+        f"gradients_to_user_inputs = {dict(back.gradients_to_user_inputs)!r}",
+        f"loss_output = {back.loss_output!r}",
+    )
+    return {"code": code(gm), "signature": signature,
+            "values": fmt_value(w, tuple(gm(*args)))}
+
+
+@scenario(
+    "05j_joint_no_effects",
+    specs=("TRC-19",),
+    source="reference 05j",
+    summary="joint graph of sin(x) * y: forward, ones_like seed, the formulas' ops, x's grad",
+)
+def joint_no_effects(w, ns):
+    aten = w.ops.aten
+
+    class M(w.Module):
+        def forward(self, x, y):
+            return (aten.sum.default(aten.mul.Tensor(aten.sin.default(x), y)),)
+
+    return joint_texts(w, M(), (w.arange(3.0, requires_grad=True), w.ones(3)))
+
+
+@scenario(
+    "05j_joint_two_inputs_require_grad",
+    specs=("TRC-19",),
+    source="reference 05j",
+    summary="both inputs require grad, a non-loss output that does not: grads in input order",
+)
+def joint_two_inputs(w, ns):
+    aten = w.ops.aten
+
+    class M(w.Module):
+        def forward(self, x, y, n):
+            a = aten.add.Tensor(aten.mul.Tensor(x, 2), aten.cos.default(y), alpha=3)
+            b = aten.sub.Tensor(aten.neg.default(a), x)
+            return (aten.add.Tensor(n, 1), aten.sum.default(aten.mul.Tensor(b, b)))
+
+    args = (w.arange(3.0, requires_grad=True), w.ones(3, requires_grad=True), w.ones(2))
+    return joint_texts(w, M(), args, output_loss_index=1)
+
+
+@scenario(
+    "05j_joint_forward_effect",
+    specs=("TRC-19",),
+    source="reference 05j",
+    summary="an effect in the forward: the joint call passes no tokens (IndexError)",
+)
+def joint_forward_effect(w, ns):
+    aten = w.ops.aten
+
+    class M(w.Module):
+        def forward(self, x):
+            aten._print.default("fw print")
+            return (aten.sum.default(aten.mul.Tensor(x, x)),)
+
+    return joint_texts(w, M(), (w.ones(2, requires_grad=True),))
+
+
+@scenario(
+    "05j_joint_backward_effect",
+    specs=("TRC-19", "TRC-13"),
+    source="reference 05j, 10",
+    summary="an effect only in a backward formula: tangents_token outside the joint spec",
+)
+def joint_backward_effect(w, ns):
+    _, bw_rec = _define_bw_rec(w, ns, [])
+    mysin = _define_mysin(w, ns, bw_rec)
+    aten = w.ops.aten
+
+    class M(w.Module):
+        def forward(self, x):
+            return (aten.sum.default(aten.mul.Tensor(mysin(x), 2)),)
+
+    return joint_texts(w, M(), (w.arange(3.0, requires_grad=True),))
+
+
+@scenario(
+    "05j_joint_loss_checks",
+    specs=("TRC-19",),
+    source="reference 05j",
+    summary="fn_to_trace's checks: no loss index, a non-loss output that requires grad, a "
+            "loss that does not require grad, a loss that is not a scalar",
+)
+def joint_loss_checks(w, ns):
+    aten = w.ops.aten
+
+    class M(w.Module):
+        def __init__(self, outputs):
+            super().__init__()
+            self.outputs = outputs
+
+        def forward(self, x, y):
+            values = {"x2": aten.mul.Tensor(x, 2), "sum_x": aten.sum.default(x),
+                      "sum_y": aten.sum.default(y)}
+            return tuple(values[name] for name in self.outputs)
+
+    cases = (("none", ("sum_x",), None), ("grad_output", ("x2", "sum_x"), 1),
+             ("no_grad", ("sum_y",), 0), ("not_scalar", ("x2",), 0))
+    texts = {}
+    for name, outputs, index in cases:
+        args = (w.ones(2, requires_grad=True), w.ones(2))
+        texts[f"error_{name}"] = joint_texts(w, M(outputs), args, index).get("error", "none")
+    return texts
 
 
 # ---------------------------------------------------------------------------------------------

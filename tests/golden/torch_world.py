@@ -131,6 +131,11 @@ class TorchWorld:
         with torch._functorch.config.patch(unlift_effect_tokens=unlift_effect_tokens):
             return aot_export_module(mod, tuple(args), trace_joint=False)
 
+    def aot_export_joint(self, mod, args, output_loss_index):
+        """`aot_export_module(mod, args, trace_joint=True, output_loss_index=...)`."""
+        return aot_export_module(mod, tuple(args), trace_joint=True,
+                                 output_loss_index=output_loss_index)
+
     def functional_make_fx(self, fn, args, allow_token_discovery=False, seed_token=False):
         """make_fx (fake) of `fn` run under a Python `FunctionalTensorMode` (reference 06).
 
