@@ -3,12 +3,15 @@
 Models: ``torch/autograd/function.py`` (``Function``, ``FunctionCtx``: ``save_for_backward``,
 ``saved_tensors``, ``needs_input_grad``) and ``torch/csrc/autograd/python_function.cpp``
 (``THPFunction_apply``: the node is made, so takes its sequence number, before ``forward`` runs
-with grad mode off; ``_process_backward``: extra ``None`` grads are dropped, then the count
-must match and a non-tensor input must get ``None``) at torch 2.13.0.
+with grad mode off; ``PyNode::apply``: an undefined grad of a tensor output is materialized as
+zeros of that output's shape and dtype unless ``ctx.set_materialize_grads(False)``, so the
+backward runs even when no grad reaches the node; ``_process_backward``: extra ``None`` grads
+are dropped, then the count must match and a non-tensor input must get ``None``) at torch
+2.13.0.
 Spec: AG-10.
 
 Simplifications:
-1. No ``mark_dirty``, ``mark_non_differentiable``, ``set_materialize_grads``, ``vmap`` or
+1. No ``mark_dirty``, ``mark_non_differentiable``, ``vmap`` or
    ``setup_context`` staticmethod on ``Function`` itself (``custom_op``'s ``register_autograd``
    calls its own ``setup_context`` from ``forward``, as upstream's generated Function does).
 2. Outputs are a tensor or a tuple of tensors (and non-tensors, which get no history).
@@ -37,6 +40,10 @@ class FunctionCtx(Node):
         self.needs_input_grad = needs_input_grad
         self._is_variable_input = is_variable_input
         self._to_save: tuple = ()
+        self.materialize_grads = True
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = value
 
     def name(self) -> str:
         return f"{self._fn_cls.__name__}Backward"
@@ -53,6 +60,9 @@ class FunctionCtx(Node):
                                     for t in self._to_save]
 
     def apply(self, grads: list[Tensor | None]) -> list[Tensor | None]:
+        if self.materialize_grads:
+            grads = [_zeros(*meta) if g is None and meta[1] is not None else g
+                     for g, meta in zip(grads, self.output_meta)]
         result = self._fn_cls.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
@@ -74,6 +84,13 @@ class FunctionCtx(Node):
                                    f"input was not a Variable")
             out.append(r)
         return out
+
+
+def _zeros(shape: tuple, dtype: Any) -> Tensor:
+    """``VariableInfo::zeros``: the materialized grad of a tensor output."""
+    from refimpl.aten import OPS  # noqa: PLC0415 - aten imports autograd
+
+    return OPS["aten::zeros"](list(shape), dtype=dtype)
 
 
 _CTX_CLASSES: dict[type, type[FunctionCtx]] = {}

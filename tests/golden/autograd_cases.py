@@ -353,3 +353,29 @@ def custom_op_bad_backwards(api):
               for name, f in [("no formula", no_formula), ("too many grads", too_many),
                               ("wrong shape", wrong_shape)]}
     return {"errors": _normalized(api, "\n".join(f"{k}: {v}" for k, v in errors.items()))}
+
+
+@case
+def custom_op_undefined_grad_materialized(api):
+    """A formula returns None for the input that an earlier custom op's output feeds: that op's
+    node is still reached, its grad materialized as zeros (AG-10), so its backward runs and the
+    leaf gets zeros through it; a builtin node with no defined grad (sin) adds nothing."""
+    op = api.op
+    log: list = []
+
+    def record(tag):
+        def backward(ctx, g):
+            log.append(f"{tag}: {rounded(api, g)}")
+            return g
+        return backward
+
+    first = api.custom_op("first", "(Tensor x) -> Tensor", lambda x: op("aten::sin")(x))
+    first.register_autograd(record("first"))
+    both = api.custom_op("both", "(Tensor x, Tensor other) -> Tensor",
+                         lambda x, other: op("aten::sin")(x))
+    both.register_autograd(lambda ctx, g: (g, None))
+    x, y = api.leaf(3), api.leaf(3)
+    z = both(x, first(y))
+    w = both(x, op("aten::sin")(y))
+    api.backward(_sum(api, op("aten::add.Tensor")(z, w)))
+    return {"log": "\n".join(log), "grads": f"{rounded(api, x.grad)} {rounded(api, y.grad)}"}
