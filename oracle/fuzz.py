@@ -426,10 +426,14 @@ class Fuzzer:
     shrink: bool = True  # reduce each bug's program once it is found (oracle.shrink, RPT-28)
     torch_git: str = field(default_factory=lambda: _torch_git_version())
     aim: bool = False  # draw `strategies.HUNT` programs and target separated pairs (RPT-34)
+    training: bool = False  # draw `strategies.TRAINING` programs: they run backward (PRG-51)
     torch_seconds: float = 0.0  # time torch spent on its cases, as its workers measured it
 
     def strategy(self) -> SearchStrategy:
-        """What the rounds draw: `programs(**HUNT)` when aiming, else `programs(max_ops=20)`."""
+        """What the rounds draw: `programs(**TRAINING)` for backward programs, else
+        `programs(**HUNT)` when aiming, else `programs(max_ops=20)`."""
+        if self.training:
+            return strategies.programs(**strategies.TRAINING)
         return strategies.programs(**strategies.HUNT) if self.aim \
             else strategies.programs(max_ops=20)
 
@@ -672,6 +676,7 @@ def campaign(args: argparse.Namespace, console: Console) -> int:
     fuzzer = Fuzzer(
         args.paths, args.findings, started + args.budget, version, args.timeout, seed=args.seed,
         shrink=args.shrink, known=known_from_args(args), aim=_aim(args),
+        training=args.training,
     )
     seed_rounds(args.seed)
     status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None else None
@@ -943,6 +948,10 @@ def _parser() -> argparse.ArgumentParser:
         "--aim", action=argparse.BooleanOptionalAction, default=None,
         help="draw long programs dense in effects and steer generation towards effect pairs "
              "only the token chain orders (default: on when a compile path is fuzzed)")
+    parser.add_argument(
+        "--training", action="store_true",
+        help="draw programs that run backward: requires_grad inputs, custom ops whose autograd "
+             "formulas print and call ORDERED ops, a loss (specs/program.md PRG-46 to PRG-52)")
     parser.add_argument("--no-shrink", dest="shrink", action="store_false",
                         help="write findings as first found: no oracle.shrink pass and no "
                              "Hypothesis shrink phase")

@@ -246,6 +246,7 @@ class _Value:
     writable: bool = True  # False for a view made by an op other than `view` (PRG-44)
     obj: int = field(default_factory=lambda: next(_IDS))
     storage: int = -1
+    grad: bool = False  # it requires grad (a training program's input, or computed from one)
 
     def __post_init__(self) -> None:
         if self.storage < 0:
@@ -356,13 +357,14 @@ class _Builder:
 
     def _bind_value(self, name: str, shape: tuple, dtype: str, view: bool = False,
                     index: int | None = None, alias: _Value | None = None,
-                    same: bool = False, writable: bool = True) -> None:
+                    same: bool = False, writable: bool = True, grad: bool = False) -> None:
         """Bind `name` to a new tensor, to a view of `alias`'s storage, or (`same`) to the
         tensor `alias` itself (`y = x.add_(1)`)."""
         if index is None or index == 0:
             self._unbind(name)
         ref = {"ref": name} if index is None else {"ref": name, "index": index}
-        value = _Value(ref, shape, dtype, view, writable)
+        value = _Value(ref, shape, dtype, view, writable,
+                       grad=grad and dtype in ("float32", "float64"))
         if alias is not None:
             value.storage = alias.storage
             value.obj = alias.obj if same else value.obj
@@ -504,12 +506,12 @@ class _Builder:
         dtype = "int64" if x.dtype == "bool" else x.dtype
         if behavior == "record":
             name = self._out_name(form)
-            self._bind_value(name, x.shape, dtype)
+            self._bind_value(name, x.shape, dtype, grad=x.grad)
             return [name]
         if behavior == "split":
             first, second = self._fresh(), self._fresh()
-            self._bind_value(first, x.shape, dtype)
-            self._bind_value(second, x.shape, dtype)
+            self._bind_value(first, x.shape, dtype, grad=x.grad)
+            self._bind_value(second, x.shape, dtype, grad=x.grad)
             return [first, second]
         name = self._out_name(form)
         self._unbind(name)
@@ -552,7 +554,8 @@ class _Builder:
             inplace = bool(drawable and drawable.kind == "inplace")
             self._bind_value(name, shape, dtype, view=aliased and not inplace,
                              alias=first if aliased else None, same=inplace,
-                             writable=inplace or not aliased or op == "aten::view.default")
+                             writable=inplace or not aliased or op == "aten::view.default",
+                             grad=any(t.grad for t in tensors.values()))
         elif results and self_value is not None and form(2) == 1 and not self.ended:
             name = self._out_name(form)  # `y = x.add_(1)`: the result is its input
             stmt["outs"] = [name]
@@ -763,6 +766,8 @@ def programs(
     knobs = _draw_header(draw, max_inputs, max_rank, max_dim, dtypes)
     shape, dtype, n_inputs, input_fills = knobs
     ops = drawable_ops()
+    if training:  # [NOTE: training programs]: ops whose history refimpl does not yet trace
+        ops = {n: o for n, o in ops.items() if n not in NOT_DRAWN_IN_TRAINING}
     specs = draw(custom_op_specs(behaviors, max_custom_ops, custom_effects, forms,
                                  min_custom_ops), label="custom ops")
     if training:  # the op the backward formulas log through
@@ -776,7 +781,11 @@ def programs(
                           label="aten ops made ORDERED")
     raw = draw(st.lists(RAW_STATEMENT, min_size=min_ops, max_size=max_ops), label="body")
     custom = [_custom_op_json(i, s) for i, s in enumerate(specs)]
-    inputs = [_Value({"ref": f"x{i}"}, tuple(shape), dtype) for i in range(n_inputs)]
+    grads = [False] * n_inputs
+    if training:  # the first input requires grad, each other one may
+        grads = [True, *draw(st.lists(st.booleans(), min_size=n_inputs - 1,
+                                      max_size=n_inputs - 1), label="requires_grad")]
+    inputs = [_Value({"ref": f"x{i}"}, tuple(shape), dtype, grad=g) for i, g in enumerate(grads)]
     pure = {n: replace(o, effectful=False) if n in registered else o for n, o in ops.items()}
     builder = _Builder(tuple(shape), inputs, custom, list(specs), registered,
                        {n: o for n, o in pure.items() if n not in registered},
@@ -789,7 +798,7 @@ def programs(
     doc = _document(name, custom, registered, inputs, shape, dtype, input_fills, builder,
                     outputs)
     if training:
-        _draw_training(draw, doc, specs)
+        _draw_training(draw, doc, specs, builder, inputs)
     return doc
 
 
@@ -803,16 +812,17 @@ def programs(
 # no CopySlices, and no autograd through a custom op's Tensor[]); a grad goes to the op's first
 # tensor parameter only.
 GRAD_DTYPES = ("float32", "float64")
+# torch's autograd kernel of sgn saves its result, and make_fx records that as
+# `aten::detach(result)`; refimpl models no `aten::detach` yet (a known departure on make_fx).
+NOT_DRAWN_IN_TRAINING = frozenset({"aten::sgn.default"})
 BACKWARD_BEHAVIORS = ("record", "split", "observe", "stamp")
 BACKWARD_STEPS = 6  # the kinds of step a drawn backward formula takes, see `_formula`
 
 
-def _draw_training(draw: Any, doc: dict, specs: list[CustomSpec]) -> None:
-    inputs = doc["inputs"]
-    flags = draw(st.lists(st.booleans(), min_size=len(inputs), max_size=len(inputs)),
-                 label="requires_grad")
-    for i, (spec, flag) in enumerate(zip(inputs, flags)):
-        if flag or i == 0:
+def _draw_training(draw: Any, doc: dict, specs: list[CustomSpec], builder: _Builder,
+                   inputs: list[_Value]) -> None:
+    for spec, value in zip(doc["inputs"], inputs):
+        if value.grad:
             spec["requires_grad"] = True
     logger = doc["custom_ops"][-1]["name"] + ".default"
     for k, op in enumerate(doc["custom_ops"]):
@@ -820,13 +830,19 @@ def _draw_training(draw: Any, doc: dict, specs: list[CustomSpec]) -> None:
             steps = draw(st.lists(st.integers(0, BACKWARD_STEPS - 1), max_size=5),
                          label=f"backward formula of {op['name']}")
             op["autograd"] = _formula(op, specs[k].behavior, steps, logger, k)
+    live = {v.name: v for v in builder.values}
+    with_grad = [i for i, name in enumerate(doc["outputs"])
+                 if name in live and live[name].grad]
+    candidates = [v.name for v in builder.values if v.grad]
+    if not with_grad and candidates:  # the loss must reach an input that requires grad
+        doc["outputs"].append(candidates[-1])
+        with_grad = [len(doc["outputs"]) - 1]
     if not doc["outputs"]:
-        doc["outputs"] = [doc["body"][-1]["outs"][0]] if doc["body"] and \
-            doc["body"][-1].get("outs") else [inputs[0]["name"]]
+        doc["outputs"] = [builder.values[-1].name]
     n = len(doc["outputs"])
-    loss = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True),
-                label="loss")
-    doc["backward"] = {"loss": loss}
+    picks = draw(st.lists(st.integers(0, n - 1), max_size=n, unique=True), label="loss")
+    loss = list(dict.fromkeys([*with_grad[:1], *picks]))
+    doc["backward"] = {"loss": loss or [0]}
 
 
 def _formula(op: dict, behavior: str, steps: list[int], logger: str, k: int) -> dict:

@@ -17,6 +17,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ from oracle.canonical import CanonicalGraph, compare_graphs
 from oracle.program import Program, load_program
 from oracle.program_source import write_program
 from oracle.refimpl_runner import _Sink, make_inputs, registrations, resolve, run_refimpl
+from oracle.training import BACKWARD_EVENT
 from refimpl._pytree import tree_leaves
 from refimpl.effects import new_token_tensor, with_effects
 from refimpl.export import Module, aot_export, remove_effect_tokens
@@ -380,3 +382,141 @@ def test_inductor_keeps_eager_effect_log(doc: dict) -> None:
     assert not problems, "expected compile:inductor to keep eager's log, got:\n" + "\n".join(
         problems
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Programs that run backward (PRG-46 to PRG-52)
+# ---------------------------------------------------------------------------------------------
+
+TRAINING_PROGRAMS = ps.programs(**{**ps.TRAINING, "max_ops": 12})
+# Modelled aten ops whose result never has a grad_fn (factories, the `*_like` ops, `_print`),
+# and the one without a derivative formula that the engine-order model leaves out.
+_NO_HISTORY = {"aten::ones.default", "aten::zeros.default", "aten::full.default",
+               "aten::arange.default", "aten::empty.memory_format", "aten::ones_like.default",
+               "aten::zeros_like.default", "aten::empty_like.default", "aten::_print.default"}
+
+
+def engine_order_log(doc: dict) -> list[tuple] | None:
+    """The backward events torch's engine gives ``doc`` (AG-4), from the program's text alone:
+    one node per call with a tensor argument that requires grad, numbered in call order (the
+    loss's sums and adds last), edges to the nodes of its tensor arguments (grads that are
+    undefined still count, and a custom op's formula then runs on materialized zeros, AG-10);
+    from the loss's node, the ready node with the highest number runs first, its formula's
+    prints and custom-op calls in body order. ``None`` for a program the model leaves out."""
+    custom = {c["name"] + ".default": c for c in doc.get("custom_ops", [])}
+    nodes: list[dict] = []
+    env: dict[str, Any] = {i["name"]: ("leaf" if i.get("requires_grad") else None)
+                           for i in doc["inputs"]}
+
+    def node(parents: list[int], events: list[tuple]) -> int:
+        nodes.append({"next": parents, "events": events})
+        return len(nodes) - 1
+
+    def refs(value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [value["ref"]]
+        return [r for v in value for r in refs(v)] if isinstance(value, list) else []
+
+    for stmt in doc["body"]:
+        if "with_effects" in stmt or stmt["op"] == "aten::copy.default":
+            return None
+        args = [*stmt.get("args", []), *stmt.get("kwargs", {}).values()]
+        grads = [env.get(name) for arg in args for name in refs(arg)]
+        parents = [g for g in grads if g is not None]
+        made = None
+        if parents and stmt["op"] not in _NO_HISTORY:
+            spec = custom.get(stmt["op"])
+            events = []
+            if spec is not None and "autograd" in spec:
+                events = [_formula_event(s, custom) for s in spec["autograd"]["body"]]
+                events = [e for e in events if e is not None]
+            made = node([p for p in parents if p != "leaf"], events)
+        for name in stmt.get("outs", []):
+            env[name] = made
+    outputs = [env.get(name) for name in doc["outputs"]]
+    loss = None
+    for index in doc["backward"]["loss"]:
+        term = node([] if outputs[index] in (None, "leaf") else [outputs[index]], [])
+        loss = term if loss is None else node([loss, term], [])
+    dependencies = [0] * len(nodes)
+    seen, stack = {loss}, [loss]
+    while stack:
+        for nxt in nodes[stack.pop()]["next"]:
+            dependencies[nxt] += 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    ready, log = [loss], []
+    while ready:
+        current = max(ready)
+        ready.remove(current)
+        log.extend(nodes[current]["events"])
+        for nxt in nodes[current]["next"]:
+            dependencies[nxt] -= 1
+            if dependencies[nxt] == 0:
+                ready.append(nxt)
+    return log
+
+
+def _backward_part(log: list) -> list:
+    """The events from the backward mark on (PRG-52)."""
+    return list(log[log.index(BACKWARD_EVENT):]) if BACKWARD_EVENT in log else []
+
+
+def _formula_event(stmt: dict, custom: dict) -> tuple | None:
+    if stmt["op"] == "aten::_print.default":
+        return ("aten::_print", (stmt["args"][0],), ())
+    if stmt["op"] in custom:  # the generator's backward logger: (Tensor x, str tag)
+        return (custom[stmt["op"]]["name"], (stmt["args"][1],), ("T",))
+    return None
+
+
+@pytest.mark.spec("PRG-52")
+@FAST
+@given(doc=TRAINING_PROGRAMS)
+def test_backward_effect_log_follows_engine_order(doc: dict) -> None:
+    from hypothesis import assume  # noqa: PLC0415
+
+    expected = engine_order_log(doc)
+    assume(expected is not None)
+    obs = run_refimpl(load_program(doc), "eager")
+    assume(obs.error is None)  # a loss that reaches no input: both worlds raise (PRG-51)
+    log = logged(obs.effect_log)
+    mark = log.index(logged([BACKWARD_EVENT])[0])
+    assert log[mark + 1:] == expected, (
+        f"expected the backward events in engine order {expected}, got {log[mark + 1:]}")
+
+
+@pytest.mark.spec("PRG-52", "TRC-19")
+@FAST
+@given(doc=TRAINING_PROGRAMS)
+def test_backward_through_every_graph_equals_eager(doc: dict) -> None:
+    """make_fx's and export's graphs run the same backward as eager (the same events after the
+    mark, the same grads); the joint graph's grads equal eager's where it can be made."""
+    program = load_program(doc)
+    eager, make_fx, export, functional = (run_refimpl(program, p) for p in
+                                          ("eager", "make_fx", "export", "functional"))
+    for obs in (make_fx, export):
+        assert (obs.error is None) == (eager.error is None), (
+            f"{obs.path}: expected eager's outcome {eager.error}, got {obs.error}")
+        if obs.error is None:  # a graph may drop a pure op's unused call: effectful events
+            want, got = (effectful_events(doc, [*o.effect_log]) + _backward_part(o.effect_log)
+                         for o in (eager, obs))
+            assert got == want, f"{obs.path}: expected eager's events {want}, got {got}"
+            assert [g.values for g in obs.grads] == [g.values for g in eager.grads], (
+                f"{obs.path}: expected eager's grads")
+    if functional.error is None and eager.error is None:
+        got = [np.asarray(g.values) for g in functional.grads]
+        want = [np.asarray(g.values) for g in eager.grads]
+        assert len(got) == len(want) and all(
+            np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(got, want)), (
+            f"expected the joint graph's grads {want}, got {got}")
+
+
+@pytest.mark.torch
+@pytest.mark.spec("PRG-52")
+@DIFF
+@given(doc=TRAINING_PROGRAMS)
+def test_torch_agrees_on_training_programs(doc: dict) -> None:
+    problems = _divergences(doc, [*STRUCTURAL_PATHS, "compile:aot_eager"])
+    assert not problems, "expected torch to agree with refimpl, got:\n" + "\n".join(problems)
