@@ -151,6 +151,9 @@ PRINTS = Prints()
 def _event(*event):
     PRINTS.drain()
     LOG.append(event)
+
+
+PRINTS_DRAIN = PRINTS.drain
 '''
 
 _NO_PRINTS = '''\
@@ -159,6 +162,10 @@ PRINTS = contextlib.nullcontext()
 
 def _event(*event):
     LOG.append(event)
+
+
+def PRINTS_DRAIN():
+    return None
 '''
 
 _MAIN = '''\
@@ -176,6 +183,75 @@ def observe(name, run):
 
 if __name__ == "__main__":
     print("torch", torch.__version__, torch.version.git_version)
+'''
+
+# PRG-51, PRG-52: a program with `backward` forms its loss after the run, logs the mark, runs
+# the backward and reports the grads of the inputs that require grad.
+_MAIN_BACKWARD = '''\
+def backward(out):
+    loss = None
+    for i in LOSS:
+        term = torch.ops.aten.sum.default(out[i])
+        loss = term if loss is None else torch.ops.aten.add.Tensor(loss, term)
+    PRINTS_DRAIN()
+    LOG.append(("<backward>", (), ()))
+    loss.backward()
+    return [x.grad for x in INPUTS if x.requires_grad]
+
+
+def observe(name, run):
+    LOG.clear()
+    grads = None
+    try:
+        with PRINTS:
+            out = run()
+            if name in ("functional", "fake"):  # the joint graph / the fake mode ran it
+                out, grads = out
+            else:
+                grads = backward(out)
+    except Exception:
+        traceback.print_exc()
+        out = "raised (traceback above)"
+    print(f"{name}: outputs {out}")
+    print(f"{name}: grads {grads}")
+    print(f"{name}: effect log {LOG}")
+
+
+if __name__ == "__main__":
+    print("torch", torch.__version__, torch.version.git_version)
+'''
+
+_JOINT_RUNNER = '''\
+def run_functional():
+    from torch._functorch.aot_autograd import aot_export_module
+
+    class Loss(torch.nn.Module):
+        def forward(self, *xs):
+            out = program(*xs)
+            loss = None
+            for i in LOSS:
+                term = torch.ops.aten.sum.default(out[i])
+                loss = term if loss is None else torch.ops.aten.add.Tensor(loss, term)
+            return (loss,)
+
+    gm, sig = aot_export_module(Loss(), tuple(inputs()), trace_joint=True, output_loss_index=0)
+    with torch.no_grad():
+        flat = tuple(gm(*[t.detach() for t in inputs()]))
+    skip = len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
+    n = len(sig.user_outputs)
+    return flat[skip:skip + n], list(flat[skip + n:])
+'''
+
+_FAKE_BACKWARD_RUNNER = '''\
+def run_fake():
+    global INPUTS
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode() as mode:
+        INPUTS = [mode.from_tensor(t) for t in inputs()]
+        out = program(*INPUTS)
+        grads = backward(out)
+        return [(tuple(t.shape), t.dtype) for t in out], grads
 '''
 
 
@@ -286,6 +362,8 @@ def _input_expr(spec: Any) -> str:
 
 def _prints(program: Any) -> bool:
     ops = {s.op for s in program.body} | set(program.register_effects)
+    ops |= {s.op for spec in program.custom_ops if spec.autograd is not None
+            for s in spec.autograd.body}
     return "aten::_print.default" in ops
 
 
@@ -299,6 +377,14 @@ def _body(program: Any) -> list[str]:
               "_new_token = new_token_tensor", "", ""]
     lines += src.source.rstrip("\n").splitlines()
     lines += ["", "", 'Program = type("Program", (torch.nn.Module,), {"forward": forward})', "", ""]
+    formulas = [(k, spec) for k, spec in enumerate(program.custom_ops) if spec.autograd]
+    for k, spec in formulas:  # PRG-47: registered once every op is defined
+        python = spec.name.replace("::", "_")
+        lines.append(f"{python}.register_autograd(_backward{k}, setup_context=_setup{k})")
+    if program.backward is not None:
+        lines += [f"LOSS = {list(program.backward.loss)!r}", "INPUTS = []"]
+    if formulas or program.backward is not None:
+        lines += ["", ""]
     return lines
 
 
@@ -345,13 +431,24 @@ def render_repro(program: Any, path: str, *, torch_version: str = "", expected_l
         lines += _custom_op(spec)
     registrations = register_effects_source(program)
     lines += [*registrations, "", ""] if registrations else []
-    lines += ["def inputs():", "    return ["]
-    lines += [f"        {_input_expr(spec)}," for spec in program.inputs]
-    lines += ["    ]", "", ""]
+    training = program.backward is not None
+    if training:  # the inputs of the latest run, for their grads (PRG-52)
+        lines += ["def inputs():", "    global INPUTS", "    INPUTS = ["]
+        lines += [f"        {_input_expr(spec)}"
+                  + (".requires_grad_()," if spec.requires_grad else ",")
+                  for spec in program.inputs]
+        lines += ["    ]", "    return INPUTS", "", ""]
+    else:
+        lines += ["def inputs():", "    return ["]
+        lines += [f"        {_input_expr(spec)}," for spec in program.inputs]
+        lines += ["    ]", "", ""]
     lines += _body(program)
     paths = ["eager"] + ([path] if path != "eager" else [])
+    runners = dict(_RUNNERS)
+    if training:
+        runners["functional"], runners["fake"] = _JOINT_RUNNER, _FAKE_BACKWARD_RUNNER
     for name in paths:
-        lines += _RUNNERS[name].splitlines() + ["", ""]
-    lines += _MAIN.splitlines()
+        lines += runners[name].splitlines() + ["", ""]
+    lines += (_MAIN_BACKWARD if training else _MAIN).splitlines()
     lines += [f"    observe({name!r}, {_python_name(name)})" for name in paths]
     return "\n".join(lines) + "\n"

@@ -400,6 +400,8 @@ def _describe(t: torch.Tensor, with_values: bool) -> ValueObs:
     values = None
     if with_values:
         flat = t.detach().cpu().reshape(-1)
+        if flat._is_zerotensor():  # a grad of sgn: an efficient zero tensor, no storage to read
+            flat = torch.zeros(flat.shape, dtype=flat.dtype)
         large = flat.numel() > observation.LISTED_ELEMENTS and flat.dtype != torch.bfloat16
         values = flat.numpy().copy() if large else flat.tolist()
     return ValueObs(tuple(t.shape), _dtype_name(t.dtype), values)
