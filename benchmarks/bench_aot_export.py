@@ -5,9 +5,14 @@ Measures: a synthetic N-op program (N = 10, 100, 1000, 10000), ops in the fixed 
 impl), ``aten.sin``, ``aten.add.Tensor``, exported with
 - ``refimpl.export.aot_export(module, args)`` and
 - ``torch._functorch.aot_autograd.aot_export_module(module, args, trace_joint=False)``;
-and ``make_fx(fn, tracing_mode="fake")`` alone on both at N = 1000.
+and ``make_fx(fn, tracing_mode="fake")`` alone on both at N = 1000; and the joint column:
+the same cycle with ``bench::prec`` (the same kernel, no effect, an identity autograd formula)
+in place of ``bench::rec``, ``x`` requiring grad and the loss ``sum`` of the result, exported
+with ``aot_export(module, args, trace_joint=True, output_loss_index=0)`` and torch's
+``aot_export_module(..., trace_joint=True, output_loss_index=0)`` (TRC-19: with an effect torch
+2.13 cannot export the joint graph, so the joint program has none).
 Issue targets: refimpl >= 100x faster than torch at N = 1000; refimpl linear,
-``t(10000) / t(1000) <= 12``.
+``t(10000) / t(1000) <= 12``, for the joint export too.
 
 Choices:
 1. torch at N = 10000 takes minutes, so torch stops at ``--torch-max`` (default 1000);
@@ -56,6 +61,7 @@ TARGET_SPEEDUP = 100.0
 TARGET_LINEARITY = 12.0
 SCHEMA = "(Tensor x, str tag) -> Tensor"
 CYCLE = ("rec", "sin", "add")
+JOINT_CYCLE_OP = "prec"  # the joint program's custom op: no effect, an autograd formula
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,38 +87,71 @@ def program_spec(n: int) -> tuple[list[str], list[str]]:
     return [CYCLE[i % 3] for i in range(n)], [f"t{i}" for i in range(n)]
 
 
+def _identity_backward(ctx: Any, grad: Any) -> tuple:
+    return grad, None
+
+
+def _no_context(ctx: Any, inputs: Any, output: Any) -> None:
+    return None
+
+
 def define_refimpl_ops() -> dict[str, Callable]:
-    """``bench::rec`` in refimpl (ORDERED, fake impl) and the aten ops the program uses."""
+    """``bench::rec`` in refimpl (ORDERED, fake impl), ``bench::prec`` (the joint program's:
+    no effect, an identity autograd formula) and the aten ops the programs use."""
     aten = refimpl.ops.aten
 
-    @refimpl.library.custom_op("bench::rec", schema=SCHEMA)
-    def rec(x, tag):
-        return aten.add.Tensor(x, 1)
+    for name in ("rec", JOINT_CYCLE_OP):
+        @refimpl.library.custom_op(f"bench::{name}", schema=SCHEMA)
+        def op(x, tag):
+            return aten.add.Tensor(x, 1)
 
-    @rec.register_fake
-    def _(x, tag):
-        return aten.empty_like.default(x)
+        @op.register_fake
+        def _(x, tag):
+            return aten.empty_like.default(x)
 
-    refimpl_effects._register_effectful_op(rec, refimpl_effects._EffectType.ORDERED)
-    return {"rec": refimpl.ops.bench.rec.default, "sin": aten.sin.default, "add": aten.add.Tensor}
+        if name == "rec":
+            refimpl_effects._register_effectful_op(op, refimpl_effects._EffectType.ORDERED)
+        else:
+            op.register_autograd(_identity_backward, setup_context=_no_context)
+    bench = refimpl.ops.bench
+    return {"rec": bench.rec.default, "prec": bench.prec.default, "sin": aten.sin.default,
+            "add": aten.add.Tensor, "sum": aten.sum.default}
 
 
 def define_torch_ops(torch: Any) -> dict[str, Callable]:
-    """``bench::rec`` in torch (ORDERED, fake impl) and the aten ops the program uses."""
+    """``bench::rec`` and ``bench::prec`` in torch, as ``define_refimpl_ops``."""
     from torch._higher_order_ops.effects import EffectType, _register_effectful_op
 
     aten = torch.ops.aten
 
-    @torch.library.custom_op("bench::rec", mutates_args=(), schema=SCHEMA)
-    def rec(x, tag):
-        return aten.add.Tensor(x, 1)
+    for name in ("rec", JOINT_CYCLE_OP):
+        @torch.library.custom_op(f"bench::{name}", mutates_args=(), schema=SCHEMA)
+        def op(x, tag):
+            return aten.add.Tensor(x, 1)
 
-    @rec.register_fake
-    def _(x, tag):
-        return aten.empty_like.default(x)
+        @op.register_fake
+        def _(x, tag):
+            return aten.empty_like.default(x)
 
-    _register_effectful_op(torch.ops.bench.rec.default, EffectType.ORDERED)
-    return {"rec": torch.ops.bench.rec.default, "sin": aten.sin.default, "add": aten.add.Tensor}
+        if name == "rec":
+            _register_effectful_op(torch.ops.bench.rec.default, EffectType.ORDERED)
+        else:
+            op.register_autograd(_identity_backward, setup_context=_no_context)
+    bench = torch.ops.bench
+    return {"rec": bench.rec.default, "prec": bench.prec.default, "sin": aten.sin.default,
+            "add": aten.add.Tensor, "sum": aten.sum.default}
+
+
+def joint_ops(ops: dict[str, Callable]) -> dict[str, Callable]:
+    """The joint program's ops: ``prec`` in ``rec``'s place."""
+    return {**ops, "rec": ops[JOINT_CYCLE_OP]}
+
+
+def run_joint_program(kinds: list[str], tags: list[str], ops: dict[str, Callable], x: Any,
+                      y: Any) -> tuple[Any]:
+    """The N ops, then the loss ``sum`` of the result."""
+    (out,) = run_program(kinds, tags, ops, x, y)
+    return (ops["sum"](out),)
 
 
 class RefProgram(RefModule):
@@ -125,6 +164,13 @@ class RefProgram(RefModule):
 
     def forward(self, x: Any, y: Any) -> tuple[Any]:
         return run_program(self.kinds, self.tags, self.ops, x, y)
+
+
+class RefJointProgram(RefProgram):
+    """The joint column's program as a refimpl module."""
+
+    def forward(self, x: Any, y: Any) -> tuple[Any]:
+        return run_joint_program(self.kinds, self.tags, self.ops, x, y)
 
 
 def torch_program_class(torch: Any) -> type:
@@ -142,6 +188,16 @@ def torch_program_class(torch: Any) -> type:
     return TorchProgram
 
 
+def torch_joint_program_class(torch: Any) -> type:
+    """The joint column's program as a ``torch.nn.Module`` subclass."""
+
+    class TorchJointProgram(torch_program_class(torch)):
+        def forward(self, x: Any, y: Any) -> tuple[Any]:
+            return run_joint_program(self.kinds, self.tags, self.ops, x, y)
+
+    return TorchJointProgram
+
+
 # --------------------------------------------------------------------------------------------
 # the two libraries behind one interface: export(n) and make_fx(n) return a graph module
 # --------------------------------------------------------------------------------------------
@@ -149,11 +205,13 @@ class Side:
     """One library: how to export and make_fx the N-op program."""
 
     def __init__(
-        self, name: str, export: Callable[[int], Any], make_fx: Callable[[int], Any]
+        self, name: str, export: Callable[[int], Any], make_fx: Callable[[int], Any],
+        joint: Callable[[int], Any],
     ) -> None:
         self.name = name
         self.export = export
         self.make_fx = make_fx
+        self.joint = joint
 
 
 def refimpl_side() -> Side:
@@ -169,7 +227,14 @@ def refimpl_side() -> Side:
         kinds, tags = program_spec(n)
         return refimpl.make_fx(_fx_fn(kinds, tags, ops), tracing_mode="fake")(x, y)
 
-    return Side("refimpl", export, make_fx)
+    x_grad = refimpl.tensor(arrays[0]).requires_grad_()
+
+    def joint(n: int) -> Any:
+        gm, _ = aot_export(RefJointProgram(n, joint_ops(ops)), (x_grad, y), trace_joint=True,
+                           output_loss_index=0)
+        return gm
+
+    return Side("refimpl", export, make_fx, joint)
 
 
 def torch_side(torch: Any) -> Side:
@@ -188,7 +253,15 @@ def torch_side(torch: Any) -> Side:
         kinds, tags = program_spec(n)
         return torch_make_fx(_fx_fn(kinds, tags, ops), tracing_mode="fake")(x, y)
 
-    return Side("torch", export, make_fx)
+    joint_program = torch_joint_program_class(torch)
+    x_grad = torch.from_numpy(_inputs()[0]).requires_grad_()
+
+    def joint(n: int) -> Any:
+        gm, _ = aot_export_module(joint_program(n, joint_ops(ops)), (x_grad, y),
+                                  trace_joint=True, output_loss_index=0)
+        return gm
+
+    return Side("torch", export, make_fx, joint)
 
 
 def _inputs() -> list[np.ndarray]:
@@ -250,18 +323,20 @@ def run_cells(cells: list[Cell]) -> None:
 
 
 def export_table(
-    sides: dict[str, Side], sizes: tuple[int, ...], torch_max: int, limits: tuple[int, int, float]
+    sides: dict[str, Side], sizes: tuple[int, ...], torch_max: int, limits: tuple[int, int, float],
+    what: str = "export",
 ) -> list[dict[str, Any]]:
-    """Per N: the export times of both libraries (torch up to ``torch_max``) and their ratio."""
+    """Per N: the ``what`` (``export`` or ``joint``) times of both libraries (torch up to
+    ``torch_max``) and their ratio."""
     rows = []
     for n in sizes:
         _common.freeze_heap()  # what torch's exports left alive is not refimpl's to scan
-        cells = {"refimpl": Cell(lambda n=n: sides["refimpl"].export(n), *limits)}
+        cells = {"refimpl": Cell(lambda n=n: getattr(sides["refimpl"], what)(n), *limits)}
         if n <= torch_max:
-            cells["torch"] = Cell(lambda n=n: sides["torch"].export(n), *limits)
+            cells["torch"] = Cell(lambda n=n: getattr(sides["torch"], what)(n), *limits)
         run_cells(list(cells.values()))
         rows.append(_row(n, cells))
-        _print_row(rows[-1])
+        _print_row(rows[-1], what)
     return rows
 
 
@@ -276,11 +351,11 @@ def _row(n: int, cells: dict[str, Cell]) -> dict[str, Any]:
     return row
 
 
-def _print_row(row: dict[str, Any]) -> None:
+def _print_row(row: dict[str, Any], what: str = "export") -> None:
     torch_s = row.get("torch_s", {}).get("median")
     speedup = row.get("torch_over_refimpl", {}).get("median")
     print(
-        f"  N={row['n']}: refimpl {row['refimpl_s']['median']:.4g} s, torch "
+        f"  {what} N={row['n']}: refimpl {row['refimpl_s']['median']:.4g} s, torch "
         f"{'-' if torch_s is None else f'{torch_s:.4g} s'}, torch/refimpl "
         f"{'-' if speedup is None else f'{speedup:.3g}'}",
         flush=True,
@@ -434,7 +509,15 @@ def _short_path(filename: str) -> str:
 # report
 # --------------------------------------------------------------------------------------------
 def print_report(result: dict[str, Any]) -> None:
-    print("\naot export, seconds (median / min)")
+    for title, key in (("aot export", "export"),
+                       ("joint export (trace_joint=True, x requires grad)", "joint")):
+        if result.get(key):
+            _print_rows(title, result[key])
+    _print_rest(result)
+
+
+def _print_rows(title: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\n{title}, seconds (median / min)")
     _common.print_table(
         [
             "N",
@@ -459,9 +542,12 @@ def print_report(result: dict[str, Any]) -> None:
                 r.get("torch_over_refimpl", {}).get("min"),
                 r.get("same_code"),
             ]
-            for r in result["export"]
+            for r in rows
         ],
     )
+
+
+def _print_rest(result: dict[str, Any]) -> None:
     mf = result.get("make_fx")
     if mf:
         print(
@@ -512,16 +598,18 @@ def print_report(result: dict[str, Any]) -> None:
         )
 
 
-def targets(rows: list[dict[str, Any]], lin: dict | None) -> dict[str, Any]:
+def targets(rows: list[dict[str, Any]], lin: dict | None, prefix: str = "") -> dict[str, Any]:
     at_1000 = next((r for r in rows if r["n"] == 1000 and "torch_over_refimpl" in r), None)
+    label = f"{prefix}: " if prefix else ""
+    key = f"{prefix}_" if prefix else ""
     return {
-        "speedup_at_1000": _common.target_status(
-            f"torch/refimpl >= {TARGET_SPEEDUP:g} at N=1000",
+        f"{key}speedup_at_1000": _common.target_status(
+            f"{label}torch/refimpl >= {TARGET_SPEEDUP:g} at N=1000",
             at_1000["torch_over_refimpl"] if at_1000 else None,
             lambda v: v >= TARGET_SPEEDUP,
         ),
-        "refimpl_linearity": _common.target_status(
-            f"refimpl t(10000)/t(1000) <= {TARGET_LINEARITY:g}",
+        f"{key}refimpl_linearity": _common.target_status(
+            f"{label}refimpl t(10000)/t(1000) <= {TARGET_LINEARITY:g}",
             lin,
             lambda v: v <= TARGET_LINEARITY,
         ),
@@ -572,6 +660,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("aot export (progress)")
     rows = export_table(sides, sizes, torch_max, limits)
     result["export"] = rows
+    result["joint"] = export_table(sides, sizes, torch_max, limits, what="joint")
     fx_n = 100 if opts.quick else MAKE_FX_N
     result["make_fx"] = make_fx_figures(sides, fx_n, limits)
     big = sizes[-1]
@@ -582,8 +671,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "refimpl_1000_over_100": linearity(rows, "refimpl_s", 100, 1000),
         "torch": linearity(rows, "torch_s", torch_max // 10, torch_max),
     }
+    result["linearity"]["joint_refimpl"] = linearity(result["joint"], "refimpl_s", big // 10, big)
     lin = result["linearity"]["refimpl_paired"]
     result["targets"] = targets(rows, lin if lin["big"] == 10000 else None)
+    joint_lin = result["linearity"]["joint_refimpl"]
+    result["targets"] |= targets(result["joint"], joint_lin if big == 10000 else None, "joint")
     if opts.profile or (lin and lin["median"] > TARGET_LINEARITY):
         result["profile"] = growth_profile(sides["refimpl"], big // 10, big)
     result["machine"]["loadavg_at_end"] = _common.load_average()
