@@ -6,7 +6,7 @@ Models: the same torch 2.13.0 entry points as `torch_world.py`, each by its refi
 `refimpl.export.aot_export` (for `aot_export_module(trace_joint=False)`),
 `refimpl.make_fx`, `refimpl.functional_tensor.FunctionalTensorMode` /
 `dispatch_functionalize`, `refimpl.export.remove_effect_tokens` and
-`refimpl.export.aot_export_backward`.
+`refimpl._functorch.aot_autograd.aot_function`.
 
 Spec: none of its own; it is the adapter that `tests/golden/scenarios.py` runs against refimpl
 (the TRC clauses are cited by the scenarios and by `test_golden_refimpl.py`).
@@ -19,16 +19,15 @@ Simplifications:
    non-functional make_fx trace (torch 2.13's training IR has no tokens), and the decomposed one
    is `aot_export`; both get torch.export's placeholder names (`token`, forward's parameter
    names, `b_<buffer>`), and `remove_effect_tokens` is refimpl's pass.
-3. refimpl has no autograd. `backward_trace` runs the forward under a recording mode, derives the
-   backward function from a small table of derivative rules (and the `register_autograd`
-   backwards of custom ops), and traces it with `aot_export_backward`
-   ([NOTE: backward in refimpl]). The forward graph is `aot_export`'s graph, so in training
-   runs its placeholders are `arg<i>_1`, not AOTAutograd's `primals_<i>`, and it returns no
-   saved values; the backward's inputs are `arg<i>_1` too. Tests compare the graphs of
-   training runs up to value names.
+3. `backward_trace` is `refimpl._functorch.aot_autograd.aot_function` with capturing
+   compilers and the default partitioner, as torch_world's.
 4. `capture_prints` redirects `sys.stdout`: refimpl's `aten::_print` kernel writes with
    Python's `print`.
 5. A world feature refimpl cannot model raises `Unsupported`, which the tests turn into a skip.
+6. Tracing `with_effects(token, op, ...)` marks `op` side-effectful for the rest of the process
+   (`has_side_effect(op)` in the proxy rule, as upstream), so a graph traced later keeps an
+   unused call of `op`. torch records each build in a fresh process; here every build's
+   scenarios share one, in any order, so each scope restores the set it started with.
 """
 
 from __future__ import annotations
@@ -42,23 +41,22 @@ from typing import Any
 
 import refimpl
 from refimpl import _pytree as pytree
+from refimpl._functorch.aot_autograd import aot_function, make_boxed_func
 from refimpl.effects import (
     _EffectType,
     _register_effectful_op,
     new_token_tensor,
     with_effects,
 )
-from refimpl.export import GraphSignature, Module, aot_export, aot_export_backward
+from refimpl.export import GraphSignature, Module, aot_export
 from refimpl.export import remove_effect_tokens as _remove_effect_tokens
-from refimpl.fake_tensor import FakeTensorMode
 from refimpl.functional_tensor import (
     FunctionalTensor,
     FunctionalTensorMode,
     dispatch_functionalize,
 )
+from refimpl.fx import node as fx_node
 from refimpl.library import _scoped_library, custom_op
-from refimpl.mode_stack import TorchDispatchMode
-from refimpl.operator import OpOverload
 from refimpl.profiles import get_profile, set_profile
 from refimpl.proxy_tensor import make_fx
 
@@ -83,11 +81,7 @@ class Unsupported(Exception):
 
 
 class _CustomOp:
-    """What `w.custom_op(...)(fn)` returns: refimpl's `CustomOpDef` plus `register_autograd`.
-
-    The formula is registered on the op (refimpl's autograd runs it) and also kept in the
-    world's table keyed by the op's `OpOverload`, for `backward_trace` to use (Simplification 3).
-    """
+    """What `w.custom_op(...)(fn)` returns: refimpl's `CustomOpDef`."""
 
     def __init__(self, world: RefimplWorld, op_def: Any) -> None:
         self._world = world
@@ -98,7 +92,6 @@ class _CustomOp:
 
     def register_autograd(self, backward: Callable, setup_context: Callable | None = None) -> None:
         self.op_def.register_autograd(backward, setup_context=setup_context)
-        self._world._autograd[self.op_def._opoverload] = (backward, setup_context)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.op_def(*args, **kwargs)
@@ -131,7 +124,6 @@ class RefimplWorld:
         self.profile = profile
         self._lib: Any = None
         self._handles: list[Any] = []
-        self._autograd: dict[OpOverload, tuple[Callable, Callable | None]] = {}
         # Every graph module the world handed out in the current scope: `(how, gm)`.
         self.graphs: list[tuple[str, Any]] = []
 
@@ -142,6 +134,7 @@ class RefimplWorld:
         previous = get_profile()
         set_profile(self.profile)
         self.graphs = []
+        side_effectful = set(fx_node._side_effectful_functions)
         try:
             with _scoped_library(GOLD_NS, "FRAGMENT") as lib:
                 self._lib = lib
@@ -151,10 +144,11 @@ class RefimplWorld:
                     for handle in reversed(self._handles):
                         handle.destroy()
                     self._handles.clear()
-                    self._autograd.clear()
                     self._lib = None
         finally:
             set_profile(previous)
+            fx_node._side_effectful_functions.clear()
+            fx_node._side_effectful_functions.update(side_effectful)
 
     def namespace(self, scenario: str) -> str:
         if self._lib is None:
@@ -268,19 +262,24 @@ class RefimplWorld:
         return changed
 
     def backward_trace(self, fn: Callable, args: Any) -> tuple[Any, Any]:
-        """Forward graph (`aot_export`) and, when an input requires grad, the backward graph
-        (`aot_export_backward` of the derived backward function). See Simplification 3."""
-        args = tuple(args)
-        fw, sig = aot_export(fn, args)
-        self._keep("forward", fw)
-        if not any(_requires_grad(a) for a in args):
-            fw(*[new_token_tensor() for _ in sig.input_tokens], *args)
-            return fw, None
-        backward, saved, tangents = _derive_backward(self._autograd, fn, args)
-        bw = aot_export_backward(backward, (*saved, *tangents))
-        n_tokens = len(_placeholders(bw)) - len(saved) - len(tangents)
-        bw(*saved, *tangents, *[new_token_tensor() for _ in range(n_tokens)])
-        return fw, self._keep("backward", bw)
+        """`refimpl._functorch.aot_function(fn)` with capturing compilers; run the forward and,
+        if any input requires grad, `out.sum().backward()`. Returns `(forward_gm, backward_gm
+        or None)`, as torch_world's."""
+        graphs: dict[str, Any] = {}
+
+        def capture(phase: str) -> Callable:
+            def compiler(gm: Any, example_inputs: Any) -> Callable:
+                graphs[phase] = self._keep(phase, gm)
+                return make_boxed_func(gm.forward)
+            return compiler
+
+        compiled = aot_function(fn, fw_compiler=capture("forward"),
+                                bw_compiler=capture("backward"))
+        out = compiled(*args)
+        if any(_requires_grad(a) for a in args):
+            first = out[0] if isinstance(out, (tuple, list)) else out
+            first.sum().backward()
+        return graphs["forward"], graphs.get("backward")
 
     def _keep(self, how: str, gm: Any) -> Any:
         self.graphs.append((how, gm))
@@ -405,148 +404,3 @@ def _output_names(gm: Any) -> list[str]:
     outs = gm.graph.output_node().args[0]
     outs = outs if isinstance(outs, (tuple, list)) else (outs,)
     return [getattr(o, "name", o) for o in outs]
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers: the backward computation (Simplification 3)
-# ---------------------------------------------------------------------------------------------
-
-# [NOTE: backward in refimpl]
-# AOTAutograd traces the joint forward+backward and partitions it; the backward graph is the
-# backward function of the recorded forward ops, applied to saved forward values and the
-# tangents, traced under a fresh FunctionalTensorMode with token discovery on. refimpl has no
-# autograd, so the world records the forward ops (a dispatch mode), and builds that backward
-# function from the derivative rules below (torch's derivatives.yaml formulas, written in the
-# same op order as torch's generated code) and the `register_autograd` backwards of custom ops.
-# `out.sum().backward()` seeds the first output's tangent with ones.
-
-
-class _Tape(TorchDispatchMode):
-    """Records `(func, args, kwargs, out)` of every op called under it."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[Any, tuple, dict, Any]] = []
-
-    def __torch_dispatch__(
-        self, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None
-    ) -> Any:
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        self.records.append((func, args, kwargs, out))
-        return out
-
-
-def _aten(name: str) -> Any:
-    packet, _, overload = name.partition(".")
-    return getattr(getattr(refimpl.ops.aten, packet), overload or "default")
-
-
-def _vjp_sin(g: Any, args: tuple, fetch: Callable) -> tuple:
-    return (_aten("mul.Tensor")(g, _aten("cos")(fetch(args[0]))),)
-
-
-def _vjp_cos(g: Any, args: tuple, fetch: Callable) -> tuple:
-    return (_aten("mul.Tensor")(g, _aten("neg")(_aten("sin")(fetch(args[0])))),)
-
-
-def _vjp_mul(g: Any, args: tuple, fetch: Callable) -> tuple:
-    a, b = args
-    grad_a = _aten("mul.Tensor")(g, fetch(b))
-    grad_b = _aten("mul.Tensor")(g, fetch(a)) if isinstance(b, refimpl.Tensor) else None
-    return grad_a, grad_b
-
-
-def _vjp_add(g: Any, args: tuple, fetch: Callable) -> tuple:
-    return g, (g if isinstance(args[1], refimpl.Tensor) else None)
-
-
-def _vjp_clone(g: Any, args: tuple, fetch: Callable) -> tuple:
-    return (g,)
-
-
-_VJP_RULES: dict[str, Callable] = {
-    "aten::sin": _vjp_sin,
-    "aten::cos": _vjp_cos,
-    "aten::mul.Tensor": _vjp_mul,
-    "aten::add.Tensor": _vjp_add,
-    "aten::clone": _vjp_clone,
-}
-
-
-def _custom_vjp(autograd_entry: tuple) -> Callable:
-    """A rule from a custom op's `register_autograd(backward, setup_context)`."""
-    backward, setup_context = autograd_entry
-
-    def rule(g: Any, args: tuple, fetch: Callable, out: Any) -> tuple:
-        ctx = _Ctx()
-        if setup_context is not None:
-            setup_context(ctx, args, out)
-        ctx.saved_tensors = tuple(fetch(t) for t in ctx.saved_tensors)
-        grads = backward(ctx, g)
-        return grads if isinstance(grads, tuple) else (grads,)
-
-    return rule
-
-
-def _rule(autograd: dict, func: Any) -> Callable:
-    if func in autograd:
-        return _custom_vjp(autograd[func])
-    if func._name in _VJP_RULES:
-        plain = _VJP_RULES[func._name]
-        return lambda g, args, fetch, out: plain(g, args, fetch)
-    raise Unsupported(f"no derivative rule for {func._name} in the refimpl world")
-
-
-def _derive_backward(autograd: dict, fn: Callable, args: tuple) -> tuple[Callable, list, list]:
-    """Run `fn` eagerly on a tape; return its backward function, saved values and tangents.
-
-    1. run `fn(*args)` under `_Tape` (the forward run: kernels log, prints print);
-    2. walk the tape once with real values, noting which forward values the rules read;
-    3. the backward function takes those values, then the tangent, and walks the tape again.
-    """
-    tape = _Tape()
-    with tape:
-        out = fn(*args)
-    first = out[0] if isinstance(out, (tuple, list)) else out
-    rules = [(_rule(autograd, func), func, a, kw, o) for func, a, kw, o in tape.records]
-    primals = [a for a in args if _requires_grad(a)]
-    tangent = refimpl.ones(*first.shape)
-    read: dict[int, Any] = {}
-
-    def note(value: Any) -> Any:
-        if isinstance(value, refimpl.Tensor):
-            read.setdefault(id(value), value)
-        return value
-
-    with FakeTensorMode(allow_non_fake_inputs=True):
-        _walk_tape(rules, first, tangent, note, primals)
-    saved = [v for v in [*args, *(r[-1] for r in rules)] if id(v) in read]
-    saved = list({id(v): v for v in saved}.values())
-
-    def backward(*inputs: Any) -> tuple:
-        subst = dict(zip(map(id, saved), inputs[: len(saved)]))
-
-        def fetch(value: Any) -> Any:
-            return subst.get(id(value), value)
-
-        return _walk_tape(rules, first, inputs[-1], fetch, primals)
-
-    return backward, saved, [tangent]
-
-
-def _walk_tape(rules: list, first: Any, tangent: Any, fetch: Callable, primals: list) -> tuple:
-    """Reverse mode over the tape: the gradients of `primals`, in order."""
-    grads: dict[int, Any] = {id(first): tangent}
-    for rule, _func, args, _kwargs, out in reversed(rules):
-        outs = out if isinstance(out, (tuple, list)) else (out,)
-        if not any(id(o) in grads for o in outs if isinstance(o, refimpl.Tensor)):
-            continue
-        g = grads[id(outs[0])]
-        for arg, grad in zip(args, rule(g, args, fetch, out)):
-            if grad is None or not isinstance(arg, refimpl.Tensor):
-                continue
-            if id(arg) in grads:
-                grads[id(arg)] = _aten("add.Tensor")(grads[id(arg)], grad)
-            else:
-                grads[id(arg)] = grad
-    return tuple(grads[id(p)] for p in primals if id(p) in grads)

@@ -1,0 +1,1 @@
+"""AOTAutograd's training path and the partitioners (``torch/_functorch``)."""
