@@ -280,11 +280,21 @@ def run_refimpl(program: Any, path: str) -> Observation:
 def run_refimpl_paths(program: Any, paths: list[str]) -> list[Observation]:
     """One observation per path; the custom ops are defined and the body compiled once."""
     unknown = [p for p in paths if p not in PATH_RUNNERS]
-    observations = [Observation(path=p, side="refimpl") for p in paths]
     if unknown:
+        observations = [Observation(path=p, side="refimpl") for p in paths]
         for obs in observations:
             obs.error = ErrorObs.from_exception(unknown_path(unknown[0]))
         return observations
+    return run_refimpl_runners(program, {p: PATH_RUNNERS[p] for p in paths})
+
+
+def run_refimpl_runners(program: Any, runners: dict[str, Callable[[Any], None]]
+                        ) -> list[Observation]:
+    """``run_refimpl_paths`` with the given runners, each named by its key (for tests and tools
+    that look at a refimpl stage no path exposes; a runner gets the case: the program, its
+    compiled source ``src``, ``inputs()``, ``finish(outputs, inputs)``, the observation
+    ``obs``)."""
+    observations = [Observation(path=name, side="refimpl") for name in runners]
     try:
         opdefs: dict[str, Any] = {}
         with contextlib.redirect_stdout(_Sink()), registrations(program, opdefs) as effectful:
@@ -293,19 +303,19 @@ def run_refimpl_paths(program: Any, paths: list[str]) -> list[Observation]:
             for name, (backward, setup_context) in src.autograd.items():  # PRG-47 to PRG-50
                 opdefs[name].register_autograd(backward, setup_context=setup_context)
             for obs in observations:
-                _run_path(_Case(program, src, obs, effectful))
+                _run_path(_Case(program, src, obs, effectful), runners[obs.path])
     except Exception as exc:  # defining the program failed: every path records it
         for obs in observations:
             obs.error = obs.error or ErrorObs.from_exception(exc)
     return observations
 
 
-def _run_path(case: _Case) -> None:
+def _run_path(case: _Case, runner: Callable[[_Case], None]) -> None:
     start = time.perf_counter()
     log: list = []
     try:
         with record_effects() as log:
-            PATH_RUNNERS[case.obs.path](case)
+            runner(case)
     except Exception as exc:  # the observation records it (Simplification 2)
         case.obs.error = ErrorObs.from_exception(exc)
     case.obs.effect_log = observation.split_print_lines(log)

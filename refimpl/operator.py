@@ -91,6 +91,14 @@ class OperatorBase:
 
         return inner
 
+    def _boxed(self, result: Any) -> Any:
+        """What the caller of a Python-key handler gets: torch pushes the handler's result on
+        the stack as the schema's returns and boxes them back, so an op with several returns
+        gives a tuple even when the handler returned a list (``handle_effects`` does)."""
+        if isinstance(result, list) and len(self._schema.returns) > 1:
+            return tuple(result)
+        return result
+
     def _invalidate_kernels(self) -> None:
         """Forget the resolved kernels; call after editing ``py_kernels`` by hand."""
         self._dispatch_cache.clear()
@@ -505,11 +513,11 @@ class OpOverload(OperatorBase):
                 else:
                     result = m.__torch_dispatch__(self, types, args, kwargs)
             if result is not NotImplemented:
-                return result
+                return self._boxed(result)
         for arg in overloaded:
             result = type(arg).__torch_dispatch__(self, types, args, kwargs)
             if result is not NotImplemented:
-                return result
+                return self._boxed(result)
         handlers = ([f"mode object {mode}"] if mode is not None else []) + [
             f"tensor subclass {t}" for t in types
         ]

@@ -22,11 +22,11 @@ Spec: TRC-20 .. TRC-23.
 Simplifications:
 1. Flat arguments: tensors (and other values, passed on as constants); the outputs are a
    tensor or a flat tuple/list of tensors.
-2. No output aliasing at runtime: a training graph with an output that is a view (torch
-   regenerates views of inputs at runtime and returns an intermediate's base) raises
-   ``NotImplementedError`` rather than compiling differently from torch; an inference graph's
-   view outputs are returned as the graph computes them, not regenerated as views of the
-   inputs.
+2. An output that is an input or a view of one is regenerated at runtime by view replay, as
+   torch's runtime wrapper does; a training graph with an output that is a view of an
+   intermediate (torch also returns the intermediate's base and regenerates the view from it)
+   raises ``NotImplementedError`` rather than compiling differently from torch, and an
+   inference graph returns such a view as the graph computes it.
 3. A mutated input is written back at runtime with ``copy_``, as torch's runtime wrapper does;
    a mutated input that requires grad is rejected (as eager rejects a leaf's in-place op).
 4. No decompositions, dynamic shapes, subclasses, rng functionalization, duplicated-argument
@@ -94,9 +94,17 @@ class ViewAndMutationMeta:
     num_backward_tokens: int = 0
     out_spec: Any = None
     traced_outputs: list[Any] = field(default_factory=list)  # fakes, for the tangents
-    aliased_inputs: list[int | None] = field(default_factory=list)  # per output
-    output_is_view: list[bool] = field(default_factory=list)
+    # per output: (the input it is or views, the view ops from it), or None
+    aliased_inputs: list[tuple[int, list[tuple]] | None] = field(default_factory=list)
+    output_is_view: list[bool] = field(default_factory=list)  # a view of an intermediate
     input_requires_grad: list[bool] = field(default_factory=list)
+
+    @property
+    def needs_tangent(self) -> list[bool]:
+        """``output_grad_mask``: an output that requires grad and is not an alias of an input
+        (those are regenerated at runtime and take no part in the backward graph)."""
+        return [rg and alias is None
+                for rg, alias in zip(self.output_requires_grad, self.aliased_inputs)]
 
 
 def _wrap(x: Any, mode: FunctionalTensorMode) -> Any:
@@ -112,13 +120,19 @@ def _unwrap_out(t: Any) -> Any:
     return t.elem if isinstance(t, FunctionalTensor) else t
 
 
-def _aliased_input(out: Any, wrapped: list[Any]) -> int | None:
-    """The index of the input that ``out`` is, or is a view of (through a chain of views)."""
+def _alias_chain(out: Any, wrapped: list[Any]) -> tuple[int, list[tuple]] | None:
+    """The input that ``out`` is, or is a view of through a chain of views, and the chain's
+    view ops ``(op, other args, kwargs)`` from that input to ``out``; ``None`` for any other
+    output."""
+    chain: list[tuple] = []
     while isinstance(out, FunctionalTensor):
         for i, w in enumerate(wrapped):
             if out is w:
-                return i
-        out = out._view_of[0] if out._view_of is not None else None
+                return i, chain[::-1]
+        if out._view_of is None:
+            return None
+        out, op, rest, kwargs = out._view_of
+        chain.append((op, rest, kwargs))
     return None
 
 
@@ -133,8 +147,9 @@ def run_functionalized_fw_and_collect_metadata(fn: Callable, fake_args: list[Any
     sync_functional_tensors(wrapped)
     mutated = [i for i, (w, x) in enumerate(zip(wrapped, fake_args))
                if isinstance(w, FunctionalTensor) and w.elem is not x]
-    aliased = [_aliased_input(o, wrapped) for o in flat]
-    views = [isinstance(o, FunctionalTensor) and o._view_of is not None for o in flat]
+    aliased = [_alias_chain(o, wrapped) for o in flat]
+    views = [isinstance(o, FunctionalTensor) and o._view_of is not None and a is None
+             for o, a in zip(flat, aliased)]
     return ViewAndMutationMeta(
         tokens=list(mode._tokens),
         mutated_inputs=mutated,
@@ -154,8 +169,8 @@ def _needs_autograd(meta: ViewAndMutationMeta) -> bool:
     if not any(meta.input_requires_grad):
         return False
     outputs_safe = not any(
-        rg and not (base is not None and meta.input_requires_grad[base])
-        for rg, base in zip(meta.output_requires_grad, meta.aliased_inputs))
+        rg and not (alias is not None and meta.input_requires_grad[alias[0]])
+        for rg, alias in zip(meta.output_requires_grad, meta.aliased_inputs))
     mutation_safe = not any(meta.input_requires_grad[i] for i in meta.mutated_inputs)
     return not (outputs_safe and mutation_safe)
 
@@ -168,8 +183,8 @@ def _check_modelled(meta: ViewAndMutationMeta) -> None:
     for i, view in enumerate(meta.output_is_view):
         if view:
             raise NotImplementedError(f"refimpl's aot_function does not model a training "
-                                      f"graph with an output that is a view (output {i}): "
-                                      f"torch regenerates it at runtime")
+                                      f"graph with an output that is a view of an "
+                                      f"intermediate (output {i}): torch returns its base too")
 
 
 # -- graph_capture_wrappers.py ---------------------------------------------------------------
@@ -205,7 +220,7 @@ def _joint_function(fn: Callable, meta: ViewAndMutationMeta, n_primals: int) -> 
             sync_functional_tensors(args)
             mutated = [args[i] for i in meta.mutated_inputs]
             needed = [(o, t) for o, t in zip(
-                [o for o, need in zip(outs, meta.output_requires_grad) if need], f_tangents)
+                [o for o, need in zip(outs, meta.needs_tangent) if need], f_tangents)
                 if requires_grad(o)]
             grad_primals = [a for a in args if isinstance(a, Tensor) and requires_grad(a)]
             grads: list[Any] = []
@@ -262,6 +277,10 @@ def _compiled_function(c: _Compiled) -> type[Function]:
             mutations = outs[n_tok:n_tok + n_mut]
             user = outs[n_tok + n_mut:n_tok + n_mut + n_out]
             ctx.save_for_backward(*outs[n_tok + n_mut + n_out:])
+            # outputs that do not require grad, and aliases of inputs (regenerated afterwards)
+            ctx.mark_non_differentiable(*[
+                o for o, need, rg in zip(user, c.meta.needs_tangent, c.meta.output_requires_grad)
+                if isinstance(o, Tensor) and (not rg or not need)])
             for i, new in zip(c.meta.mutated_inputs, mutations):
                 OPS["aten::copy_"](args[i], new)
             return tuple(user)
@@ -270,7 +289,7 @@ def _compiled_function(c: _Compiled) -> type[Function]:
         def backward(ctx: Any, *grad_outputs: Any) -> Any:
             if c.bw is None:  # compiled on the first backward, as torch does
                 c.bw = c.bw_compiler(c.bw_module, [])
-            tangents = [g for g, need in zip(grad_outputs, c.meta.output_requires_grad)
+            tangents = [g for g, need in zip(grad_outputs, c.meta.needs_tangent)
                         if need]
             outs = list(_call(c.bw, [*ctx.saved_tensors, *tangents,
                                      *([None] * c.meta.num_backward_tokens)]))
@@ -278,6 +297,20 @@ def _compiled_function(c: _Compiled) -> type[Function]:
             return tuple(outs[:n_grads])
 
     return CompiledFunction
+
+
+def _regenerate_aliases(outs: list[Any], args: tuple, meta: ViewAndMutationMeta) -> list[Any]:
+    """An output that is an input, or a view of one, is regenerated from the real input by
+    replaying its view ops under the ambient grad mode (``view_replay_for_aliased_outputs``),
+    so it aliases the input and has the view's grad_fn, as in eager."""
+    for j, alias in enumerate(meta.aliased_inputs):
+        if alias is not None:
+            index, chain = alias
+            t = args[index]
+            for op, rest, kwargs in chain:
+                t = op(t, *rest, **kwargs)
+            outs[j] = t
+    return outs
 
 
 # -- aot_autograd.py -------------------------------------------------------------------------
@@ -316,7 +349,7 @@ def _compile(fn: Callable, args: list[Any], fw_compiler: Callable, bw_compiler: 
     template = OPS["aten::empty.memory_format"]([0])
     tokens = [fake_mode.from_tensor(template) for _ in range(n_tok)]
     tangents = [_tangent(fake_mode, o)
-                for o, need in zip(meta.traced_outputs, meta.output_requires_grad) if need]
+                for o, need in zip(meta.traced_outputs, meta.needs_tangent) if need]
     primals = [*tokens, *fake_args]
     names = ([f"primals_{i + 1}" for i in range(len(primals))]
              + [f"tangents_{i + 1}" for i in range(len(tangents))])
@@ -331,8 +364,8 @@ def _compile(fn: Callable, args: list[Any], fw_compiler: Callable, bw_compiler: 
     function = _compiled_function(compiled)
 
     def run(*call_args: Any) -> Any:
-        outs = function.apply(*call_args)
-        return pytree.tree_unflatten(list(outs), meta.out_spec)
+        outs = _regenerate_aliases(list(function.apply(*call_args)), call_args, meta)
+        return pytree.tree_unflatten(outs, meta.out_spec)
 
     return run
 
@@ -348,6 +381,7 @@ def _inference(fn: Callable, args: list[Any], meta: ViewAndMutationMeta,
             outs = list(_call(compiled, [*([None] * n_tok), *call_args]))
         for i, new in zip(meta.mutated_inputs, outs[n_tok:n_tok + n_mut]):
             OPS["aten::copy_"](call_args[i], new)
-        return pytree.tree_unflatten(outs[n_tok + n_mut:], meta.out_spec)
+        user = _regenerate_aliases(outs[n_tok + n_mut:], call_args, meta)
+        return pytree.tree_unflatten(user, meta.out_spec)
 
     return run

@@ -11,7 +11,7 @@ are dropped, then the count must match and a non-tensor input must get ``None``)
 Spec: AG-10.
 
 Simplifications:
-1. No ``mark_dirty``, ``mark_non_differentiable``, ``vmap`` or
+1. No ``mark_dirty``, ``vmap`` or
    ``setup_context`` staticmethod on ``Function`` itself (``custom_op``'s ``register_autograd``
    calls its own ``setup_context`` from ``forward``, as upstream's generated Function does).
 2. Outputs are a tensor or a tuple of tensors (and non-tensors, which get no history).
@@ -41,9 +41,15 @@ class FunctionCtx(Node):
         self._is_variable_input = is_variable_input
         self._to_save: tuple = ()
         self.materialize_grads = True
+        self._non_differentiable: list[Tensor] = []
 
     def set_materialize_grads(self, value: bool) -> None:
         self.materialize_grads = value
+
+    def mark_non_differentiable(self, *args: Tensor) -> None:
+        """These outputs get no history (they do not require grad); their grads reach
+        ``backward`` as zeros, or ``None`` without grad materialization."""
+        self._non_differentiable.extend(args)
 
     def name(self) -> str:
         return f"{self._fn_cls.__name__}Backward"
@@ -84,6 +90,15 @@ class FunctionCtx(Node):
                                    f"input was not a Variable")
             out.append(r)
         return out
+
+
+def _view_as_self_with_no_grad(t: Any) -> Any:
+    if not isinstance(t, Tensor):
+        return t
+    from refimpl.aten import OPS  # noqa: PLC0415 - aten imports autograd
+
+    with no_grad():
+        return OPS["aten::view"](t, list(t.shape))
 
 
 def _zeros(shape: tuple, dtype: Any) -> Tensor:
@@ -135,9 +150,17 @@ class Function:
         if not executable:
             return outputs
         ctx._save_now()
-        outs = outputs if isinstance(outputs, tuple) else (outputs,)
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        # ``_wrap_outputs``: an output that is an input becomes a view of it, so the input keeps
+        # its own history (a leaf stays a leaf).
+        outs = tuple(_view_as_self_with_no_grad(t) if any(t is a for a in args) else t
+                     for t in outs)
+        outputs = outs[0] if single else outs
         for i, t in enumerate(outs):
-            if isinstance(t, Tensor):
+            if isinstance(t, Tensor) and any(t is n for n in ctx._non_differentiable):
+                ctx.output_meta.append((t.shape, t.dtype))
+            elif isinstance(t, Tensor):
                 meta = meta_of(t)
                 meta.grad_fn, meta.output_nr, meta.requires_grad = ctx, i, False
                 ctx.output_meta.append((t.shape, t.dtype))

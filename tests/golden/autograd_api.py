@@ -29,6 +29,7 @@ class TorchApi:
         self.make_fx = make_fx
         self.float64 = torch.float64
         self.no_grad = torch.no_grad
+        self.Function = torch.autograd.Function
 
     def op(self, name: str) -> Any:
         ns, rest = name.split("::")
@@ -66,6 +67,9 @@ class RefimplApi:
         self.make_fx = refimpl.make_fx
         self.float64 = refimpl.float64
         self.no_grad = refimpl.no_grad
+        from refimpl.autograd.function import Function  # noqa: PLC0415
+
+        self.Function = Function
 
     def op(self, name: str) -> Any:
         return self.aten.OPS[name]

@@ -379,3 +379,52 @@ def custom_op_undefined_grad_materialized(api):
     w = both(x, op("aten::sin")(y))
     api.backward(_sum(api, op("aten::add.Tensor")(z, w)))
     return {"log": "\n".join(log), "grads": f"{rounded(api, x.grad)} {rounded(api, y.grad)}"}
+
+
+@case
+def function_returning_its_input(api):
+    """A Function whose forward returns its input: the output is a view of it whose grad_fn is
+    the Function's node, and the input keeps its own history (a leaf stays a leaf)."""
+    op = api.op
+
+    class Twice(api.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return op("aten::mul.Tensor")(g, 2)
+
+    x = api.leaf(3)
+    y = Twice.apply(x)
+    api.backward(_sum(api, y))
+    return {"history": f"same object {y is x}, input is leaf {x.grad_fn is None}, output node "
+                       f"{type(y.grad_fn).__name__}",
+            "grads": rounded(api, x.grad)}
+
+
+@case
+def function_marks_an_output_non_differentiable(api):
+    """``ctx.mark_non_differentiable``: that output requires no grad and has no node; the
+    backward still runs with a materialized zero grad for it."""
+    op = api.op
+    seen: list = []
+
+    class Pair(api.Function):
+        @staticmethod
+        def forward(ctx, x):
+            a, b = op("aten::sin")(x), op("aten::cos")(x)
+            ctx.mark_non_differentiable(b)
+            return a, b
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            seen.append(f"ga {rounded(api, ga)} gb {rounded(api, gb)}")
+            return ga
+
+    x = api.leaf(3)
+    a, b = Pair.apply(x)
+    history = f"a {a.requires_grad} {type(a.grad_fn).__name__}, b {b.requires_grad} {b.grad_fn}"
+    api.backward(_sum(api, a))
+    return {"history": history, "log": "\n".join(seen), "grads": rounded(api, x.grad)}
