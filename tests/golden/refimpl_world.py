@@ -42,6 +42,7 @@ from typing import Any
 import refimpl
 from refimpl import _pytree as pytree
 from refimpl._functorch.aot_autograd import aot_function, make_boxed_func
+from refimpl._functorch.partitioners import default_partition, min_cut_rematerialization_partition
 from refimpl.effects import (
     _EffectType,
     _register_effectful_op,
@@ -261,20 +262,24 @@ class RefimplWorld:
         gm.recompile()
         return changed
 
-    def backward_trace(self, fn: Callable, args: Any) -> tuple[Any, Any]:
-        """`refimpl._functorch.aot_function(fn)` with capturing compilers; run the forward and,
-        if any input requires grad, `out.sum().backward()`. Returns `(forward_gm, backward_gm
-        or None)`, as torch_world's."""
+    def backward_trace(self, fn: Callable, args: Any,
+                       partition: str = "default") -> tuple[Any, Any]:
+        """`refimpl._functorch.aot_function(fn)` with capturing compilers and the `partition`
+        partitioner; run the forward and, if any input requires grad, `out.sum().backward()`.
+        Returns `(forward_gm, backward_gm or None)`, as torch_world's."""
         graphs: dict[str, Any] = {}
+        partition_fn = {"default": default_partition,
+                        "min_cut": min_cut_rematerialization_partition}[partition]
 
         def capture(phase: str) -> Callable:
             def compiler(gm: Any, example_inputs: Any) -> Callable:
-                graphs[phase] = self._keep(phase, gm)
+                graphs[phase] = self._keep(phase if partition == "default"
+                                           else f"{phase}_{partition}", gm)
                 return make_boxed_func(gm.forward)
             return compiler
 
         compiled = aot_function(fn, fw_compiler=capture("forward"),
-                                bw_compiler=capture("backward"))
+                                bw_compiler=capture("backward"), partition_fn=partition_fn)
         out = compiled(*args)
         if any(_requires_grad(a) for a in args):
             first = out[0] if isinstance(out, (tuple, list)) else out

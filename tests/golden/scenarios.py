@@ -60,9 +60,10 @@ one; `refimpl_world.py` implements it with refimpl.
 - `w.remove_effect_tokens(gm) -> gm` -- strip tokens from a graph `export_decomposed` returned
   (may change `gm` in place).
 - `w.dce(gm) -> bool` -- `gm.graph.eliminate_dead_code(); gm.recompile()`; whether it changed.
-- `w.backward_trace(fn, args) -> (forward_gm, backward_gm | None)` -- `aot_function` with
-  capturing compilers, default partitioner; runs the forward and, when an input requires grad,
-  `out.sum().backward()` on the first output.
+- `w.backward_trace(fn, args, partition="default") -> (forward_gm, backward_gm | None)` --
+  `aot_function` with capturing compilers and the default partitioner (`"min_cut"`:
+  `min_cut_rematerialization_partition`, torch.compile's); runs the forward and, when an input
+  requires grad, `out.sum().backward()` on the first output.
 
 Graph modules need `.code` (torch.fx text), `.graph.nodes` (each with `.op`, `.name`) and
 `__call__`.
@@ -254,6 +255,9 @@ def backward_texts(w, fn, args, log):
         f"printed while tracing and running: {printed}",
         f"kernel log after forward and backward: {log}",
     )
+    if bw is not None:  # the same program through torch.compile's partitioner (TRC-22)
+        (fw, bw), _ = w.capture_prints(lambda: w.backward_trace(fn, args, partition="min_cut"))
+        texts["forward_min_cut"], texts["backward_min_cut"] = code(fw), code(bw)
     return texts
 
 

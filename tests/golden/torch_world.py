@@ -32,7 +32,12 @@ import sys
 import tempfile
 
 import torch
-from functorch.compile import aot_function, make_boxed_func
+from functorch.compile import (
+    aot_function,
+    default_partition,
+    make_boxed_func,
+    min_cut_rematerialization_partition,
+)
 from torch._functorch.aot_autograd import aot_export_module
 from torch._higher_order_ops.effects import (
     _EffectType,
@@ -171,12 +176,16 @@ class TorchWorld:
         gm.recompile()
         return changed
 
-    def backward_trace(self, fn, args):
-        """`aot_function(fn)` with capturing compilers; run forward and, if any input requires
-        grad, `out.sum().backward()`. Returns `(forward_gm, backward_gm or None)`."""
+    def backward_trace(self, fn, args, partition="default"):
+        """`aot_function(fn)` with capturing compilers and the `partition` partitioner
+        (`"default"` or `"min_cut"`); run forward and, if any input requires grad,
+        `out.sum().backward()`. Returns `(forward_gm, backward_gm or None)`."""
         graphs = {}
+        partition_fn = {"default": default_partition,
+                        "min_cut": min_cut_rematerialization_partition}[partition]
         compiled = aot_function(
-            fn, fw_compiler=_capture(graphs, "forward"), bw_compiler=_capture(graphs, "backward")
+            fn, fw_compiler=_capture(graphs, "forward"), bw_compiler=_capture(graphs, "backward"),
+            partition_fn=partition_fn,
         )
         out = compiled(*args)
         if any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
