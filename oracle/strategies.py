@@ -640,6 +640,8 @@ class _Arguments:
             return _dims(self.first.shape, form)
         if param.type == "int" and self.sig.name.startswith("aten::unsqueeze"):
             return (0, -1, len(self.first.shape))[form(3)]
+        if param.type == "int" and self.sig.name.startswith("aten::squeeze"):
+            return (0, -1)[form(2)]  # in range for every rank, 0-dim included
         if param.type == "bool":
             return bool(form(2))
         raise AssertionError(f"no literal for required {param.type} {param.name} of "

@@ -661,18 +661,29 @@ def run_torch(program: Any, path: str, *, namespace: str | None = None) -> Obser
     `namespace`: the torch namespace for the program's custom ops in this run (for a program with
     several namespaces, a prefix: `<namespace>_<ns>`); default a fresh `<ns>_r<n>`.
     """
+    if path not in PATH_RUNNERS:
+        obs = Observation(path=path, side="torch")
+        obs.error = error_obs(unknown_path(path))
+        return obs
+    return run_torch_runner(program, path, PATH_RUNNERS[path], namespace=namespace)
+
+
+def run_torch_runner(program: Any, name: str, runner: Callable[[_Case], None], *,
+                     namespace: str | None = None) -> Observation:
+    """`run_torch` with the given runner, its observation named `name` (for tests and tools that
+    look at a torch stage no path exposes; the runner gets the case: the program, its context
+    `ctx` with `unmap_code`, the program function `fn`, `inputs()`, `finish(outputs, inputs)`,
+    the observation `obs`)."""
     start = time.perf_counter()
-    obs = Observation(path=path, side="torch")
+    obs = Observation(path=name, side="torch")
     log: list = []
     namespaces = _assign_namespaces(program, namespace)
     try:
-        if path not in PATH_RUNNERS:
-            raise unknown_path(path)
         with PrintCapture(log) as capture, _quiet_autograd_errors():
             ctx = RunContext(program, log, capture, namespaces)
             with registrations(ctx):
                 case = _Case(program, ctx, build_function(program, ctx), obs)
-                PATH_RUNNERS[path](case)
+                runner(case)
     except Exception as exc:  # the observation records it (Simplification 3)
         obs.error = _unmapped_error(error_obs(exc), namespaces)
     obs.effect_log = [freeze(e) for e in log]

@@ -93,6 +93,7 @@ SCHEMAS = (
     # The ops the modelled derivative formulas call (refimpl/autograd/_functions.py).
     "aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)",
     "aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)",
+    "aten::squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)",
     "aten::sgn(Tensor self) -> Tensor",
     "aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, "
     "ScalarType? dtype=None) -> Tensor",
@@ -604,6 +605,30 @@ _register("aten::unsqueeze", unsqueeze_dense,
           lambda self, dim: _meta(_unsqueeze_shape(self, dim), self.dtype))
 
 
+def _squeeze_shape(self: Tensor, dim: Any) -> tuple[int, ...]:
+    """``squeeze.dim``: drop ``dim`` if its size is 1, else keep the shape (a 0-dim tensor
+    takes dims -1 and 0)."""
+    bound = max(len(self.shape), 1)
+    if not -bound <= dim < bound:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-bound}, "
+                         f"{bound - 1}], but got {dim})")
+    if not self.shape:
+        return ()
+    dim %= bound
+    return self.shape if self.shape[dim] != 1 else (*self.shape[:dim], *self.shape[dim + 1:])
+
+
+def squeeze_dense(self: Tensor, dim: int) -> Tensor:
+    _check_tensor(self, "squeeze", "self")
+    shape = _squeeze_shape(self, dim)
+    return Tensor._make(get_backend().xp.reshape(self._data, shape), shape, self.dtype,
+                        self.device)
+
+
+_register("aten::squeeze.dim", squeeze_dense,
+          lambda self, dim: _meta(_squeeze_shape(self, dim), self.dtype))
+
+
 def sgn_dense(self: Tensor) -> Tensor:
     """``sgn`` of a real tensor is its ``sign`` (bool stays bool)."""
     _check_tensor(self, "sgn", "self")
@@ -1015,7 +1040,7 @@ _register("aten::arange", arange_dense, arange_meta)
 # 2.14.1; tests/refimpl/test_effects_functionalize.py compares the table with torch's).
 for _name in ("aten::view", "aten::_to_copy", "aten::lift_fresh", "aten::lift_fresh_copy",
               "aten::add_.Tensor", "aten::mul_.Tensor", "aten::copy_", "aten::abs_",
-              "aten::expand", "aten::unsqueeze"):
+              "aten::expand", "aten::unsqueeze", "aten::squeeze.dim"):
     _CPP_KERNEL_KEYS[OPS[_name].name()] = {DispatchKey.Functionalize}
 
 

@@ -273,10 +273,10 @@ RECOMPUTABLE_OPS = frozenset({
     "aten::_to_copy", "aten::abs", "aten::add", "aten::add_", "aten::arange", "aten::clone",
     "aten::cos", "aten::empty", "aten::empty_like", "aten::expand", "aten::full",
     "aten::lift_fresh_copy", "aten::mul", "aten::mul_", "aten::neg", "aten::ones", "aten::sgn",
-    "aten::sin", "aten::sub", "aten::sum", "aten::unsqueeze", "aten::view", "aten::zeros",
-    "aten::zeros_like", "operator.getitem",
+    "aten::sin", "aten::squeeze", "aten::sub", "aten::sum", "aten::unsqueeze", "aten::view",
+    "aten::zeros", "aten::zeros_like", "operator.getitem",
 })
-VIEW_OPS = frozenset({"aten::expand", "aten::unsqueeze", "aten::view"})
+VIEW_OPS = frozenset({"aten::expand", "aten::squeeze", "aten::unsqueeze", "aten::view"})
 INT_INF = int(1e6)
 MAX_DIST_FROM_BW = 1000
 

@@ -83,6 +83,8 @@ def _sum_to(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     """``at::sum_to``: the grad of a broadcast input, summed over the broadcast dimensions."""
     from refimpl.aten import OPS  # noqa: PLC0415 - aten imports the autograd package
 
+    if not shape:  # a 0-dim target: the whole sum
+        return OPS["aten::sum"](grad)
     sizes = grad.shape
     leading = len(sizes) - len(shape)
     dims = list(range(leading)) + [i for i in range(leading, len(sizes))
@@ -106,7 +108,7 @@ def _validate(fn: Node, grads: list[Tensor | None]) -> list[Tensor | None]:
         if grad is None or nxt is None:
             out.append(None if nxt is None else grad)
             continue
-        shape, dtype = nxt.output_meta[input_nr]
+        shape, dtype, _ = nxt.output_meta[input_nr]
         if tuple(grad.shape) != tuple(shape):
             if not _expandable(shape, grad.shape):
                 raise RuntimeError(

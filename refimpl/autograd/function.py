@@ -101,11 +101,15 @@ def _view_as_self_with_no_grad(t: Any) -> Any:
         return OPS["aten::view"](t, list(t.shape))
 
 
-def _zeros(shape: tuple, dtype: Any) -> Tensor:
-    """``VariableInfo::zeros``: the materialized grad of a tensor output."""
+def _zeros(shape: tuple, dtype: Any, device: Any) -> Tensor:
+    """``VariableInfo::zeros``: the materialized grad of a tensor output, with the output's
+    options (dtype, layout, device; a traced call spells all three, as torch's)."""
     from refimpl.aten import OPS  # noqa: PLC0415 - aten imports autograd
+    from refimpl.backend import device as backend_device  # noqa: PLC0415
+    from refimpl.dtype import strided  # noqa: PLC0415
 
-    return OPS["aten::zeros"](list(shape), dtype=dtype)
+    return OPS["aten::zeros"](list(shape), dtype=dtype, layout=strided,
+                              device=backend_device(device))
 
 
 _CTX_CLASSES: dict[type, type[FunctionCtx]] = {}
@@ -159,11 +163,11 @@ class Function:
         outputs = outs[0] if single else outs
         for i, t in enumerate(outs):
             if isinstance(t, Tensor) and any(t is n for n in ctx._non_differentiable):
-                ctx.output_meta.append((t.shape, t.dtype))
+                ctx.output_meta.append((t.shape, t.dtype, t.device))
             elif isinstance(t, Tensor):
                 meta = meta_of(t)
                 meta.grad_fn, meta.output_nr, meta.requires_grad = ctx, i, False
-                ctx.output_meta.append((t.shape, t.dtype))
+                ctx.output_meta.append((t.shape, t.dtype, t.device))
             else:
-                ctx.output_meta.append(((), None))
+                ctx.output_meta.append(((), None, None))
         return outputs

@@ -235,11 +235,29 @@ class ViewBackward0(_SavesSizes):
         return [_ops()["aten::view"](grad, self.self_sizes)]
 
 
-class UnsqueezeBackward0(_SavesSizes):
+class UnsqueezeBackward0(_Formula):
     _name = "UnsqueezeBackward0"
 
-    def grads(self, grad):  # grad.squeeze(dim): refimpl has no squeeze; a view to the sizes
-        return [_ops()["aten::view"](grad, self.self_sizes)]
+    def setup(self, args, kwargs, out):
+        self.dim = args[1]
+
+    def grads(self, grad):  # grad.squeeze(dim)
+        return [_ops()["aten::squeeze.dim"](grad, self.dim)]
+
+
+class SqueezeBackward1(_SavesSizes):  # squeeze.dim: unsqueeze_to(grad, dim, self.sizes())
+    _name = "SqueezeBackward1"
+
+    def setup(self, args, kwargs, out):
+        super().setup(args, kwargs, out)
+        self.dim = args[1]
+
+    def grads(self, grad):
+        n = len(self.self_sizes)
+        dim = self.dim % n if n else 0
+        if n and self.self_sizes[dim] == 1:
+            return [_ops()["aten::unsqueeze"](grad, dim)]
+        return [grad]
 
 
 class ExpandBackward0(_Formula):
@@ -273,8 +291,10 @@ class SumBackward1(_Formula):  # sum.dim_IntList: sum_backward(grad, sizes, dim,
         ops = _ops()
         n = len(self.self_sizes)
         if not self.keepdim and n and self.dim:
-            # unsqueeze_multiple: the reduced dimensions back, in increasing order.
-            for d in sorted(d % n for d in self.dim):
+            # unsqueeze_multiple: one dimension is unsqueezed as given (negative stays
+            # negative); several are wrapped and put back in increasing order.
+            dims = [self.dim[0]] if len(self.dim) == 1 else sorted(d % n for d in self.dim)
+            for d in dims:
                 grad = ops["aten::unsqueeze"](grad, d)
         return [ops["aten::expand"](grad, self.self_sizes)]
 
@@ -316,7 +336,8 @@ FORMULAS: dict[str, type[_Formula]] = {
     "aten::sin": SinBackward0, "aten::cos": CosBackward0, "aten::neg": NegBackward0,
     "aten::abs": AbsBackward0, "aten::sgn": SgnBackward0, "aten::clone": CloneBackward0,
     "aten::_to_copy": ToCopyBackward0, "aten::view": ViewBackward0,
-    "aten::unsqueeze": UnsqueezeBackward0, "aten::expand": ExpandBackward0,
+    "aten::unsqueeze": UnsqueezeBackward0,
+    "aten::squeeze.dim": SqueezeBackward1, "aten::expand": ExpandBackward0,
     "aten::sum": SumBackward0, "aten::sum.dim_IntList": SumBackward1,
     "aten::lift_fresh": LiftFreshBackward0, "aten::lift_fresh_copy": LiftFreshBackward0_copy,
     "aten::add_.Tensor": AddBackward0, "aten::mul_.Tensor": MulBackward0,

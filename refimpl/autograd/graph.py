@@ -42,8 +42,8 @@ class Node:
     """A backward function: ``apply(grads of its outputs) -> grads of its inputs``.
 
     ``next_edges[i]`` is ``(node, input_nr)`` for the ``i``-th differentiable input, or
-    ``(None, 0)`` where that input needs no grad; ``output_meta[k]`` is the ``(shape, dtype)`` of
-    the ``k``-th output, used to check and to make the grads it receives.
+    ``(None, 0)`` where that input needs no grad; ``output_meta[k]`` is the ``(shape, dtype,
+    device)`` of the ``k``-th output, used to check and to make the grads it receives.
     """
 
     _name: str = "Node"
@@ -51,7 +51,7 @@ class Node:
     def __init__(self, next_edges: tuple = (), sequence_nr: int | None = None) -> None:
         self._sequence_nr = next(_sequence.counter) if sequence_nr is None else sequence_nr
         self._next_edges = tuple(next_edges)
-        self.output_meta: list[tuple[tuple[int, ...], Any]] = []
+        self.output_meta: list[tuple[tuple[int, ...], Any, Any]] = []
         self._saved: list[SavedTensor] = []
 
     # -- the Python view (torch/autograd/graph.py) ------------------------------------------
@@ -91,7 +91,7 @@ class AccumulateGrad(Node):
     def __init__(self, variable: Tensor) -> None:
         super().__init__((), sequence_nr=_MAX_SEQUENCE_NR)
         self.variable = variable
-        self.output_meta = [(variable.shape, variable.dtype)]
+        self.output_meta = [(variable.shape, variable.dtype, variable.device)]
 
     def apply(self, grads: list[Tensor | None]) -> list[Tensor | None]:
         from refimpl.aten import OPS  # noqa: PLC0415 - aten imports the tensor module

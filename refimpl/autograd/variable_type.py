@@ -41,7 +41,8 @@ _BELOW_AUTOGRAD = DispatchKeySet(
     [K.AutogradOther, K.AutogradCPU, K.AutogradCUDA, K.AutogradMeta, K.ADInplaceOrView]).repr_
 # In-place ops whose formula reads ``self``: torch saves ``original_self = self.clone()``.
 _SAVES_ORIGINAL_SELF = frozenset({"aten::mul_.Tensor", "aten::abs_"})
-_VIEW_OPS = frozenset({"aten::view", "aten::expand", "aten::unsqueeze", "aten::lift_fresh"})
+_VIEW_OPS = frozenset({"aten::view", "aten::expand", "aten::unsqueeze", "aten::squeeze.dim",
+                       "aten::lift_fresh"})
 
 
 def below_autograd(op: OpOverload, args: tuple, kwargs: dict) -> Any:
@@ -100,7 +101,8 @@ def _set_history(out: Any, node: Node) -> None:
             meta.grad_fn = node
             meta.output_nr = i
             meta.requires_grad = False
-        node.output_meta.append((t.shape, t.dtype) if isinstance(t, Tensor) else ((), None))
+        node.output_meta.append((t.shape, t.dtype, t.device) if isinstance(t, Tensor)
+                                else ((), None, None))
 
 
 def _functional_kernel(op: OpOverload, name: str):

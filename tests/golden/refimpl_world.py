@@ -27,7 +27,9 @@ Simplifications:
 6. Tracing `with_effects(token, op, ...)` marks `op` side-effectful for the rest of the process
    (`has_side_effect(op)` in the proxy rule, as upstream), so a graph traced later keeps an
    unused call of `op`. torch records each build in a fresh process; here every build's
-   scenarios share one, in any order, so each scope restores the set it started with.
+   scenarios share one with each other and with the rest of the test suite, in any order, so
+   each scope starts from the set refimpl has at import (a fresh process's) and restores the
+   one it found.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ from refimpl.fx import node as fx_node
 from refimpl.library import _scoped_library, custom_op
 from refimpl.profiles import get_profile, set_profile
 from refimpl.proxy_tensor import make_fx
+
+# What tracing has marked side-effectful before any test ran (Simplification 6).
+_IMPORT_SIDE_EFFECTFUL = frozenset(fx_node._side_effectful_functions)
 
 __all__ = ["GOLD_NS", "PROFILE", "RefimplWorld", "Unsupported"]
 
@@ -136,6 +141,8 @@ class RefimplWorld:
         set_profile(self.profile)
         self.graphs = []
         side_effectful = set(fx_node._side_effectful_functions)
+        fx_node._side_effectful_functions.clear()
+        fx_node._side_effectful_functions.update(_IMPORT_SIDE_EFFECTFUL)
         try:
             with _scoped_library(GOLD_NS, "FRAGMENT") as lib:
                 self._lib = lib

@@ -612,3 +612,72 @@ def test_aot_function_partitioned_graphs_run_as_eager(doc: dict) -> None:
 def test_torch_agrees_on_training_programs(doc: dict) -> None:
     problems = _divergences(doc, [*STRUCTURAL_PATHS, "compile:aot_eager"])
     assert not problems, "expected torch to agree with refimpl, got:\n" + "\n".join(problems)
+
+
+def _torch_aot_function(partition: str) -> Any:
+    """A torch runner: the program through torch's ``aot_function`` with capturing compilers
+    and the named partitioner; forward code in ``obs.code``, backward code in
+    ``obs.backward_code``."""
+    from functorch.compile import make_boxed_func as torch_boxed  # noqa: PLC0415
+    from torch._functorch import partitioners  # noqa: PLC0415
+    from torch._functorch.aot_autograd import aot_function as torch_aot  # noqa: PLC0415
+
+    partition_fn = {"default": partitioners.default_partition,
+                    "min_cut": partitioners.min_cut_rematerialization_partition}[partition]
+
+    def runner(case: Any) -> None:
+        def capture(attr: str) -> Any:
+            def compiler(gm: Any, example_inputs: Any) -> Any:
+                setattr(case.obs, attr, case.ctx.unmap_code(gm.code.strip()))
+                return torch_boxed(gm.forward)
+            return compiler
+
+        compiled = torch_aot(case.fn.fn, capture("code"), capture("backward_code"),
+                             partition_fn=partition_fn)
+        inputs = case.inputs()
+        case.finish(compiled(*inputs), inputs)
+
+    return runner
+
+
+def _refimpl_aot_function(partition: str) -> Any:
+    from refimpl._functorch import partitioners  # noqa: PLC0415
+
+    partition_fn = {"default": partitioners.default_partition,
+                    "min_cut": partitioners.min_cut_rematerialization_partition}[partition]
+
+    def runner(case: Any) -> None:
+        def capture(attr: str) -> Any:
+            def compiler(gm: Any, example_inputs: Any) -> Any:
+                setattr(case.obs, attr, gm.code.strip())
+                return make_boxed_func(gm.forward)
+            return compiler
+
+        compiled = aot_function(case.src.fn, capture("code"), capture("backward_code"),
+                                partition_fn=partition_fn)
+        inputs = case.inputs()
+        case.finish(compiled(*inputs), inputs)
+
+    return runner
+
+
+@pytest.mark.torch
+@pytest.mark.spec("TRC-20", "TRC-21", "TRC-22")
+@DIFF
+@given(doc=TRAINING_PROGRAMS, partition=st.sampled_from(["default", "min_cut"]))
+def test_partitioned_graphs_are_torchs(doc: dict, partition: str) -> None:
+    """refimpl's ``aot_function`` gives torch's forward and backward code, token chains and
+    all, with either partitioner, on generated training programs."""
+    from hypothesis import assume  # noqa: PLC0415
+
+    from oracle.torch_runner import run_torch_runner  # noqa: PLC0415 - imports torch
+
+    program = load_program(doc)
+    (ours,) = run_refimpl_runners(program, {partition: _refimpl_aot_function(partition)})
+    assume(not (ours.error and ours.error.type == "NotImplementedError"))  # TRC-20's limits
+    theirs = run_torch_runner(program, partition, _torch_aot_function(partition))
+    assert (ours.error is None) == (theirs.error is None), (
+        f"expected torch's outcome {theirs.error}, got {ours.error}")
+    for attr in ("code", "backward_code"):
+        want, got = getattr(theirs, attr), getattr(ours, attr)
+        assert got == want, f"{attr}: expected torch's\n{want}\ngot\n{got}"
