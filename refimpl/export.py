@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from refimpl import _pytree as pytree
 from refimpl import autograd
 from refimpl.aten import OPS
+from refimpl.autograd.anomaly_mode import detect_anomaly
 from refimpl.autograd.grad_mode import enable_grad, no_grad
 from refimpl.autograd.variable import requires_grad
 from refimpl.dispatch_key import DispatchKey, DispatchKeySet, ExcludeDispatchKeyGuard
@@ -402,8 +403,10 @@ def _joint(flat: Callable, fake_mode: FakeTensorMode, found: dict[str, Any],
         wrapped = [FunctionalTensor._wrap(x, mode) if isinstance(x, Tensor) else x
                    for x in inputs]
         grads: list = []
-        # torch runs the inference trace under no_grad, the joint one with grad mode on.
-        with mode, (enable_grad() if training else no_grad()):
+        # torch runs the inference trace under no_grad, the joint one with grad mode on and
+        # under ``detect_anomaly(check_nan=False)`` (AG-11).
+        anomaly = detect_anomaly(check_nan=False) if training else nullcontext()
+        with mode, (enable_grad() if training else no_grad()), anomaly:
             if training:  # the wrappers mirror their inputs' autograd metadata
                 for w, x in zip(wrapped, inputs):
                     if isinstance(x, Tensor) and requires_grad(x):

@@ -45,6 +45,7 @@ from typing import Any
 from refimpl import _pytree as pytree
 from refimpl import autograd
 from refimpl.aten import OPS
+from refimpl.autograd.anomaly_mode import detect_anomaly
 from refimpl.autograd.function import Function
 from refimpl.autograd.grad_mode import enable_grad, no_grad
 from refimpl.autograd.variable import requires_grad
@@ -206,7 +207,9 @@ def _joint_function(fn: Callable, meta: ViewAndMutationMeta, n_primals: int) -> 
         primals, tangents = flat[:n_primals], flat[n_primals:]
         mode = FunctionalTensorMode(_allow_token_discovery=True)
         excluded = DispatchKeySet([DispatchKey.Functionalize])
-        with ExcludeDispatchKeyGuard(excluded), mode, enable_grad():
+        # AOTAutograd traces the joint under ``detect_anomaly(check_nan=False)`` (AG-11).
+        with ExcludeDispatchKeyGuard(excluded), mode, enable_grad(), \
+                detect_anomaly(check_nan=False):
             mode._tokens = {k: FunctionalTensor._wrap(t, mode)
                             for k, t in zip(meta.tokens, primals[:n_tok])}
             args = [_wrap(x, mode) for x in primals[n_tok:]]

@@ -6,12 +6,12 @@ torch 2.13.0; the layers below live where upstream has them: ``grad_mode.py``, `
 (nodes, saved tensors), ``engine.py`` (``engine.cpp``), ``functions.py`` (the derivative
 formulas), ``variable_type.py`` (the ``Autograd`` dispatch-key kernels), ``variable.py`` (a
 tensor's autograd metadata and the tensor methods).
-Spec: AG-1 .. AG-10 (``specs/autograd.md``).
+Spec: AG-1 .. AG-11 (``specs/autograd.md``).
 
 Simplifications:
 1. No ``create_graph`` double backward through saved values of the first backward beyond what
    the formulas' own ops record (they run with grad mode set to ``create_graph``, as upstream).
-2. No ``is_grads_batched``, no hooks, no anomaly mode, no ``torch.autograd.Function``.
+2. No ``is_grads_batched``, no hooks; anomaly mode only as ``anomaly_mode.py`` says.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from refimpl.autograd import variable as _variable  # noqa: F401 - attaches the tensor methods
+from refimpl.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from refimpl.autograd.engine import execute
 from refimpl.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from refimpl.autograd.graph import AccumulateGrad, Node
@@ -27,8 +28,8 @@ from refimpl.autograd.variable import requires_grad
 from refimpl.autograd.variable_type import gradient_edge
 from refimpl.tensor import Tensor
 
-__all__ = ["Node", "backward", "enable_grad", "grad", "is_grad_enabled", "no_grad",
-           "set_grad_enabled"]
+__all__ = ["Node", "backward", "detect_anomaly", "enable_grad", "grad", "is_grad_enabled",
+           "no_grad", "set_detect_anomaly", "set_grad_enabled"]
 
 
 def _as_tuple(value: Any) -> tuple:

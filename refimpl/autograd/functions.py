@@ -303,7 +303,9 @@ class CopyBackwards(_Formula):
     _name = "torch::autograd::CopyBackwards"
 
     def setup(self, args, kwargs, out):
-        self.src_dtype, self.src_device = args[1].dtype, args[1].device
+        src = args[1]  # a number is a wrapped number: it needs no grad, output 1 is never computed
+        self.src_dtype, self.src_device = (src.dtype, src.device) if isinstance(src, Tensor) \
+            else (None, None)
 
     def grads(self, grad):
         self_ = None

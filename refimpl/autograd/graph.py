@@ -11,7 +11,8 @@ Simplifications:
    shape and dtype only (no device, stream or nested-tensor information).
 2. Sequence numbers come from one counter (torch's is thread-local): refimpl runs the engine on
    the calling thread only.
-3. No hooks (``register_hook``, ``register_prehook``), no anomaly mode, no ``retain_grad``.
+3. No hooks (``register_hook``, ``register_prehook``), no ``retain_grad``; anomaly mode changes
+   only the version error's hint (``anomaly_mode.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 import itertools
 import threading
 from typing import TYPE_CHECKING, Any
+
+from refimpl.autograd.anomaly_mode import is_anomaly_enabled
 
 if TYPE_CHECKING:
     from refimpl.tensor import Tensor
@@ -155,9 +158,18 @@ class SavedTensor:
                 f"one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: [{_type_string(t)} [{', '.join(map(str, t.shape))}]]"
                 f"{where} is at version {current}; expected version {self._version} instead. "
-                f"Hint: enable anomaly detection to find the operation that failed to compute "
-                f"its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+                f"Hint: {_version_hint()}")
         return t
+
+
+def _version_hint() -> str:
+    """The hint of the version error: anomaly mode's, or how to turn it on (AG-11)."""
+    if is_anomaly_enabled():
+        return ("the backtrace further above shows the operation that failed to compute its "
+                "gradient. The variable in question was changed in there or anywhere later. "
+                "Good luck!")
+    return ("enable anomaly detection to find the operation that failed to compute its "
+            "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "int32": "Int", "int64": "Long",

@@ -29,6 +29,7 @@ class TorchApi:
         self.make_fx = make_fx
         self.float64 = torch.float64
         self.no_grad = torch.no_grad
+        self.detect_anomaly = torch.autograd.detect_anomaly
         self.Function = torch.autograd.Function
 
     def op(self, name: str) -> Any:
@@ -67,6 +68,7 @@ class RefimplApi:
         self.make_fx = refimpl.make_fx
         self.float64 = refimpl.float64
         self.no_grad = refimpl.no_grad
+        self.detect_anomaly = refimpl.autograd.detect_anomaly
         from refimpl.autograd.function import Function  # noqa: PLC0415
 
         self.Function = Function

@@ -273,6 +273,27 @@ def bad_calls(api):
     return {"errors": "\n".join(f"{k}: {v}" for k, v in errors.items())}
 
 
+@case
+def anomaly_mode_hint(api):
+    """The version error's hint with anomaly mode on (AOTAutograd traces joints so, AG-11)."""
+    import warnings  # noqa: PLC0415
+
+    a = api.leaf(3)
+    b = api.op("aten::cos")(a)
+    c = api.op("aten::sin")(b)
+    api.op("aten::mul_.Tensor")(b, 2)
+    with warnings.catch_warnings():  # torch warns that anomaly mode is on, and where it failed
+        warnings.simplefilter("ignore")
+        with api.detect_anomaly(check_nan=False):
+            error = error_of(lambda: api.backward(_sum(api, c)))
+    a2 = api.leaf(3)
+    b2 = api.op("aten::cos")(a2)
+    c2 = api.op("aten::sin")(b2)
+    api.op("aten::mul_.Tensor")(b2, 2)
+    after = error_of(lambda: api.backward(_sum(api, c2)))
+    return {"errors": f"under detect_anomaly: {error}\nafter it: {after}"}
+
+
 def _normalized(api, text: str) -> str:
     return text.replace(api.ns, "ns")
 

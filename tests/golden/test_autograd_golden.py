@@ -38,7 +38,7 @@ def _diff(expected: dict, got: dict) -> str:
 
 
 @pytest.mark.spec("AG-1", "AG-2", "AG-3", "AG-4", "AG-5", "AG-6", "AG-7", "AG-8", "AG-9",
-                  "AG-10")
+                  "AG-10", "AG-11")
 @pytest.mark.parametrize("build", sorted(RECORDINGS))
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_refimpl_reproduces_the_recorded_case(build: str, name: str) -> None:

@@ -1,6 +1,6 @@
 """Comparison artifacts: verdicts that came from how observations were compared, not from torch.
 
-Hand-made observations, no torch needed. Spec: PRG-25, RPT-3, RPT-4, RPT-9, RPT-10, RPT-11.
+Hand-made observations, no torch needed. Spec: PRG-25, RPT-3, RPT-4, RPT-9, RPT-10, RPT-11, AG-11.
 """
 
 from __future__ import annotations
@@ -83,6 +83,31 @@ def test_a_different_message_under_the_wrapper_line_still_diverges() -> None:
                                   _raised("refimpl", "compile:aot_eager",
                                           ErrorObs("RuntimeError", "it went boom")))
     assert result.kinds == ["error"], f"expected an error divergence, got {result.kinds}"
+
+
+VERSION_ERROR = ("one of the variables needed for gradient computation has been modified by an "
+                 "inplace operation: [torch.FloatTensor [2]], which is output 0 of Cos, is at "
+                 "version 1; expected version 0 instead. Hint: ")
+ANOMALY_HINT = ("the backtrace further above shows the operation that failed to compute its "
+                "gradient. The variable in question was changed in there or anywhere later. "
+                "Good luck!")
+EAGER_HINT = ("enable anomaly detection to find the operation that failed to compute its "
+              "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+@pytest.mark.spec("RPT-9", "AG-11")
+@pytest.mark.parametrize(("path", "status"), [("compile:aot_eager", "agree"),
+                                              ("compile:inductor", "agree"),
+                                              ("functional", "diverge")])
+def test_anomaly_hint_of_a_compile_joint_is_compared_as_eagers(path: str, status: str) -> None:
+    """A compile path's expectation is eager's run; its joint is traced under anomaly mode. The
+    functional path's reference traces the joint under anomaly mode too, so there it counts."""
+    torch_err = ErrorObs("RuntimeError", VERSION_ERROR + ANOMALY_HINT + "\n(raised through "
+                         "torch._dynamo.exc.BackendCompilerFailed)")
+    result = compare_observations(_program(), _raised("torch", path, torch_err),
+                                  _raised("refimpl", path,
+                                          ErrorObs("RuntimeError", VERSION_ERROR + EAGER_HINT)))
+    assert result.status == status, f"expected {status}, got {result.status}: {result.details}"
 
 
 # -- RPT-3: non-finite values ----------------------------------------------------------------
