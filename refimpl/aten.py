@@ -501,10 +501,7 @@ def _sum_dims(self: Tensor, dim: Any) -> tuple[int, ...]:
     bound = max(ndim, 1)
     out: list[int] = []
     for d in dim:
-        if not -bound <= d < bound:
-            raise IndexError(f"Dimension out of range (expected to be in range of "
-                             f"[{-bound}, {bound - 1}], but got {d})")
-        d = d % bound
+        d = _wrap_dim(d, bound)
         if d in out:
             raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
         out.append(d)
@@ -585,48 +582,42 @@ def expand_meta(self: Tensor, size: Any, *, implicit: bool = False) -> Tensor:
 _register("aten::expand", expand_dense, expand_meta)
 
 
-def _unsqueeze_shape(self: Tensor, dim: Any) -> tuple[int, ...]:
-    bound = len(self.shape) + 1
+def _wrap_dim(dim: int, bound: int) -> int:
+    """``maybe_wrap_dim``: ``dim`` in ``[-bound, bound)``, made non-negative."""
     if not -bound <= dim < bound:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-bound}, "
                          f"{bound - 1}], but got {dim})")
-    dim %= bound
+    return dim % bound
+
+
+def _unsqueeze_shape(self: Tensor, dim: Any) -> tuple[int, ...]:
+    dim = _wrap_dim(dim, len(self.shape) + 1)
     return (*self.shape[:dim], 1, *self.shape[dim:])
-
-
-def unsqueeze_dense(self: Tensor, dim: int) -> Tensor:
-    _check_tensor(self, "unsqueeze", "self")
-    shape = _unsqueeze_shape(self, dim)
-    return Tensor._make(get_backend().xp.reshape(self._data, shape), shape, self.dtype,
-                        self.device)
-
-
-_register("aten::unsqueeze", unsqueeze_dense,
-          lambda self, dim: _meta(_unsqueeze_shape(self, dim), self.dtype))
 
 
 def _squeeze_shape(self: Tensor, dim: Any) -> tuple[int, ...]:
     """``squeeze.dim``: drop ``dim`` if its size is 1, else keep the shape (a 0-dim tensor
     takes dims -1 and 0)."""
-    bound = max(len(self.shape), 1)
-    if not -bound <= dim < bound:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-bound}, "
-                         f"{bound - 1}], but got {dim})")
-    if not self.shape:
-        return ()
-    dim %= bound
-    return self.shape if self.shape[dim] != 1 else (*self.shape[:dim], *self.shape[dim + 1:])
+    dim = _wrap_dim(dim, max(len(self.shape), 1))
+    if not self.shape or self.shape[dim] != 1:
+        return self.shape
+    return (*self.shape[:dim], *self.shape[dim + 1:])
 
 
-def squeeze_dense(self: Tensor, dim: int) -> Tensor:
-    _check_tensor(self, "squeeze", "self")
-    shape = _squeeze_shape(self, dim)
-    return Tensor._make(get_backend().xp.reshape(self._data, shape), shape, self.dtype,
-                        self.device)
+def _reshaping_view(name: str, shape_of: Callable) -> tuple[Callable, Callable]:
+    """The dense and meta kernels of a view op whose result is ``self`` reshaped to
+    ``shape_of(self, dim)`` (``unsqueeze``, ``squeeze.dim``)."""
+    def dense(self: Tensor, dim: int) -> Tensor:
+        _check_tensor(self, name, "self")
+        shape = shape_of(self, dim)
+        return Tensor._make(get_backend().xp.reshape(self._data, shape), shape, self.dtype,
+                            self.device)
+
+    return dense, lambda self, dim: _meta(shape_of(self, dim), self.dtype)
 
 
-_register("aten::squeeze.dim", squeeze_dense,
-          lambda self, dim: _meta(_squeeze_shape(self, dim), self.dtype))
+_register("aten::unsqueeze", *_reshaping_view("unsqueeze", _unsqueeze_shape))
+_register("aten::squeeze.dim", *_reshaping_view("squeeze", _squeeze_shape))
 
 
 def sgn_dense(self: Tensor) -> Tensor:

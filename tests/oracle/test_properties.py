@@ -614,47 +614,33 @@ def test_torch_agrees_on_training_programs(doc: dict) -> None:
     assert not problems, "expected torch to agree with refimpl, got:\n" + "\n".join(problems)
 
 
-def _torch_aot_function(partition: str) -> Any:
-    """A torch runner: the program through torch's ``aot_function`` with capturing compilers
-    and the named partitioner; forward code in ``obs.code``, backward code in
-    ``obs.backward_code``."""
-    from functorch.compile import make_boxed_func as torch_boxed  # noqa: PLC0415
-    from torch._functorch import partitioners  # noqa: PLC0415
-    from torch._functorch.aot_autograd import aot_function as torch_aot  # noqa: PLC0415
-
+def _aot_function_runner(partition: str, side: str) -> Any:
+    """A runner for ``side`` (``"refimpl"`` or ``"torch"``): the program through that side's
+    ``aot_function`` with capturing compilers and the named partitioner; forward code in
+    ``obs.code``, backward code in ``obs.backward_code`` (torch's with the program's
+    namespaces)."""
+    if side == "torch":
+        from functorch.compile import make_boxed_func as boxed  # noqa: PLC0415
+        from torch._functorch import partitioners  # noqa: PLC0415
+        from torch._functorch.aot_autograd import aot_function as compile_fn  # noqa: PLC0415
+    else:
+        from refimpl._functorch import partitioners  # noqa: PLC0415
+        boxed, compile_fn = make_boxed_func, aot_function
     partition_fn = {"default": partitioners.default_partition,
                     "min_cut": partitioners.min_cut_rematerialization_partition}[partition]
 
     def runner(case: Any) -> None:
+        unmap = case.ctx.unmap_code if side == "torch" else (lambda code: code)
+        fn = case.fn.fn if side == "torch" else case.src.fn
+
         def capture(attr: str) -> Any:
             def compiler(gm: Any, example_inputs: Any) -> Any:
-                setattr(case.obs, attr, case.ctx.unmap_code(gm.code.strip()))
-                return torch_boxed(gm.forward)
+                setattr(case.obs, attr, unmap(gm.code.strip()))
+                return boxed(gm.forward)
             return compiler
 
-        compiled = torch_aot(case.fn.fn, capture("code"), capture("backward_code"),
-                             partition_fn=partition_fn)
-        inputs = case.inputs()
-        case.finish(compiled(*inputs), inputs)
-
-    return runner
-
-
-def _refimpl_aot_function(partition: str) -> Any:
-    from refimpl._functorch import partitioners  # noqa: PLC0415
-
-    partition_fn = {"default": partitioners.default_partition,
-                    "min_cut": partitioners.min_cut_rematerialization_partition}[partition]
-
-    def runner(case: Any) -> None:
-        def capture(attr: str) -> Any:
-            def compiler(gm: Any, example_inputs: Any) -> Any:
-                setattr(case.obs, attr, gm.code.strip())
-                return make_boxed_func(gm.forward)
-            return compiler
-
-        compiled = aot_function(case.src.fn, capture("code"), capture("backward_code"),
-                                partition_fn=partition_fn)
+        compiled = compile_fn(fn, capture("code"), capture("backward_code"),
+                              partition_fn=partition_fn)
         inputs = case.inputs()
         case.finish(compiled(*inputs), inputs)
 
@@ -673,9 +659,9 @@ def test_partitioned_graphs_are_torchs(doc: dict, partition: str) -> None:
     from oracle.torch_runner import run_torch_runner  # noqa: PLC0415 - imports torch
 
     program = load_program(doc)
-    (ours,) = run_refimpl_runners(program, {partition: _refimpl_aot_function(partition)})
+    (ours,) = run_refimpl_runners(program, {partition: _aot_function_runner(partition, "refimpl")})
     assume(not (ours.error and ours.error.type == "NotImplementedError"))  # TRC-20's limits
-    theirs = run_torch_runner(program, partition, _torch_aot_function(partition))
+    theirs = run_torch_runner(program, partition, _aot_function_runner(partition, "torch"))
     assert (ours.error is None) == (theirs.error is None), (
         f"expected torch's outcome {theirs.error}, got {ours.error}")
     for attr in ("code", "backward_code"):
