@@ -7,6 +7,7 @@ Reading order and one line per module: ``refimpl/README.md``. The public surface
 """
 
 from refimpl import autograd, effects, export, fx, library, passes
+from refimpl._higher_order_ops import cond, while_loop
 from refimpl.aten import arange, empty, full, ones, rand, randn, tensor, zeros
 from refimpl.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from refimpl.backend import available_backends, get_backend, set_backend
@@ -26,8 +27,9 @@ __all__ = [
     "DispatchKey", "DispatchKeySet", "EffectTokenError", "FakeTensor", "FakeTensorMode",
     "FunctionalTensor", "FunctionalTensorMode", "HigherOrderOperator", "OpOverload",
     "OpOverloadPacket", "Tensor", "arange", "autograd", "available_backends", "bool_",
-    "check_effect_tokens", "classes", "effects", "empty", "enable_grad", "export", "float32",
-    "float64", "full", "fx", "get_backend", "get_profile", "int32", "int64", "is_grad_enabled",
-    "library", "make_fx", "no_grad", "ones", "ops", "passes", "rand", "randn", "record_effects",
-    "set_backend", "set_grad_enabled", "set_profile", "tensor", "zeros",
+    "check_effect_tokens", "classes", "cond", "effects", "empty", "enable_grad", "export",
+    "float32", "float64", "full", "fx", "get_backend", "get_profile", "int32", "int64",
+    "is_grad_enabled", "library", "make_fx", "no_grad", "ones", "ops", "passes", "rand", "randn",
+    "record_effects", "set_backend", "set_grad_enabled", "set_profile", "tensor", "while_loop",
+    "zeros",
 ]

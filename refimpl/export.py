@@ -49,7 +49,12 @@ from refimpl.functional_tensor import (
 from refimpl.fx import GraphModule
 from refimpl.mode_stack import _get_dispatch_mode, _TorchDispatchModeKey
 from refimpl.operator import OpOverload, ops
-from refimpl.proxy_tensor import placeholder_names, trace, track_tensor_tree
+from refimpl.proxy_tensor import (
+    disable_proxy_modes_tracing,
+    placeholder_names,
+    trace,
+    track_tensor_tree,
+)
 from refimpl.tensor import Tensor
 
 __all__ = ["SIGNATURE_FIELDS", "BackwardSignature", "GraphSignature", "Module", "aot_export",
@@ -155,6 +160,9 @@ class _TokenPlaceholders(dict):
         super().__init__()
         self.mode, self.fake_mode, self.template = mode, fake_mode, template
         self.placeholders: list[Any] = []
+        # The top-level trace's tracer: a token first needed inside a cond branch is still a
+        # placeholder of the outer graph, as AOTAutograd's metadata pass found it (CF-7).
+        self.tracer = _get_dispatch_mode(_TorchDispatchModeKey.PROXY).tracer
 
     def __contains__(self, key: object) -> bool:
         if not dict.__contains__(self, key):
@@ -162,8 +170,9 @@ class _TokenPlaceholders(dict):
         return True
 
     def _new_token(self) -> FunctionalTensor:
-        tracer = _get_dispatch_mode(_TorchDispatchModeKey.PROXY).tracer
-        token = self.fake_mode.from_tensor(self.template)
+        tracer = self.tracer
+        with disable_proxy_modes_tracing():
+            token = self.fake_mode.from_tensor(self.template)
         graph = tracer.graph
         # The first token goes first in the graph, each next one after the one before.
         last = self.placeholders[-1] if self.placeholders else None
@@ -199,7 +208,7 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     buffers = _buffers_of(fn)
     buffer_names = [name for name, _ in buffers]
     inputs = [b for _, b in buffers] + list(args)
-    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=False)
     fake_inputs = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in inputs]
     found: dict[str, Any] = {}
     joint = _joint(_flat_fn(fn, buffer_names), fake_mode, found,

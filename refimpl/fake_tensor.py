@@ -5,7 +5,9 @@ Models: ``torch/_subclasses/fake_tensor.py`` at torch 2.13.0 (``FakeTensor``, ``
 Spec: DSP-14, DSP-15, EFF-15.
 
 Simplifications:
-1. No shape environment (no symbolic shapes), no dispatch cache, no constant propagation.
+1. No symbolic shapes, no dispatch cache, no constant propagation. A mode has a ``shape_env``
+   when torch's would (make_fx's fake tracing, dynamo), ``None`` otherwise (``aot_export``):
+   ``ShapeEnv`` holds no symbols and only offers what the control-flow rules call on it.
 2. A FakeTensor holds no inner meta tensor: it *is* the metadata (shape, dtype, device).
 3. Ops run (a) the custom op's fake impl from the simple registry, else (b) the op's ``Meta``
    kernel; a real (non-fake) tensor argument is an error unless ``allow_non_fake_inputs``.
@@ -13,6 +15,8 @@ Simplifications:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from refimpl import _pytree as pytree
@@ -57,13 +61,24 @@ class FakeTensor(Tensor):
             return func(*args, **(kwargs or {}))
 
 
+class ShapeEnv:
+    """torch's ``ShapeEnv`` (torch/fx/experimental/symbolic_shapes.py) without symbols: a mode
+    that has one can run ``while_loop``'s fake rule, one without cannot (CF-10)."""
+
+    @contextmanager
+    def ignore_fresh_unbacked_symbols(self) -> Iterator[None]:
+        yield
+
+
 class FakeTensorMode(TorchDispatchMode):
     """Runs every op on metadata: fake impls for custom ops, meta kernels for the rest."""
 
     _mode_key = _TorchDispatchModeKey.FAKE
 
-    def __init__(self, *, allow_non_fake_inputs: bool = False) -> None:
+    def __init__(self, *, allow_non_fake_inputs: bool = False,
+                 shape_env: ShapeEnv | None = None) -> None:
         self.allow_non_fake_inputs = allow_non_fake_inputs
+        self.shape_env = shape_env
 
     def from_tensor(self, t: Tensor) -> FakeTensor:
         """A fake tensor with ``t``'s metadata."""

@@ -30,8 +30,10 @@ from typing import Any
 from refimpl import _pytree as pytree
 from refimpl.backend import get_backend
 from refimpl.dispatch_key import (
+    AUTOGRAD_KEYS,
     DispatchKey,
     DispatchKeySet,
+    ExcludeDispatchKeyGuard,
     _tls,
     highest_key_of_mask,
     is_included_in_alias,
@@ -191,6 +193,39 @@ class HigherOrderOperator(OperatorBase):
                 and not self.non_fallthrough_keys.has(k):
             self.non_fallthrough_keys = self.non_fallthrough_keys.add(k)
         return super().py_impl(k)
+
+    def py_functionalize_impl(self, fn: Any) -> Any:
+        """Register ``fn(ctx, *args)`` as the FunctionalTensorMode rule, ``ctx`` a
+        ``PythonFunctionalizeAPI`` over the mode (torch also registers it for the
+        Functionalize key and functorch's transform, which refimpl does not model)."""
+        # functional_tensor imports this module: the rule's wrapper imports it when called.
+        def functionalize_mode_rule(mode: Any, *args: Any, **kwargs: Any) -> Any:
+            from refimpl.functional_tensor import PythonFunctionalizeAPI  # noqa: PLC0415
+
+            return fn(PythonFunctionalizeAPI(mode), *args, **kwargs)
+
+        from refimpl.functional_tensor import FunctionalTensorMode  # noqa: PLC0415
+
+        self.py_impl(FunctionalTensorMode)(functionalize_mode_rule)
+        return fn
+
+    def py_autograd_impl(self, fn: Any) -> Any:
+        """Register ``fn`` for the Autograd key behind torch's ``maybe_run_autograd``: with
+        grad mode off, or no tensor argument that requires grad, the op is redispatched below
+        autograd and ``fn`` is not called."""
+        from refimpl.autograd.grad_mode import is_grad_enabled  # noqa: PLC0415 - autograd/__init__ imports this module
+        from refimpl.autograd.variable import requires_grad  # noqa: PLC0415
+
+        def maybe_run_autograd(*args: Any, **kwargs: Any) -> Any:
+            if not is_grad_enabled() or not any(
+                    requires_grad(t) for t in pytree.tree_leaves((args, kwargs))
+                    if isinstance(t, Tensor)):
+                with ExcludeDispatchKeyGuard(DispatchKeySet(AUTOGRAD_KEYS)):
+                    return self(*args, **kwargs)
+            return fn(*args, **kwargs)
+
+        self.py_impl(K.Autograd)(maybe_run_autograd)
+        return fn
 
     @property
     def namespace(self) -> str:

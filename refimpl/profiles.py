@@ -61,6 +61,7 @@ class Profile:
     bool_arith_error: Literal["RuntimeError", "NotImplementedError"]
     linalg_assert_lines: tuple[int, int, int]
     custom_op_backward_count_check: bool
+    subgraph_tokens: Literal["shared", "threaded"]
     path: Path | Traversable | None = field(default=None, compare=False)
 
 

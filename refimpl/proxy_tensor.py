@@ -3,7 +3,7 @@
 Models: ``torch/fx/experimental/proxy_tensor.py`` at torch 2.13.0 (``make_fx``,
 ``ProxyTorchDispatchMode``, ``PythonKeyTracer``, ``track_tensor_tree``,
 ``disable_proxy_modes_tracing``, ``proxy_call``) and ``torch/fx/proxy.py`` (``Proxy``).
-Spec: TRC-9, EFF-16.
+Spec: TRC-9, CF-3, EFF-16, FX-8.
 
 Simplifications:
 1. ``tracing_mode`` is ``"real"`` or ``"fake"`` (no ``"symbolic"``); no pre-dispatch tracing.
@@ -31,13 +31,13 @@ from typing import Any
 
 from refimpl import _pytree as pytree
 from refimpl.aten import OPS
-from refimpl.fake_tensor import FakeTensorMode
+from refimpl.fake_tensor import FakeTensorMode, ShapeEnv
 from refimpl.fx import Graph, GraphModule
 from refimpl.mode_stack import TorchDispatchMode, _TorchDispatchModeKey, _unset_dispatch_mode
 from refimpl.tensor import Tensor
 
 __all__ = ["ProxyTorchDispatchMode", "PythonKeyTracer", "Proxy", "disable_proxy_modes_tracing",
-           "make_fx", "track_tensor_tree"]
+           "make_fx", "reenter_make_fx", "track_tensor_tree"]
 
 
 class Proxy:
@@ -65,9 +65,9 @@ class PythonKeyTracer:
 
     def create_proxy(self, kind: str, target: Any, args: tuple, kwargs: dict,
                      name: str | None = None) -> Proxy:
-        node_args = pytree.tree_map(_to_node, args)
+        node_args = pytree.tree_map(self._create_arg, args)
         # Most calls pass no kwargs: mapping ``{}`` gives a fresh ``{}``, as create_node does.
-        node_kwargs = pytree.tree_map(_to_node, kwargs) if kwargs else {}
+        node_kwargs = pytree.tree_map(self._create_arg, kwargs) if kwargs else {}
         node = self.graph.create_node(kind, target, node_args, node_kwargs, name=name)
         return Proxy(node, self)
 
@@ -91,8 +91,32 @@ class PythonKeyTracer:
         return out
 
 
+    def _create_arg(self, a: Any) -> Any:
+        """A proxy is its node; a tensor this tracer does not track (one made by an outer
+        trace: a branch reading the outer token) is a ``_tensor_constant<n>`` get_attr, as
+        torch's ``Tracer.create_arg`` makes it (CF-3)."""
+        if isinstance(a, Proxy):
+            return a.node
+        if isinstance(a, Tensor):
+            return self.unwrap_or_constant(a).node
+        if isinstance(a, GraphModule):  # a registered subgraph is read with get_attr
+            return self.create_proxy("get_attr", self.path_of_module(a), (), {}).node
+        return a
+
+    def path_of_module(self, mod: GraphModule) -> str:
+        """The name ``mod`` is registered under on the root (``register_module``)."""
+        for name, value in vars(self.root).items():
+            if value is mod:
+                return name
+        raise NameError("module is not installed as a submodule")
+
+
 class _Root:
     """The object a GraphModule's ``get_attr`` nodes read from."""
+
+    def register_module(self, name: str, module: Any) -> None:
+        """A subgraph (``true_graph_0``) that the traced graph reads with ``get_attr``."""
+        setattr(self, name, module)
 
 
 def _to_node(a: Any) -> Any:
@@ -204,7 +228,9 @@ def make_fx(fn: Callable, tracing_mode: str = "real",
         raise NotImplementedError("refimpl does not model pre_dispatch tracing")
 
     def wrapped(*args: Any) -> GraphModule:
-        fake_mode = FakeTensorMode(allow_non_fake_inputs=True) if tracing_mode == "fake" else None
+        # make_fx's fake mode has a shape environment, as torch's ``_MakefxTracer`` gives it.
+        fake_mode = FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv()) \
+            if tracing_mode == "fake" else None
         inputs = [fake_mode.from_tensor(a) if fake_mode and isinstance(a, Tensor) else a
                   for a in args]
         gm = trace(fn, inputs, placeholder_names(fn, len(args)), fake_mode=fake_mode,
@@ -226,14 +252,59 @@ def trace(fn: Callable, inputs: list[Any], names: list[str], *,
         proxy = tracer.create_proxy("placeholder", name, (), {})
         track_tensor_tree(value, proxy, constant=None, tracer=tracer)
     body = inner(fn) if inner is not None else fn
-    with (
-        fake_mode if fake_mode is not None else nullcontext(),
-        ProxyTorchDispatchMode(tracer, tracing_mode),
-    ):
-        out = body(*inputs)
+    global _CURRENT_MAKE_FX_TRACER
+    outer, _CURRENT_MAKE_FX_TRACER = _CURRENT_MAKE_FX_TRACER, _MakefxTracer(tracing_mode)
+    try:
+        with (
+            fake_mode if fake_mode is not None else nullcontext(),
+            ProxyTorchDispatchMode(tracer, tracing_mode),
+        ):
+            out = body(*inputs)
+    finally:
+        _CURRENT_MAKE_FX_TRACER = outer
     check_traced_output(out, entry)
-    tracer.graph.output(pytree.tree_map(lambda e: _to_node(tracer.unwrap_proxy(e)), out))
-    return GraphModule(tracer.root, tracer.graph)
+    tracer.graph.output(pytree.tree_map(tracer._create_arg, out))
+    gm = GraphModule(tracer.root, tracer.graph)
+    # torch's ``dispatch_trace`` ends with a DCE whose predicate keeps every node of this graph
+    # (refimpl has no accessor or SymInt nodes, the only ones it lets go), so only its
+    # subgraphs lose their dead nodes, under the default purity (FX-8).
+    gm.graph.eliminate_dead_code(_keep_every_node)
+    return gm
+
+
+def _keep_every_node(node: Any) -> bool:
+    return True
+
+
+class _MakefxTracer:
+    """The make_fx session a higher-order op's proxy rule re-enters (``reenter_make_fx``)."""
+
+    def __init__(self, tracing_mode: str) -> None:
+        self.tracing_mode = tracing_mode
+
+    def trace_subgraph(self, f: Callable, *args: Any) -> GraphModule:
+        """Trace ``f(*args)`` with a fresh tracer under the modes already active (the fake
+        mode stays on the stack); its placeholders are ``arg<i>_1``, since torch always hands
+        the sub-tracer a function of ``*args`` (CF-3)."""
+        gm = trace(f, list(args), [f"arg{i}_1" for i in range(len(args))],
+                   tracing_mode=self.tracing_mode)
+        gm.recompile()
+        return gm
+
+
+_CURRENT_MAKE_FX_TRACER: _MakefxTracer | None = None
+
+
+def reenter_make_fx(fn: Callable) -> Callable:
+    """``reenter_make_fx(fn)(*args)``: the subgraph of ``fn`` in the current make_fx session."""
+
+    def wrapped(*args: Any) -> GraphModule:
+        if _CURRENT_MAKE_FX_TRACER is None:
+            raise AssertionError(
+                "Cannot reenter make_fx when we're not under a make_fx tracing session")
+        return _CURRENT_MAKE_FX_TRACER.trace_subgraph(fn, *args)
+
+    return wrapped
 
 
 def check_traced_output(out: Any, entry: str = "make_fx") -> None:

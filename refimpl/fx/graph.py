@@ -793,7 +793,24 @@ class Graph:
             if dead:
                 self.erase_node(node)
                 changed = True
+        # Then the subgraphs (a cond's branches, a while_loop's bodies): each GraphModule the
+        # owning module holds under a name a get_attr node reads, with its own default purity
+        # (torch passes no predicate down), recompiled after (FX-8).
+        owner = self.owning_module
+        if owner is not None:
+            targets = dict.fromkeys(n.target for n in self.nodes if n.op == "get_attr")
+            for target in targets:
+                child = getattr(owner, target, None)
+                if isinstance(child, _graph_module_type()):
+                    changed |= child.graph.eliminate_dead_code()
+                    child.recompile()
         return changed
+
+
+def _graph_module_type() -> type:
+    from refimpl.fx.graph_module import GraphModule  # noqa: PLC0415 - graph_module imports us
+
+    return GraphModule
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 Models: the invariant that AOTAutograd and torch.export rely on but never check: per effect
 type, the ``with_effects`` nodes form one linear chain from an input token to an output token.
-Spec: TRC-14.
+Spec: TRC-14, CF-12 (the subgraphs).
 
 Simplifications: none; this checker is refimpl's own (tinygrad-style IR checks).
 """
@@ -46,7 +46,9 @@ def check_effect_tokens(gm: GraphModule, *, require_sink: bool = True) -> dict[A
        of another with_effects node;
     2. no token value feeds two with_effects nodes;
     3. per effect type, exactly one chain, covering all its with_effects nodes;
-    4. with ``require_sink``, each chain's last token reaches the output or ``_sink_tokens``.
+    4. with ``require_sink``, each chain's last token reaches the output or ``_sink_tokens``;
+    5. the same holds in every subgraph ``gm`` reads with ``get_attr``, whose tokens must come in
+       as its placeholders: a failure there names the subgraph (CF-12).
     """
     nodes = [n for n in gm.graph.nodes if n.op == "call_function" and n.target is with_effects]
     next_of: dict[Any, Any] = {}
@@ -79,7 +81,18 @@ def check_effect_tokens(gm: GraphModule, *, require_sink: bool = True) -> dict[A
     for node in nodes:
         if node not in covered:
             _fail(node, "with_effects node is not on any chain from an input token")
+    for name, child in _subgraphs(gm):
+        try:
+            check_effect_tokens(child, require_sink=require_sink)
+        except EffectTokenError as exc:
+            raise EffectTokenError(f"in subgraph {name}: {exc}") from None
     return chains
+
+
+def _subgraphs(gm: GraphModule) -> list[tuple[str, GraphModule]]:
+    """The GraphModules ``gm`` reads with ``get_attr`` (a cond's branches, CF-12)."""
+    targets = dict.fromkeys(n.target for n in gm.graph.nodes if n.op == "get_attr")
+    return [(t, getattr(gm, t)) for t in targets if isinstance(getattr(gm, t, None), GraphModule)]
 
 
 def _walk(head: Any, next_of: dict, require_sink: bool) -> list:

@@ -54,6 +54,7 @@ SEED_SWITCHES = {
     "bool_arith_error": "RuntimeError",
     "linalg_assert_lines": (1575, 1613, 1642),
     "custom_op_backward_count_check": False,
+    "subgraph_tokens": "shared",
 }
 TORCH_SWITCHES = {
     "import_registrations": (
@@ -71,6 +72,7 @@ TORCH_SWITCHES = {
     "bool_arith_error": "RuntimeError",
     "linalg_assert_lines": (1575, 1613, 1642),
     "custom_op_backward_count_check": False,
+    "subgraph_tokens": "shared",
 }
 TORCH_214_SWITCHES = {**TORCH_SWITCHES, "bool_arith_error": "NotImplementedError",
                       "linalg_assert_lines": (1614, 1652, 1681),
@@ -246,6 +248,7 @@ functionalize_rule = true
 bool_arith_error = "RuntimeError"
 linalg_assert_lines = [1, 2, 3]
 custom_op_backward_count_check = false
+subgraph_tokens = "shared"
 """
 
 
