@@ -57,6 +57,10 @@ SCHEMAS = (
     "aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
     "aten::mul.Tensor(Tensor self, Tensor other) -> Tensor",
     "aten::mul.Scalar(Tensor self, Scalar other) -> Tensor",
+    "aten::lt.Scalar(Tensor self, Scalar other) -> Tensor",
+    "aten::lt.Tensor(Tensor self, Tensor other) -> Tensor",
+    "aten::gt.Scalar(Tensor self, Scalar other) -> Tensor",
+    "aten::gt.Tensor(Tensor self, Tensor other) -> Tensor",
     "aten::sin(Tensor self) -> Tensor",
     "aten::cos(Tensor self) -> Tensor",
     "aten::neg(Tensor self) -> Tensor",
@@ -362,6 +366,34 @@ for _name, _fn, _alpha, _scalar in (
     ("aten::mul.Scalar", lambda a, b: a * b, False, True),
 ):
     _register(_name, *_binary(_fn, _name.split("::")[1], _alpha, _scalar))
+
+
+def _compare(xp_name: str, overload: str, scalar_other: bool) -> tuple[Callable, Callable]:
+    """Dense and meta kernels of a comparison (``lt.Scalar`` & co.): the operands promoted as
+    for arithmetic, compared elementwise, a bool result of the broadcast shape."""
+
+    def check(self: Any, other: Any) -> tuple[dtypes.dtype, tuple[int, ...]]:
+        _check_tensor(self, overload, "self")
+        if scalar_other or not isinstance(other, Tensor):
+            _check_scalar(other, overload, "other", "Scalar" if scalar_other else "Tensor")
+            return _binary_dtype(self, other), self.shape
+        return _binary_dtype(self, other), broadcast_shapes(self.shape, other.shape)
+
+    def dense(self: Any, other: Any) -> Tensor:
+        dt, shape = check(self, other)
+        out = getattr(get_backend().xp, xp_name)(_operand(self, dt), _operand(other, dt))
+        return Tensor._make(out, shape, dtypes.bool_, self.device)
+
+    def meta(self: Any, other: Any) -> Tensor:
+        _, shape = check(self, other)
+        return _meta(shape, dtypes.bool_)
+
+    return dense, meta
+
+
+for _name, _xp_name in (("aten::lt.Scalar", "less"), ("aten::lt.Tensor", "less"),
+                        ("aten::gt.Scalar", "greater"), ("aten::gt.Tensor", "greater")):
+    _register(_name, *_compare(_xp_name, _name.split("::")[1], _name.endswith("Scalar")))
 
 
 def _unary(xp_name: str, opname: str, floating: bool) -> tuple[Callable, Callable]:
@@ -1191,6 +1223,15 @@ def _rsub(self: Tensor, other: Any) -> Tensor:
     return OPS["aten::add.Tensor"](OPS["aten::neg"](self), other)
 
 
+def _compare_method(name: str, self: Tensor, other: Any) -> Any:
+    """``a < b``: ``lt.Tensor`` for a tensor ``b``, ``lt.Scalar`` for a number."""
+    if isinstance(other, Tensor):
+        return OPS[f"aten::{name}.Tensor"](self, other)
+    if isinstance(other, (bool, int, float)):
+        return OPS[f"aten::{name}.Scalar"](self, other)
+    return NotImplemented
+
+
 _METHODS: dict[str, Callable] = {
     "__add__": _binary_method("aten::add.Tensor"),
     "__radd__": _binary_method("aten::add.Tensor", reverse=True),
@@ -1199,6 +1240,8 @@ _METHODS: dict[str, Callable] = {
     "__mul__": _binary_method("aten::mul.Tensor"),
     "__rmul__": _binary_method("aten::mul.Tensor", reverse=True),
     "__neg__": lambda self: OPS["aten::neg"](self),
+    "__lt__": lambda self, other: _compare_method("lt", self, other),
+    "__gt__": lambda self, other: _compare_method("gt", self, other),
     "add": lambda self, other, *, alpha=1: _with_alpha(OPS["aten::add.Tensor"], self, other,
                                                        alpha),
     "sub": lambda self, other: self.__sub__(other),

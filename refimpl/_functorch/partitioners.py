@@ -272,7 +272,8 @@ def raise_getitems(gm: GraphModule) -> GraphModule:
 RECOMPUTABLE_OPS = frozenset({
     "aten::_to_copy", "aten::abs", "aten::add", "aten::add_", "aten::arange", "aten::clone",
     "aten::cos", "aten::empty", "aten::empty_like", "aten::expand", "aten::full",
-    "aten::lift_fresh_copy", "aten::mul", "aten::mul_", "aten::neg", "aten::ones", "aten::sgn",
+    "aten::gt", "aten::lift_fresh_copy", "aten::lt", "aten::mul", "aten::mul_", "aten::neg",
+    "aten::ones", "aten::sgn",
     "aten::sin", "aten::squeeze", "aten::sub", "aten::sum", "aten::unsqueeze", "aten::view",
     "aten::zeros", "aten::zeros_like", "operator.getitem",
 })
