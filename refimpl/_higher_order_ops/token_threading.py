@@ -26,6 +26,7 @@ from typing import Any
 from refimpl import _pytree as pytree
 from refimpl.fake_tensor import FakeTensorMode
 from refimpl.functional_tensor import FunctionalTensorMode, dispatch_functionalize
+from refimpl.mode_stack import _get_dispatch_mode, _TorchDispatchModeKey
 from refimpl.profiles import get_profile
 from refimpl.proxy_tensor import disable_proxy_modes_tracing
 from refimpl.tensor import Tensor
@@ -46,9 +47,21 @@ class SubgraphTokens:
         if not self.keys:
             return result
         n = len(self.keys)
+        _record_token_meta(result[0], self.keys)
         for key, token in zip(self.keys, result[:n]):
             self.ctx.mode._tokens[key] = self.ctx.wrap_tensors(token)
         return tuple(result[n:])
+
+
+def _record_token_meta(first_token: Any, keys: list[Any]) -> None:
+    """While tracing, the HOP node says which of its leading operands and outputs are tokens,
+    of which effect types (``meta["effect_tokens"]``, read by ``check_effect_tokens``)."""
+    proxy_mode = _get_dispatch_mode(_TorchDispatchModeKey.PROXY)
+    if proxy_mode is None:
+        return
+    proxy = proxy_mode.tracer.tensor_tracker.get(first_token)
+    if proxy is not None:  # getitem(hop, 0)
+        proxy.node.args[0].meta["effect_tokens"] = tuple(keys)
 
 
 def functionalize_with_tokens(ctx: Any, fns: Sequence[Callable], inputs: Sequence[Any]
