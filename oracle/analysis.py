@@ -16,6 +16,7 @@ from typing import Any
 
 from oracle.program_source import write_program
 from oracle.refimpl_runner import _Sink, make_inputs, registrations, resolve
+from refimpl import cond, while_loop
 from refimpl.effects import new_token_tensor, with_effects
 from refimpl.export import Module, aot_export
 from refimpl.passes.effect_order import TokenOnlyPair, token_only_pairs
@@ -44,7 +45,8 @@ def analyse(program: Any) -> ProgramAnalysis:
     try:
         with contextlib.redirect_stdout(_Sink()), registrations(program):
             src = write_program(program, resolve, with_effects=with_effects,
-                                new_token=new_token_tensor)
+                                new_token=new_token_tensor, cond=cond,
+                                while_loop=while_loop)
             module = Module()
             module.forward = src.fn
             gm, sig = aot_export(module, tuple(make_inputs(program)))

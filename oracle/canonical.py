@@ -17,6 +17,9 @@ literals print as Python literals; token values print as `%k:token`. Example (to
     ...
     output((%7:token, %4))
 
+A graph's subgraphs (the GraphModules its `get_attr` nodes read: a cond's `true_graph_0`...)
+follow its own text, each under `# subgraph <name>`, and are compared with it.
+
 Simplifications:
 1. Node names (`arg0_1`, `x_1`, `getitem_2`) are dropped: they are renaming, and the FX `code` text
    keeps them for whoever wants a name-exact comparison.
@@ -249,6 +252,19 @@ def node_text(index: int, node: CanonicalNode) -> str:
     return f"{lhs} = {node.op}:{node.target}{call}"
 
 
+def code_with_subgraphs(gm: Any) -> str:
+    """``gm.code``, then the code of each subgraph a get_attr node reads, depth first, each
+    under ``# subgraph <name>`` (as ``CanonicalGraph.text`` lays them out)."""
+    texts = [gm.code.strip()]
+    seen: set[str] = set()
+    for n in gm.graph.nodes:
+        child = getattr(gm, n.target, None) if n.op == "get_attr" else None
+        if child is not None and hasattr(child, "code") and n.target not in seen:
+            seen.add(n.target)
+            texts.append(f"# subgraph {n.target}\n{code_with_subgraphs(child)}")
+    return "\n".join(texts)
+
+
 # --------------------------------------------------------------------------------------------
 # JSON form
 # --------------------------------------------------------------------------------------------
@@ -297,6 +313,9 @@ class CanonicalGraph:
 
     nodes: tuple[CanonicalNode, ...]
     _hashes: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    # The graphs that get_attr nodes read (a cond's branches, a while_loop's bodies), by
+    # attribute name, depth first: part of the text, so both comparisons cover them.
+    subgraphs: tuple[tuple[str, CanonicalGraph], ...] = ()
 
     @classmethod
     def from_graph_module(
@@ -311,10 +330,20 @@ class CanonicalGraph:
         nodes = list(graph.nodes)
         builder = _Builder(nodes, namespace_map)
         effectful = DEFAULT_EFFECTFUL_TARGETS | frozenset(effectful_targets)
-        return cls(tuple(builder.node(n, effectful) for n in nodes))
+        subgraphs = []
+        for n in nodes:
+            child = getattr(gm, n.target, None) if n.op == "get_attr" else None
+            if child is not None and hasattr(getattr(child, "graph", None), "nodes") and \
+                    n.target not in dict(subgraphs):
+                subgraphs.append((n.target, cls.from_graph_module(
+                    child, namespace_map=namespace_map, effectful_targets=effectful_targets)))
+        return cls(tuple(builder.node(n, effectful) for n in nodes),
+                   subgraphs=tuple(subgraphs))
 
     def text(self) -> str:
-        return "\n".join(node_text(i, n) for i, n in enumerate(self.nodes))
+        own = "\n".join(node_text(i, n) for i, n in enumerate(self.nodes))
+        subs = "".join(f"\n# subgraph {name}\n" + sub.text() for name, sub in self.subgraphs)
+        return own + subs
 
     def __str__(self) -> str:
         return self.text()
@@ -333,6 +362,8 @@ class CanonicalGraph:
                 for n in self.nodes
             ],
             "text": self.text(),
+            **({"subgraphs": [[name, sub.to_json()] for name, sub in self.subgraphs]}
+               if self.subgraphs else {}),
         }
 
     @classmethod
@@ -348,7 +379,8 @@ class CanonicalGraph:
             )
             for d in data["nodes"]
         )
-        return cls(nodes)
+        subgraphs = tuple((name, cls.from_json(sub)) for name, sub in data.get("subgraphs", []))
+        return cls(nodes, subgraphs=subgraphs)
 
     def hashes(self) -> tuple[str, ...]:
         """The structural hash of each node (see [NOTE: structural hash])."""
@@ -534,6 +566,13 @@ def _semantic_problems(a: CanonicalGraph, b: CanonicalGraph) -> list[str]:
     chains_b = sorted(effect_chains(b).values())
     if chains_a != chains_b:
         problems.append(f"effect order differs: a {_chain_texts(a)} vs b {_chain_texts(b)}")
+    subs_a, subs_b = dict(a.subgraphs), dict(b.subgraphs)
+    for name in sorted(set(subs_a) | set(subs_b)):
+        if name not in subs_a or name not in subs_b:
+            problems.append(f"subgraph {name} only in {'a' if name in subs_a else 'b'}")
+        else:
+            problems += [f"in subgraph {name}: {p}"
+                         for p in _semantic_problems(subs_a[name], subs_b[name])]
     return problems
 
 

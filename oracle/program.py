@@ -58,6 +58,7 @@ __all__ = [
     "FORMATS",
     "AutogradSpec",
     "BackwardSpec",
+    "Block",
     "CustomOpSpec",
     "ExpectedError",
     "InputSpec",
@@ -78,10 +79,11 @@ __all__ = [
 # PRG-29: what this loader writes, and every version it reads. 1.1 added numbers for Tensor
 # parameters, `Tensor?` / `float[]` / `int[]` / `Scalar?` custom-op parameters, rebinding, list
 # outputs, int32 inputs (PRG-31 to PRG-38) and the aliasing rule (PRG-43); 1.2 added autograd:
-# `requires_grad` inputs, custom-op `autograd` formulas and `backward` (PRG-46 to PRG-52). An
+# `requires_grad` inputs, custom-op `autograd` formulas and `backward` (PRG-46 to PRG-52); 1.3
+# added control flow: `cond` and `while_loop` statements (PRG-53 to PRG-57). An
 # earlier version's document means the same under the later ones.
-FORMAT = "effects-program/1.2"
-FORMATS = ("effects-program/1", "effects-program/1.1", FORMAT)
+FORMAT = "effects-program/1.3"
+FORMATS = ("effects-program/1", "effects-program/1.1", "effects-program/1.2", FORMAT)
 SCHEMA_PATH = Path(__file__).with_name("program.schema.json")
 CATALOG_DIR = Path(__file__).with_name("catalog")
 
@@ -177,14 +179,29 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class Block:
+    """A subgraph's statements (PRG-53): a cond branch, a loop's condition or body. It sees only
+    the names its statement hands it (the operands, the carried values); `outputs` are names it
+    binds."""
+
+    body: tuple[Stmt, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Stmt:
-    """One body statement. `kind == "with_effects"`: call `with_effects(token, op, *args)`."""
+    """One body statement. `kind == "with_effects"`: call `with_effects(token, op, *args)`.
+    `kind == "cond"`: `args` is `(pred, *operands)` as refs, `blocks` is `(true, false)`;
+    `kind == "while_loop"`: `args` are the carried refs, `blocks` is `(cond, body)` and the loop
+    runs `iterations` times (PRG-53 to PRG-57). `op` names the HOP for both."""
 
     op: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     outs: tuple[str, ...] = ()
     kind: str = "call"
+    blocks: tuple[Block, ...] = ()
+    iterations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -275,7 +292,26 @@ def _arg_from_json(value: Any) -> Any:
     return value
 
 
+HOP_OPS = {"cond": "higher_order::cond", "while_loop": "higher_order::while_loop"}
+
+
+def _block_from_json(doc: dict) -> Block:
+    return Block(tuple(_stmt_from_json(s) for s in doc.get("body", [])),
+                 tuple(doc.get("outputs", [])))
+
+
 def _stmt_from_json(doc: dict) -> Stmt:
+    if "cond" in doc:
+        c = doc["cond"]
+        return Stmt(op=HOP_OPS["cond"], args=tuple(Ref(n) for n in [c["pred"], *c["operands"]]),
+                    outs=tuple(doc.get("outs", [])), kind="cond",
+                    blocks=(_block_from_json(c["true"]), _block_from_json(c["false"])))
+    if "while_loop" in doc:
+        w = doc["while_loop"]
+        return Stmt(op=HOP_OPS["while_loop"], args=tuple(Ref(n) for n in w["carried"]),
+                    outs=tuple(doc.get("outs", [])), kind="while_loop",
+                    blocks=(_block_from_json(w["cond"]), _block_from_json(w["body"])),
+                    iterations=w["iterations"])
     kind = "with_effects" if "with_effects" in doc else "call"
     call = doc["with_effects"] if kind == "with_effects" else doc
     return Stmt(
@@ -536,6 +572,11 @@ def _bind(env: dict[str, _Value], name: str, value: _Value, loc: tuple, *,
 
 
 def _check_statement(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) -> None:
+    if stmt.kind in HOP_OPS:
+        _check_hop(stmt, loc, custom, env)
+        return
+    if isinstance(env, _Scope):
+        _check_no_write_in_subgraph(stmt, loc, custom, env)
     call_loc = loc + ("with_effects",) if stmt.kind == "with_effects" else loc
     signature = _signature_of(stmt.op, custom, call_loc + ("op",))
     _check_call_args(stmt, signature, call_loc, env)
@@ -552,6 +593,115 @@ def _check_statement(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: 
         where = loc + ("outs", k)
         _bind(env, name, _Value(results[k].kind, results[k].length, json_path(where)), where,
               shadow=True)
+
+
+# -- control flow (PRG-53 to PRG-57) ----------------------------------------------------------
+
+
+class _Scope(dict):
+    """The names a block sees (PRG-54): its statement's operands or carried values only. A ref
+    to a name of an enclosing scope is reported as such."""
+
+    def __init__(self, names: dict[str, _Value], outer: dict, what: str) -> None:
+        super().__init__(names)
+        self.outer, self.what = outer, what
+
+
+def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) -> None:
+    """A cond (PRG-55) or while_loop (PRG-56) statement: its refs, then each block in a scope of
+    its own, then its outs."""
+    inner = loc + (stmt.kind,)
+    if stmt.kind == "cond":
+        keys = [("pred",)] + [("operands", i) for i in range(len(stmt.args) - 1)]
+        names = [("true",), ("false",)]
+        operand_refs = stmt.args[1:]
+        kinds = {"true": "true branch", "false": "false branch"}
+    else:
+        keys = [("carried", i) for i in range(len(stmt.args))]
+        names = [("cond",), ("body",)]
+        operand_refs = stmt.args
+        kinds = {"cond": "loop condition", "body": "loop body"}
+    seen: dict[str, tuple] = {}
+    for ref, key in zip(stmt.args, keys):
+        where = inner + key
+        value = env.get(ref.name)
+        if value is None:
+            raise ProgramError(where, f"dangling ref {ref.name!r} (no value of that name is "
+                                      f"bound before this statement)")
+        if value.kind != TENSOR:
+            raise ProgramError(where, f"{stmt.kind} takes tensors; {ref.name!r} is "
+                                      f"{value.describe()}")
+        if key != ("pred",):
+            if ref.name in seen:
+                raise ProgramError(where, f"{ref.name!r} is passed twice (already at "
+                                          f"{json_path(seen[ref.name])}); pass each value once")
+            seen[ref.name] = where
+    outputs = []
+    for block, key in zip(stmt.blocks, names):
+        where = inner + key
+        scope = _Scope({r.name: _Value(TENSOR, where=json_path(where)) for r in operand_refs},
+                       env, kinds[key[0]])
+        for i, s in enumerate(block.body):
+            _check_statement(s, where + ("body", i), custom, scope)
+        for k, name in enumerate(block.outputs):
+            out_loc = where + ("outputs", k)
+            value = scope.get(name) if name in scope else None
+            if value is None:
+                raise ProgramError(out_loc, f"the {kinds[key[0]]} returns {name!r}, which it "
+                                            f"does not bind")
+            if any(r.name == name for r in operand_refs) and \
+                    not _rebound(block, name):
+                raise ProgramError(out_loc, f"the {kinds[key[0]]} returns its input {name!r} "
+                                            f"itself; torch rejects a subgraph output that "
+                                            f"aliases an input (return a clone)")
+            if value.kind != TENSOR:
+                raise ProgramError(out_loc, f"the {kinds[key[0]]} returns {name!r}, which is "
+                                            f"{value.describe()}; it must return tensors")
+        outputs.append(len(block.outputs))
+    if stmt.kind == "cond":
+        n = outputs[0]
+        if n == 0 or outputs[1] != n:
+            raise ProgramError(inner + ("false", "outputs") if n else inner + ("true", "outputs"),
+                               f"both branches must return the same number of tensors, at least "
+                               f"one; the true branch returns {outputs[0]}, the false branch "
+                               f"{outputs[1]}")
+    else:
+        if stmt.blocks[0].outputs:
+            raise ProgramError(inner + ("cond", "outputs"),
+                               "the loop condition returns nothing: the loader writes it as "
+                               "`counter < iterations` after its statements (PRG-56)")
+        n = len(stmt.args)
+        if outputs[1] != n:
+            raise ProgramError(inner + ("body", "outputs"),
+                               f"the loop body must return one tensor per carried value ({n}), "
+                               f"got {outputs[1]}")
+    if stmt.outs and len(stmt.outs) != n:
+        raise ProgramError(loc + ("outs",), f"{stmt.kind} returns {n} value(s); outs must name "
+                                            f"0 or {n}, got {len(stmt.outs)}")
+    first: dict[str, int] = {}
+    for k, name in enumerate(stmt.outs):
+        where = loc + ("outs", k)
+        if name in first:
+            raise ProgramError(where, f"duplicate value name {name!r} in one statement's outs "
+                                      f"(already at {json_path(loc + ('outs', first[name]))})")
+        first[name] = k
+        _bind(env, name, _Value(TENSOR, where=json_path(where)), where, shadow=True)
+
+
+def _rebound(block: Block, name: str) -> bool:
+    """Whether a statement of ``block`` binds ``name`` again (then the output is that value)."""
+    return any(name in s.outs for s in block.body)
+
+
+def _check_no_write_in_subgraph(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp],
+                                scope: _Scope) -> None:
+    """PRG-57: no in-place op inside a block (torch auto-functionalizes a subgraph that writes
+    its inputs; refimpl does not model it)."""
+    call_loc = loc + ("with_effects",) if stmt.kind == "with_effects" else loc
+    signature = _signature_of(stmt.op, custom, call_loc + ("op",))
+    if any(p.alias and p.alias.endswith("!") for p in signature.params):
+        raise ProgramError(call_loc + ("op",), f"{stmt.op} writes its argument; in-place ops "
+                                               f"are not allowed in a {scope.what} (PRG-57)")
 
 
 def _signature_of(op: str, custom: dict[str, _CustomOp], loc: tuple) -> Signature:
@@ -655,6 +805,10 @@ def _check_list_arg(type_: str, items: tuple, loc: tuple, env: dict, what: str) 
 def _resolve(ref: Ref, loc: tuple, env: dict, missing: str) -> _Value:
     """PRG-17 (defined before use) and PRG-18 (index only on a list, within its length)."""
     value = env.get(ref.name)
+    if value is None and isinstance(env, _Scope) and _bound_outside(env, ref.name):
+        raise ProgramError(loc + ("ref",), f"the {env.what} reads {ref.name!r}, which is not "
+                                           f"one of its inputs: a subgraph sees only the values "
+                                           f"its statement passes it (PRG-54)")
     if value is None:
         raise ProgramError(loc + ("ref",), f"dangling ref {ref.name!r} ({missing})")
     if ref.index is None:
@@ -669,6 +823,16 @@ def _resolve(ref: Ref, loc: tuple, env: dict, missing: str) -> _Value:
             f"index {ref.index} out of range for {ref.name!r} ({value.describe()})",
         )
     return _Value(TENSOR)
+
+
+def _bound_outside(scope: _Scope, name: str) -> bool:
+    outer = scope.outer
+    while True:
+        if name in outer:
+            return True
+        if not isinstance(outer, _Scope):
+            return False
+        outer = outer.outer
 
 
 def _is_int(value: Any) -> bool:
@@ -766,6 +930,15 @@ def _check_aliasing(program: Program, custom: dict[str, _CustomOp]) -> None:
         n = next(fresh)
         env[spec.name] = _Alias(n, n)
     for i, stmt in enumerate(program.body):
+        if stmt.kind in HOP_OPS:  # reads its refs; binds new values (blocks write nothing)
+            for j, ref in enumerate(stmt.args):
+                seen = env.get(ref.name)
+                if seen is not None and seen.stale is not None:
+                    _stale(ref.name, seen, ("body", i, stmt.kind, j))
+            for name in stmt.outs:
+                n = next(fresh)
+                env[name] = _Alias(n, n)
+            continue
         loc = ("body", i) + (("with_effects",) if stmt.kind == "with_effects" else ())
         sig = _signature_of(stmt.op, custom, loc + ("op",))
         given = [(p, v, loc + ("args", j)) for j, (p, v) in enumerate(zip(sig.params, stmt.args))]
@@ -992,7 +1165,30 @@ def _arg_to_json(value: Any) -> Any:
     return value
 
 
+def _block_to_json(block: Block) -> dict:
+    doc: dict[str, Any] = {"body": [_stmt_to_json(s) for s in block.body]}
+    if block.outputs:
+        doc["outputs"] = list(block.outputs)
+    return doc
+
+
+def _hop_to_json(stmt: Stmt) -> dict:
+    names = [a.name for a in stmt.args]
+    if stmt.kind == "cond":
+        inner = {"pred": names[0], "operands": names[1:],
+                 "true": _block_to_json(stmt.blocks[0]), "false": _block_to_json(stmt.blocks[1])}
+    else:
+        inner = {"carried": names, "iterations": stmt.iterations,
+                 "cond": _block_to_json(stmt.blocks[0]), "body": _block_to_json(stmt.blocks[1])}
+    doc: dict[str, Any] = {stmt.kind: inner}
+    if stmt.outs:
+        doc["outs"] = list(stmt.outs)
+    return doc
+
+
 def _stmt_to_json(stmt: Stmt) -> dict:
+    if stmt.kind in HOP_OPS:
+        return _hop_to_json(stmt)
     call: dict[str, Any] = {"op": stmt.op}
     if stmt.args:
         call["args"] = [_arg_to_json(a) for a in stmt.args]

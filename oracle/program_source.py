@@ -107,7 +107,10 @@ class _Writer:
             return repr(value)
         raise TypeError(f"unsupported literal {value!r} in a program body")
 
-    def statement(self, stmt: Any, lines: list[str] | None = None) -> None:
+    def statement(self, stmt: Any, lines: list[str] | None = None, indent: str = "    ") -> None:
+        if getattr(stmt, "kind", "call") in ("cond", "while_loop"):
+            self.hop(stmt, self.lines if lines is None else lines, indent)
+            return
         args = [self.expr(a) for a in stmt.args]
         args += [f"{k}={self.expr(v)}" for k, v in dict(stmt.kwargs or {}).items()]
         if getattr(stmt, "kind", "call") == "with_effects":
@@ -119,7 +122,63 @@ class _Writer:
         self.next_value += len(outs)
         self.env.update(zip(outs, targets))
         lhs = f"{', '.join(targets)} = " if targets else ""
-        (self.lines if lines is None else lines).append(f"    {lhs}{call}")
+        (self.lines if lines is None else lines).append(f"{indent}{lhs}{call}")
+
+    def hop(self, stmt: Any, lines: list[str], indent: str) -> None:
+        """[NOTE: control flow as Python] A cond's branches and a loop's condition and body
+        become nested functions of the names the statement passes (PRG-54), defined just
+        before the call; a loop carries a counter first, ``zeros([])``, which its condition
+        compares with ``iterations`` after its own statements and its body advances by one
+        (PRG-56), so every world runs the loop exactly ``iterations`` times."""
+        k = self.next_value
+        self.next_value += 1
+        names = [a.name for a in stmt.args]
+        if stmt.kind == "cond":
+            pred, operands = self.env[names[0]], [self.env[n] for n in names[1:]]
+            branch = [self.block(f"_true{k}", names[1:], stmt.blocks[0], lines, indent),
+                      self.block(f"_false{k}", names[1:], stmt.blocks[1], lines, indent)]
+            packed = "".join(o + ", " for o in operands)
+            call = f"_cond({pred}, {branch[0]}, {branch[1]}, ({packed}))"
+            counter = []
+        else:
+            carried = [self.env[n] for n in names]
+            lt, add = self.op("aten::lt.Scalar"), self.op("aten::add.Tensor")
+            lines.append(f"{indent}_c{k} = {self.op('aten::zeros.default')}([])")
+            cond = self.block(f"_cond{k}", names, stmt.blocks[0], lines, indent,
+                              counter=f"_i{k}", result=f"{lt}(_i{k}, {int(stmt.iterations)})")
+            body = self.block(f"_body{k}", names, stmt.blocks[1], lines, indent,
+                              counter=f"_i{k}", advance=f"{add}(_i{k}, 1)")
+            call = f"_while_loop({cond}, {body}, (_c{k}, {''.join(c + ', ' for c in carried)}))"
+            counter = ["_"]
+        outs = tuple(stmt.outs or ())
+        targets = [f"_v{self.next_value + j}" for j in range(len(outs))]
+        self.next_value += len(outs)
+        self.env.update(zip(outs, targets))
+        lhs = ", ".join(counter + targets) if targets else ""
+        if targets and len(counter + targets) == 1:
+            lhs += ","
+        lines.append(f"{indent}{lhs} = {call}" if targets else f"{indent}{call}")
+
+    def block(self, fname: str, params: list[str], block: Any, lines: list[str], indent: str,
+              *, counter: str | None = None, result: str | None = None,
+              advance: str | None = None) -> str:
+        """Write ``def fname(...)`` for ``block`` into ``lines``; returns ``fname``."""
+        outer = self.env
+        variables = [f"_v{self.next_value + j}" for j in range(len(params))]
+        self.next_value += len(params)
+        self.env = dict(zip(params, variables))
+        head = ([counter] if counter else []) + variables
+        lines.append(f"{indent}def {fname}({', '.join(head)}):")
+        inner = indent + "    "
+        for stmt in block.body:
+            self.statement(stmt, lines, inner)
+        if result is not None:
+            lines.append(f"{inner}return {result}")
+        else:
+            returned = ([advance] if advance else []) + [self.env[o] for o in block.outputs]
+            lines.append(f"{inner}return ({''.join(r + ', ' for r in returned)})")
+        self.env = outer
+        return fname
 
     def output(self, value: Any) -> str:
         """An output: a value name, a ref, or a list of them (a Python list, PRG-36)."""
@@ -173,10 +232,12 @@ def _schema_params(schema: str) -> list[Any]:
 
 
 def write_program(program: Any, resolve: Callable[[str], Any], *, with_effects: Any,
-                  new_token: Callable[[], Any], extra_globals: dict | None = None
-                  ) -> ProgramSource:
-    """Compile ``program``'s body; ``resolve`` maps ``ns::name.overload`` to an operator."""
-    globals_ = {"_with_effects": with_effects, "_new_token": new_token, **(extra_globals or {})}
+                  new_token: Callable[[], Any], extra_globals: dict | None = None,
+                  cond: Any = None, while_loop: Any = None) -> ProgramSource:
+    """Compile ``program``'s body; ``resolve`` maps ``ns::name.overload`` to an operator;
+    ``cond`` and ``while_loop`` are the world's control-flow operators (PRG-53)."""
+    globals_ = {"_with_effects": with_effects, "_new_token": new_token, "_cond": cond,
+                "_while_loop": while_loop, **(extra_globals or {})}
     writer = _Writer(program, resolve, globals_)
     source = writer.source()
     filename = f"<effects-program {program.name}>"

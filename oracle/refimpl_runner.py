@@ -26,7 +26,7 @@ from typing import Any
 
 import refimpl
 from oracle import behaviors, observation
-from oracle.canonical import CanonicalGraph
+from oracle.canonical import CanonicalGraph, code_with_subgraphs
 from oracle.observation import (
     COMPILE_PATHS,
     PATHS,
@@ -171,7 +171,7 @@ class _Case:
         return module
 
     def record_graph(self, gm: Any) -> None:
-        self.obs.code = gm.code.strip()
+        self.obs.code = code_with_subgraphs(gm)
         self.obs.graph = CanonicalGraph.from_graph_module(gm, effectful_targets=self.effectful)
 
     def finish(self, outputs: Any, inputs: list, *, with_values: bool = True) -> None:
@@ -299,7 +299,8 @@ def run_refimpl_runners(program: Any, runners: dict[str, Callable[[Any], None]]
         opdefs: dict[str, Any] = {}
         with contextlib.redirect_stdout(_Sink()), registrations(program, opdefs) as effectful:
             src = write_program(program, resolve, with_effects=with_effects,
-                                new_token=new_token_tensor)
+                                new_token=new_token_tensor, cond=refimpl.cond,
+                                while_loop=refimpl.while_loop)
             for name, (backward, setup_context) in src.autograd.items():  # PRG-47 to PRG-50
                 opdefs[name].register_autograd(backward, setup_context=setup_context)
             for obs in observations:
@@ -339,7 +340,8 @@ def oversized_value(program: Any, max_elements: int) -> tuple[tuple, str] | None
     try:
         with contextlib.redirect_stdout(_Sink()), registrations(program):
             src = write_program(program, resolve, with_effects=with_effects,
-                                new_token=new_token_tensor)
+                                new_token=new_token_tensor, cond=refimpl.cond,
+                                while_loop=refimpl.while_loop)
             gm = refimpl.make_fx(src.fn, tracing_mode="fake")(*make_inputs(program))
     except Exception:  # noqa: BLE001 - the paths report the program's own errors
         return None

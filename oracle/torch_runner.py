@@ -78,7 +78,7 @@ from torch.export._remove_effect_tokens_pass import _remove_effect_tokens
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from oracle import behaviors, observation
-from oracle.canonical import CanonicalGraph
+from oracle.canonical import CanonicalGraph, code_with_subgraphs
 from oracle.observation import (
     ErrorObs,
     Observation,
@@ -370,6 +370,8 @@ def build_function(program: Any, ctx: RunContext) -> ProgramFunction:
         with_effects=torch.ops.higher_order.with_effects,
         new_token=new_token_tensor,
         extra_globals={"torch": torch},
+        cond=torch.cond,
+        while_loop=torch._higher_order_ops.while_loop,
     )
     for name, (backward, setup_context) in src.autograd.items():  # PRG-47 to PRG-50
         ctx.opdefs[name].register_autograd(backward, setup_context=setup_context)
@@ -430,7 +432,7 @@ class _Case:
         return make_inputs(self.program)
 
     def record_graph(self, gm: Any) -> None:
-        self.obs.code = self.ctx.unmap_code(gm.code.strip())
+        self.obs.code = self.ctx.unmap_code(code_with_subgraphs(gm))
         self.obs.graph = self.ctx.canonical(gm)
 
     def finish(self, outputs: Any, inputs: list, *, with_values: bool = True) -> None:

@@ -429,9 +429,10 @@ INVALID = [
     ("PRG-1", _set(("format",), "effects-program/2"), "$.format", "unsupported format"),
     (
         "PRG-29",
-        _set(("format",), "effects-program/1.3"),
+        _set(("format",), "effects-program/1.4"),
         "$.format",
-        "this loader reads effects-program/1, effects-program/1.1 and effects-program/1.2",
+        "this loader reads effects-program/1, effects-program/1.1, effects-program/1.2 and "
+        "effects-program/1.3",
     ),
     ("PRG-1", _drop(("format",)), "$", "'format' is a required property"),
     ("PRG-2", _drop(("body",)), "$", "'body' is a required property"),
@@ -1110,9 +1111,10 @@ def test_every_version_up_to_this_loaders_is_read_and_kept(version: str) -> None
 
 
 @pytest.mark.spec("PRG-29")
-@pytest.mark.parametrize("version", ["effects-program/1.3", "effects-program/2"])
+@pytest.mark.parametrize("version", ["effects-program/1.4", "effects-program/2"])
 def test_a_later_version_is_refused_at_format(version: str) -> None:
     with pytest.raises(ProgramError) as info:
         load_program({"format": version, "name": "v", "body": []})
-    reads = "reads effects-program/1, effects-program/1.1 and effects-program/1.2"
+    reads = ("reads effects-program/1, effects-program/1.1, effects-program/1.2 and "
+             "effects-program/1.3")
     assert info.value.path == "$.format" and reads in str(info.value), f"got {info.value}"
