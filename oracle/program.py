@@ -625,6 +625,10 @@ def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) 
     for ref, key in zip(stmt.args, keys):
         where = inner + key
         value = env.get(ref.name)
+        if value is None and isinstance(env, _Scope) and _bound_outside(env, ref.name):
+            raise ProgramError(where, f"the {env.what} reads {ref.name!r}, which is not one of "
+                                      f"its inputs: a subgraph sees only the values its "
+                                      f"statement passes it (PRG-54)")
         if value is None:
             raise ProgramError(where, f"dangling ref {ref.name!r} (no value of that name is "
                                       f"bound before this statement)")
@@ -637,6 +641,10 @@ def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) 
                                           f"{json_path(seen[ref.name])}); pass each value once")
             seen[ref.name] = where
     outputs = []
+    if stmt.kind == "while_loop" and stmt.blocks[0].outputs:
+        raise ProgramError(inner + ("cond", "outputs"),
+                           "the loop condition returns nothing: the loader writes it as "
+                           "`counter < iterations` after its statements (PRG-56)")
     for block, key in zip(stmt.blocks, names):
         where = inner + key
         scope = _Scope({r.name: _Value(TENSOR, where=json_path(where)) for r in operand_refs},
@@ -666,10 +674,6 @@ def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) 
                                f"one; the true branch returns {outputs[0]}, the false branch "
                                f"{outputs[1]}")
     else:
-        if stmt.blocks[0].outputs:
-            raise ProgramError(inner + ("cond", "outputs"),
-                               "the loop condition returns nothing: the loader writes it as "
-                               "`counter < iterations` after its statements (PRG-56)")
         n = len(stmt.args)
         if outputs[1] != n:
             raise ProgramError(inner + ("body", "outputs"),

@@ -225,7 +225,10 @@ def with_effects_dense(token: Tensor, op: OpType, *args: Any, **kwargs: Any) -> 
 @with_effects.py_impl(FakeTensorMode)
 def with_effects_fake(mode: FakeTensorMode, token: Tensor, op: OpType, *args: Any,
                       **kwargs: Any) -> tuple[Any, ...]:
-    """The dense rule under the fake mode: fresh fake token, fake outputs (EFF-15)."""
+    """The dense rule under the fake mode: fresh fake token, fake outputs (EFF-15). torch
+    registers it with ``register_fake``, so the mode first checks the with_effects call itself
+    for real tensors (a real argument next to a fake token: CF-7)."""
+    mode._check_inputs(with_effects, (token, op, *args), kwargs)
     with mode:
         result = with_effects_dense(token, op, *args, **kwargs)
         return result

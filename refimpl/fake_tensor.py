@@ -21,6 +21,7 @@ from typing import Any
 
 from refimpl import _pytree as pytree
 from refimpl._library import simple_registry
+from refimpl._utils import render_call
 from refimpl.aten import OPS
 from refimpl.dispatch_key import DispatchKey
 from refimpl.mode_stack import TorchDispatchMode, _TorchDispatchModeKey
@@ -124,7 +125,8 @@ class FakeTensorMode(TorchDispatchMode):
                     and leaf.device != "meta":
                 raise AssertionError(
                     f"Please convert all Tensors to FakeTensors first or instantiate "
-                    f"FakeTensorMode with 'allow_non_fake_inputs'. Found in {func}"
+                    f"FakeTensorMode with 'allow_non_fake_inputs'. Found in "
+                    f"{render_call(func, args, kwargs)}"
                 )
 
 

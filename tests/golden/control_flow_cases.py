@@ -31,11 +31,7 @@ def codes(api: Any, gm: Any, name: str = "forward") -> str:
 
 
 def error_text(exc: BaseException) -> str:
-    message = str(exc)
-    # The head of the message: torch names the with_effects call's arguments after "Found in",
-    # refimpl the op whose fake kernel saw a real tensor (CF-7).
-    message = message.split(" Found in ")[0]
-    return f"{type(exc).__name__}: {message}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _run(api: Any, fn: Callable, args: tuple) -> dict[str, str]:
