@@ -99,7 +99,8 @@ def select_profile(name: str | None, version: str) -> str:
     return profile.name
 
 
-FEATURES = ("with_effects", "ordered_custom_op", "ordered_aten_op", "print")
+FEATURES = ("with_effects", "ordered_custom_op", "ordered_aten_op", "print", "cond", "while_loop",
+            "effect_in_subgraph")
 
 
 class KnownFindingsError(ValueError):

@@ -28,6 +28,7 @@ import numpy as np
 from oracle import behaviors
 from oracle.canonical import compare_graphs
 from oracle.observation import COMPILE_PATHS, Observation
+from oracle.program import walk_statements
 from oracle.training import BACKWARD_EVENT
 
 __all__ = ["PathResult", "compare_observations", "TOLERANCES"]
@@ -135,16 +136,24 @@ def effectful_qualnames(program: Any) -> set[str]:
 def program_features(program: Any) -> list[str]:
     """What a known-finding signature may require of a program (RPT-6): `with_effects` (a
     direct `with_effects` statement), `ordered_custom_op`, `ordered_aten_op` (an aten op the
-    program makes effectful beyond the profile's import registrations), `print`."""
+    program makes effectful beyond the profile's import registrations), `print`, `cond`,
+    `while_loop`, `effect_in_subgraph` (an effectful statement inside a cond or loop block)."""
     effectful = effectful_qualnames(program)
     custom = {spec.name for spec in program.custom_ops}
     at_import = set(behaviors.import_effects())
-    body = [stmt.op for stmt in program.body]
+    stmts = list(walk_statements(program.body))
+    body = [stmt.op for stmt in stmts]
     found = {
-        "with_effects": any(stmt.kind == "with_effects" for stmt in program.body),
+        "with_effects": any(stmt.kind == "with_effects" for stmt in stmts),
         "ordered_custom_op": bool(effectful & custom),
         "ordered_aten_op": any(q.startswith("aten::") and q not in at_import for q in effectful),
         "print": any(op.startswith("aten::_print") for op in body),
+        "cond": any(stmt.kind == "cond" for stmt in stmts),
+        "while_loop": any(stmt.kind == "while_loop" for stmt in stmts),
+        # An effectful op inside a cond or while_loop block (CF-6).
+        "effect_in_subgraph": any(
+            behaviors.registry_qualname(s.op) in effectful or s.kind == "with_effects"
+            for stmt in stmts for block in stmt.blocks for s in walk_statements(block.body)),
     }
     return sorted(name for name, present in found.items() if present)
 

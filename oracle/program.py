@@ -74,6 +74,7 @@ __all__ = [
     "load_catalog",
     "load_program",
     "program_to_json",
+    "walk_statements",
 ]
 
 # PRG-29: what this loader writes, and every version it reads. 1.1 added numbers for Tensor
@@ -293,6 +294,15 @@ def _arg_from_json(value: Any) -> Any:
 
 
 HOP_OPS = {"cond": "higher_order::cond", "while_loop": "higher_order::while_loop"}
+
+
+def walk_statements(body: tuple[Stmt, ...]) -> Iterator[Stmt]:
+    """Every statement of ``body``, those inside cond and while_loop blocks included, in
+    document order (a control-flow statement before its blocks' statements)."""
+    for stmt in body:
+        yield stmt
+        for block in stmt.blocks:
+            yield from walk_statements(block.body)
 
 
 def _block_from_json(doc: dict) -> Block:
@@ -606,6 +616,10 @@ class _Scope(dict):
         super().__init__(names)
         self.outer, self.what = outer, what
 
+    def __setitem__(self, name: str, value: _Value) -> None:
+        self.pop(name, None)  # a rebound name is bound last (PRG-58's order)
+        super().__setitem__(name, value)
+
 
 def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) -> None:
     """A cond (PRG-55) or while_loop (PRG-56) statement: its refs, then each block in a scope of
@@ -640,6 +654,7 @@ def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) 
                 raise ProgramError(where, f"{ref.name!r} is passed twice (already at "
                                           f"{json_path(seen[ref.name])}); pass each value once")
             seen[ref.name] = where
+    _check_operands_as_dynamo_keeps_them(stmt, inner, keys, env)
     outputs = []
     if stmt.kind == "while_loop" and stmt.blocks[0].outputs:
         raise ProgramError(inner + ("cond", "outputs"),
@@ -669,14 +684,15 @@ def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) 
     if stmt.kind == "cond":
         n = outputs[0]
         if n == 0 or outputs[1] != n:
-            raise ProgramError(inner + ("false", "outputs") if n else inner + ("true", "outputs"),
+            key = "false" if n else "true"
+            raise ProgramError(inner + (key,) + (("outputs",) if outputs[key == "false"] else ()),
                                f"both branches must return the same number of tensors, at least "
                                f"one; the true branch returns {outputs[0]}, the false branch "
                                f"{outputs[1]}")
     else:
         n = len(stmt.args)
         if outputs[1] != n:
-            raise ProgramError(inner + ("body", "outputs"),
+            raise ProgramError(inner + ("body",) + (("outputs",) if outputs[1] else ()),
                                f"the loop body must return one tensor per carried value ({n}), "
                                f"got {outputs[1]}")
     if stmt.outs and len(stmt.outs) != n:
@@ -690,6 +706,46 @@ def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) 
                                       f"(already at {json_path(loc + ('outs', first[name]))})")
         first[name] = k
         _bind(env, name, _Value(TENSOR, where=json_path(where)), where, shadow=True)
+
+
+def _check_operands_as_dynamo_keeps_them(stmt: Stmt, inner: tuple, keys: list,
+                                         env: dict) -> None:
+    """PRG-58: torch.cond runs through dynamo, which drops an operand no branch reads, passes
+    the predicate once, and passes the operands of a cond inside a subgraph in the order its
+    inputs were bound; a program must already have that form, so both worlds trace the same
+    graph."""
+    if stmt.kind != "cond":
+        return
+    pred, operands = stmt.args[0].name, [r.name for r in stmt.args[1:]]
+    read = set().union(*(_names_read(b) for b in stmt.blocks))
+    for i, name in enumerate(operands):
+        where = inner + keys[i + 1]
+        if name == pred:
+            raise ProgramError(where, f"the predicate {pred!r} is also an operand; dynamo "
+                                      f"passes it once and reorders the operands (compute a value "
+                                      f"from it for the branches to read)")
+        if name not in read:
+            raise ProgramError(where, f"no branch reads the operand {name!r}; dynamo drops an "
+                                      f"operand no branch reads")
+    if isinstance(env, _Scope):
+        order = list(env)
+        ranks = [order.index(n) for n in operands if n in env]
+        if ranks != sorted(ranks):
+            raise ProgramError(inner + ("operands",),
+                               f"inside a subgraph, pass the operands in the order they were "
+                               f"bound ({', '.join(sorted(operands, key=order.index))}): dynamo "
+                               f"reorders them so")
+
+
+def _names_read(block: Block) -> set[str]:
+    """The names a block's statements read (nested blocks' reads of their own inputs too)."""
+    names: set[str] = set()
+    for stmt in block.body:
+        for arg in (*stmt.args, *stmt.kwargs.values()):
+            names.update(ref.name for ref, _ in _tensor_refs(arg, ()))
+        for inner in stmt.blocks:
+            names |= _names_read(inner)
+    return names
 
 
 def _rebound(block: Block, name: str) -> bool:

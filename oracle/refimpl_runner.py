@@ -43,6 +43,7 @@ from refimpl._pytree import tree_flatten
 from refimpl.effect_log import record_effects
 from refimpl.effects import _get_effect, _register_effectful_op, new_token_tensor, with_effects
 from refimpl.export import SIGNATURE_FIELDS, Module, aot_export, remove_effect_tokens
+from refimpl.fake_tensor import ShapeEnv
 from refimpl.fx import node as fx_node
 from refimpl.library import EffectType, Library, custom_op
 
@@ -251,7 +252,7 @@ def _run_functional(case: _Case) -> None:
 
 def _run_export(case: _Case) -> None:
     gm, sig = aot_export(case.module(), tuple(case.inputs()), lift_tensor_constants=True,
-                         preserve_composite_ops=True)
+                         preserve_composite_ops=True, shape_env=ShapeEnv())
     skip = len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
     constants = gm.lifted_constants
     gm = remove_effect_tokens(gm)

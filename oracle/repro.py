@@ -26,6 +26,7 @@ import math
 from typing import Any
 
 from oracle import behaviors
+from oracle.program import walk_statements
 from oracle.program_source import register_effects_source, torch_op_text, write_program
 
 __all__ = ["LISTED_VALUES", "PATH_CONFIGS", "path_config", "render_repro"]
@@ -361,7 +362,7 @@ def _input_expr(spec: Any) -> str:
 
 
 def _prints(program: Any) -> bool:
-    ops = {s.op for s in program.body} | set(program.register_effects)
+    ops = {s.op for s in walk_statements(program.body)} | set(program.register_effects)
     ops |= {s.op for spec in program.custom_ops if spec.autograd is not None
             for s in spec.autograd.body}
     return "aten::_print.default" in ops
@@ -374,7 +375,11 @@ def _body(program: Any) -> list[str]:
            if name.startswith("_") and isinstance(value, str) and "::" in value}
     lines = [f"{name} = {torch_op_text(qualname)}" for name, qualname in ops.items()]
     lines += ["_with_effects = torch.ops.higher_order.with_effects",
-              "_new_token = new_token_tensor", "", ""]
+              "_new_token = new_token_tensor"]
+    kinds = {s.kind for s in walk_statements(program.body)}
+    lines += ["_cond = torch.cond"] if "cond" in kinds else []
+    lines += ["_while_loop = torch._higher_order_ops.while_loop"] if "while_loop" in kinds else []
+    lines += ["", ""]
     lines += src.source.rstrip("\n").splitlines()
     lines += ["", "", 'Program = type("Program", (torch.nn.Module,), {"forward": forward})', "", ""]
     formulas = [(k, spec) for k, spec in enumerate(program.custom_ops) if spec.autograd]

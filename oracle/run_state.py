@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from oracle.program import walk_statements
+
 __all__ = ["forget_side_effects", "restore_side_effects"]
 
 
@@ -30,7 +32,7 @@ def forget_side_effects(program: Any, resolve: Callable[[str], Any],
     fresh process removes. For the duration of a run, the program's ops without an effect are
     taken out of the set; the caller restores it afterwards (``restore_side_effects``).
     """
-    for stmt in program.body:
+    for stmt in walk_statements(program.body):
         if stmt.op.startswith("higher_order::"):
             continue
         op = resolve(stmt.op)

@@ -40,7 +40,7 @@ from refimpl.autograd.grad_mode import enable_grad, no_grad
 from refimpl.autograd.variable import requires_grad
 from refimpl.dispatch_key import DispatchKey, DispatchKeySet, ExcludeDispatchKeyGuard
 from refimpl.effects import _get_schema, with_effects
-from refimpl.fake_tensor import FakeTensorMode
+from refimpl.fake_tensor import FakeTensorMode, ShapeEnv
 from refimpl.functional_tensor import (
     FunctionalTensor,
     FunctionalTensorMode,
@@ -186,7 +186,8 @@ class _TokenPlaceholders(dict):
 def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, *,
                trace_joint: bool = False, output_loss_index: int | None = None,
                lift_tensor_constants: bool = False,
-               preserve_composite_ops: bool = False) -> tuple[GraphModule, GraphSignature]:
+               preserve_composite_ops: bool = False,
+               shape_env: ShapeEnv | None = None) -> tuple[GraphModule, GraphSignature]:
     """Trace ``fn`` (a function or module) into a functional graph with effect tokens.
 
     ``trace_joint=True`` traces the joint forward and backward graph of torch's
@@ -199,16 +200,19 @@ def aot_export(fn: Any, args: tuple | list, unlift_effect_tokens: bool = False, 
     ``gm.lifted_constants``. ``preserve_composite_ops=True`` keeps the functional
     CompositeImplicitAutograd ops in the graph as torch.export's ``run_decompositions({})``
     does (``absolute`` stays ``absolute``; ``absolute_`` still becomes ``abs``), TRC-16.
+    ``shape_env``: the fake mode's shape environment; ``aot_export_module`` makes its mode
+    without one, torch.export's retrace (``run_decompositions``) reuses the exported program's
+    mode, which has one (a while_loop needs it, CF-10).
     """
     if preserve_composite_ops:
         with _override_composite_implicit_decomp(_preservable_cia_ops()):
             return aot_export(fn, args, unlift_effect_tokens, trace_joint=trace_joint,
                               output_loss_index=output_loss_index,
-                              lift_tensor_constants=lift_tensor_constants)
+                              lift_tensor_constants=lift_tensor_constants, shape_env=shape_env)
     buffers = _buffers_of(fn)
     buffer_names = [name for name, _ in buffers]
     inputs = [b for _, b in buffers] + list(args)
-    fake_mode = FakeTensorMode(allow_non_fake_inputs=False)
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=False, shape_env=shape_env)
     fake_inputs = [fake_mode.from_tensor(x) if isinstance(x, Tensor) else x for x in inputs]
     found: dict[str, Any] = {}
     joint = _joint(_flat_fn(fn, buffer_names), fake_mode, found,
@@ -554,6 +558,8 @@ def lift_constants(gm: GraphModule, before: Any = None) -> list[Tensor]:
     first = before if before is not None else next(iter(graph.nodes))
     values = []
     for node in [n for n in graph.nodes if n.op == "get_attr"]:
+        if isinstance(getattr(gm, node.target), GraphModule):
+            continue  # a subgraph (a cond's branch) stays a get_attr, as torch's pass skips it
         with graph.inserting_before(first):
             placeholder = graph.placeholder(f"c_lifted_tensor_{len(values)}")
         values.append(getattr(gm, node.target))

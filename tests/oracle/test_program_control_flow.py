@@ -71,7 +71,7 @@ def test_control_flow_round_trips(stmt: dict) -> None:
     assert program_to_json(program)["body"] == [stmt]
 
 
-@pytest.mark.spec("PRG-54", "PRG-55", "PRG-56", "PRG-57")
+@pytest.mark.spec("PRG-54", "PRG-55", "PRG-56", "PRG-57", "PRG-58")
 @pytest.mark.parametrize(("body", "path", "fragment"), [
     ((_edit(COND, ("cond", "true", "body", 0, "args", 0), {"ref": "p"}),),
      "$.body[0].cond.true.body[0].args[0].ref",
@@ -95,10 +95,14 @@ def test_control_flow_round_trips(stmt: dict) -> None:
     ((_edit(LOOP, ("while_loop", "iterations"), _DROP),), "$.body[0].while_loop",
      "'iterations' is a required property"),
     ((_edit(LOOP, ("while_loop", "body", "outputs"), []),),
-     "$.body[0].while_loop.body.outputs", "one tensor per carried value (1), got 0"),
+     "$.body[0].while_loop.body", "one tensor per carried value (1), got 0"),
     ((_edit(LOOP, ("while_loop", "cond", "outputs"), ["x"]),),
      "$.body[0].while_loop.cond.outputs", "the loop condition returns nothing"),
     ((COND, _log("a", "after", "z2")), "$.body[1].args[0].ref", "dangling ref 'a'"),
+    ((_edit(COND, ("cond", "operands"), ["x", "p"]),), "$.body[0].cond.operands[1]",
+     "the predicate 'p' is also an operand"),
+    ((_edit(_edit(COND, ("cond", "operands"), ["x", "x2"]), ("cond", "pred"), "p"),),
+     "$.body[0].cond.operands[1]", "dangling ref 'x2'"),
 ])
 def test_control_flow_faults_name_their_json_path(body: tuple, path: str, fragment: str) -> None:
     with pytest.raises(ProgramError) as info:
@@ -128,3 +132,33 @@ def test_refimpl_runs_the_branch_taken_and_every_iteration(pred: str, tags: list
     assert obs.error is None, obs.error
     assert [event[1][0] for event in obs.effect_log] == tags
     assert refimpl.get_profile().subgraph_tokens == "shared"
+
+
+@pytest.mark.spec("PRG-58")
+def test_operands_must_have_the_form_dynamo_gives_them() -> None:
+    unread = _doc({"op": "aten::cos.default", "args": [{"ref": "x"}], "outs": ["y"]},
+                  _edit(COND, ("cond", "operands"), ["x", "y"]))
+    with pytest.raises(ProgramError) as info:
+        load_program(unread)
+    assert info.value.path == "$.body[1].cond.operands[1]" and "no branch reads" in str(info.value)
+    inner = {"cond": {"pred": "q", "operands": ["b", "a"],
+                      "true": {"body": [{"op": "aten::add.Tensor",
+                                         "args": [{"ref": "b"}, {"ref": "a"}], "outs": ["c"]}],
+                               "outputs": ["c"]},
+                      "false": {"body": [{"op": "aten::sub.Tensor",
+                                          "args": [{"ref": "b"}, {"ref": "a"}], "outs": ["d"]}],
+                                "outputs": ["d"]}},
+             "outs": ["e"]}
+    branch = [{"op": "aten::cos.default", "args": [{"ref": "x"}], "outs": ["a"]},
+              {"op": "aten::sin.default", "args": [{"ref": "x"}], "outs": ["b"]},
+              {"op": "aten::sum.default", "args": [{"ref": "x"}], "outs": ["s"]},
+              {"op": "aten::gt.Scalar", "args": [{"ref": "s"}, 0], "outs": ["q"]}, inner]
+    nested = _doc(_edit(_edit(COND, ("cond", "true", "body"), branch),
+                        ("cond", "true", "outputs"), ["e"]))
+    with pytest.raises(ProgramError) as info:
+        load_program(nested)
+    assert info.value.path == "$.body[0].cond.true.body[4].cond.operands", info.value
+    assert "in the order they were bound (a, b)" in str(info.value)
+    inner["cond"]["operands"] = ["a", "b"]
+    load_program(_doc(_edit(_edit(COND, ("cond", "true", "body"), branch),
+                            ("cond", "true", "outputs"), ["e"])))
