@@ -427,11 +427,15 @@ class Fuzzer:
     torch_git: str = field(default_factory=lambda: _torch_git_version())
     aim: bool = False  # draw `strategies.HUNT` programs and target separated pairs (RPT-34)
     training: bool = False  # draw `strategies.TRAINING` programs: they run backward (PRG-51)
+    control_flow: bool = False  # draw `strategies.control_flow_programs` (PRG-53 to PRG-58)
     torch_seconds: float = 0.0  # time torch spent on its cases, as its workers measured it
 
     def strategy(self) -> SearchStrategy:
-        """What the rounds draw: `programs(**TRAINING)` for backward programs, else
+        """What the rounds draw: `control_flow_programs()` for cond/while_loop programs, else
+        `programs(**TRAINING)` for backward programs, else
         `programs(**HUNT)` when aiming, else `programs(max_ops=20)`."""
+        if self.control_flow:
+            return strategies.control_flow_programs()
         if self.training:
             return strategies.programs(**strategies.TRAINING)
         return strategies.programs(**strategies.HUNT) if self.aim \
@@ -676,7 +680,7 @@ def campaign(args: argparse.Namespace, console: Console) -> int:
     fuzzer = Fuzzer(
         args.paths, args.findings, started + args.budget, version, args.timeout, seed=args.seed,
         shrink=args.shrink, known=known_from_args(args), aim=_aim(args),
-        training=args.training,
+        training=args.training, control_flow=args.control_flow,
     )
     seed_rounds(args.seed)
     status = args.findings / ".workers" / f"{args.worker}.json" if args.worker is not None else None
@@ -952,6 +956,10 @@ def _parser() -> argparse.ArgumentParser:
         "--training", action="store_true",
         help="draw programs that run backward: requires_grad inputs, custom ops whose autograd "
              "formulas print and call ORDERED ops, a loss (specs/program.md PRG-46 to PRG-52)")
+    parser.add_argument(
+        "--control-flow", action="store_true",
+        help="draw programs with cond and while_loop statements and effects inside, before and "
+             "after them (specs/program.md PRG-53 to PRG-58, specs/control_flow.md)")
     parser.add_argument("--no-shrink", dest="shrink", action="store_false",
                         help="write findings as first found: no oracle.shrink pass and no "
                              "Hypothesis shrink phase")

@@ -711,13 +711,21 @@ def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) 
 def _check_operands_as_dynamo_keeps_them(stmt: Stmt, inner: tuple, keys: list,
                                          env: dict) -> None:
     """PRG-58: torch.cond runs through dynamo, which drops an operand no branch reads, passes
-    the predicate once, and passes the operands of a cond inside a subgraph in the order its
-    inputs were bound; a program must already have that form, so both worlds trace the same
-    graph."""
+    the predicate once, passes first the operands the true branch reads (then those only the
+    false branch reads, each group in the given order), and inside a subgraph passes them in
+    the order its inputs were bound; a program must already have that form, so both worlds
+    trace the same graph."""
     if stmt.kind != "cond":
         return
     pred, operands = stmt.args[0].name, [r.name for r in stmt.args[1:]]
-    read = set().union(*(_names_read(b) for b in stmt.blocks))
+    read_true = _names_read(stmt.blocks[0])
+    read = read_true | _names_read(stmt.blocks[1])
+    true_first = [n for n in operands if n in read_true] + \
+        [n for n in operands if n not in read_true]
+    if operands != true_first:
+        raise ProgramError(inner + ("operands",),
+                           f"list the operands the true branch reads first "
+                           f"({', '.join(true_first)}): dynamo passes them in that order")
     for i, name in enumerate(operands):
         where = inner + keys[i + 1]
         if name == pred:

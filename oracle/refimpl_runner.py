@@ -254,8 +254,13 @@ def _run_export(case: _Case) -> None:
     gm, sig = aot_export(case.module(), tuple(case.inputs()), lift_tensor_constants=True,
                          preserve_composite_ops=True, shape_env=ShapeEnv())
     skip = len(sig.buffers_to_mutate) + len(sig.user_inputs_to_mutate)
-    constants = gm.lifted_constants
+    lifted = dict(zip((f"c_lifted_tensor_{i}" for i in range(len(gm.lifted_constants))),
+                      gm.lifted_constants))
     gm = remove_effect_tokens(gm)
+    # A lifted constant that was a token (torch 2.13's cut chain after a cond, CF-7) goes with
+    # the tokens; the others stay inputs.
+    constants = [lifted[n.name] for n in gm.graph.nodes
+                 if n.op == "placeholder" and n.name in lifted]
     case.record_graph(gm)
     inputs = case.inputs()
     case.finish(tuple(gm(*constants, *inputs))[skip:], inputs)

@@ -58,6 +58,7 @@ __all__ = [
     "DTYPES",
     "HUNT",
     "NOT_DRAWN",
+    "control_flow_programs",
     "TRAINING",
     "drawable_ops",
     "programs",
@@ -969,3 +970,196 @@ def schedules(graph: Any) -> st.SearchStrategy:
     return st.integers(0, 2**32 - 1).map(
         lambda seed: random_topological_order(graph, random.Random(seed))
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# control_flow_programs()
+# ---------------------------------------------------------------------------------------------
+
+# [NOTE: control-flow programs] Effects across the HOP boundary (issue: control flow): a body of
+# segments, each a top-level effect, a pure op, a cond or a counted while_loop; a block holds
+# effects (prints, an ORDERED op whose result is used or dropped, an ORDERED `observe`) and pure
+# ops, may nest a cond whose predicate it computes (`gt(sum(v), 0)`), and returns fresh values.
+# Every value is a float32 tensor of one shape, so branch outputs always agree in metadata and
+# a loop body's outputs match its carries (CF-4, CF-10); operands have the form dynamo gives
+# them (PRG-58). Draws are labelled; everything shrinks towards shorter bodies and fewer HOPs.
+CF_NAMESPACE = "cf"
+_CF_PURE = ("aten::cos.default", "aten::neg.default", "aten::sin.default")
+
+
+class _Blocks:
+    """Writes the statements of one scope; ``names`` are the tensors it may read, in binding
+    order (a nested cond passes its operands in that order, PRG-58)."""
+
+    def __init__(self, draw: Any, names: list[str], counter: itertools.count, depth: int) -> None:
+        self.draw, self.names, self.counter, self.depth = draw, list(names), counter, depth
+        self.body: list[dict] = []
+
+    def fresh(self) -> str:
+        return f"v{next(self.counter)}"
+
+    def tag(self) -> str:
+        return f"t{next(self.counter)}"
+
+    def pick(self, label: str) -> str:
+        return self.names[self.draw(st.integers(0, len(self.names) - 1), label=label)]
+
+    def bind(self, stmt: dict) -> str:
+        name = self.fresh()
+        self.body.append({**stmt, "outs": [name]})
+        self.names.append(name)
+        return name
+
+    def statement(self, allow_hops: bool) -> None:
+        kinds = ["print", "log", "log_dropped", "observe", "pure"]
+        if allow_hops and self.depth < 2:
+            kinds += ["cond", "while_loop"]
+        kind = self.draw(st.sampled_from(kinds), label="statement kind")
+        src = self.pick("operand")
+        if kind == "print":
+            self.body.append({"op": "aten::_print.default", "args": [self.tag()]})
+        elif kind == "log":
+            self.bind({"op": f"{CF_NAMESPACE}::log.default", "args": [{"ref": src}, self.tag()]})
+        elif kind == "log_dropped":
+            self.body.append({"op": f"{CF_NAMESPACE}::log.default",
+                              "args": [{"ref": src}, self.tag()]})
+        elif kind == "observe":
+            self.body.append({"op": f"{CF_NAMESPACE}::observe.default",
+                              "args": [{"ref": src}, self.tag()]})
+        elif kind == "pure":
+            op = self.draw(st.sampled_from(_CF_PURE), label="pure op")
+            self.bind({"op": op, "args": [{"ref": src}]})
+        elif kind == "cond":
+            self.cond()
+        else:
+            self.while_loop()
+
+    def block(self, params: list[str], n_outputs: int, label: str) -> dict:
+        """A block of ``params``; its outputs are fresh values (a pure op of an input when the
+        drawn statements bound too few)."""
+        inner = _Blocks(self.draw, params, self.counter, self.depth + 1)
+        n = self.draw(st.integers(0, 4), label=f"{label} length")
+        for _ in range(n):
+            inner.statement(allow_hops=True)
+        fresh = [v for v in inner.names if v not in params]
+        outputs = []
+        for k in range(n_outputs):
+            if k < len(fresh) and self.draw(st.booleans(), label=f"{label} output {k} bound"):
+                outputs.append(fresh[-1 - k])
+            else:
+                outputs.append(inner.bind({"op": "aten::cos.default",
+                                           "args": [{"ref": inner.pick(f"{label} source")}]}))
+        doc: dict[str, Any] = {"body": inner.body}
+        if n_outputs:
+            doc["outputs"] = _unique_names(outputs, inner)
+        return doc
+
+    def operands(self, label: str) -> list[str]:
+        count = self.draw(st.integers(1, min(2, len(self.names))), label=f"{label} operands")
+        picks = {self.pick(f"{label} operand") for _ in range(count)}
+        return [n for n in self.names if n in picks]  # binding order (PRG-58)
+
+    def cond(self) -> None:
+        if self.depth == 0 and self.draw(st.booleans(), label="input pred"):
+            pred = "p"  # the program's bool input, which no other statement reads
+        else:  # a predicate computed here, kept out of the tensors the scope reads
+            total, pred = self.fresh(), self.fresh()
+            self.body.append({"op": "aten::sum.default",
+                              "args": [{"ref": self.pick("pred source")}], "outs": [total]})
+            self.body.append({"op": "aten::gt.Scalar", "args": [{"ref": total}, 0],
+                              "outs": [pred]})
+        operands = self.operands("cond")
+        if self.depth:  # dynamo's order of a nested cond's operands is not modelled: one
+            operands = operands[:1]
+        n_out = self.draw(st.integers(1, 2), label="cond outputs")
+        true, false = (self.block(operands, n_out, "true"), self.block(operands, n_out, "false"))
+        _read_operands(true, false, operands, self.counter)
+        reads = _block_reads(true)  # the true branch's operands first (PRG-58)
+        operands = [n for n in operands if n in reads] + [n for n in operands if n not in reads]
+        outs = [self.fresh() for _ in range(n_out)]
+        self.body.append({"cond": {"pred": pred, "operands": operands, "true": true,
+                                   "false": false}, "outs": outs})
+        self.names += outs
+
+    def while_loop(self) -> None:
+        carried = self.operands("loop")
+        iterations = self.draw(st.integers(0, 3), label="iterations")
+        cond = self.block(carried, 0, "loop condition")
+        body = self.block(carried, len(carried), "loop body")
+        outs = [self.fresh() for _ in carried]
+        self.body.append({"while_loop": {"carried": carried, "iterations": iterations,
+                                         "cond": cond, "body": body}, "outs": outs})
+        self.names += outs
+
+
+def _unique_names(outputs: list[str], inner: _Blocks) -> list[str]:
+    """Distinct outputs: a repeated name is replaced by a fresh pure op of it."""
+    seen: list[str] = []
+    for name in outputs:
+        if name in seen:
+            name = inner.bind({"op": "aten::neg.default", "args": [{"ref": name}]})
+        seen.append(name)
+    return seen
+
+
+def _read_operands(true: dict, false: dict, operands: list[str], counter: itertools.count
+                   ) -> None:
+    """Every operand read by a branch (PRG-58): an operand neither branch reads is added into
+    the true branch's first output (a dead read would be dropped by dynamo with the operand)."""
+    read = _block_reads(true) | _block_reads(false)
+    for name in operands:
+        if name in read:
+            continue
+        out = f"v{next(counter)}"
+        true["body"].append({"op": "aten::add.Tensor",
+                             "args": [{"ref": true["outputs"][0]}, {"ref": name}],
+                             "outs": [out]})
+        true["outputs"][0] = out
+
+
+def _block_reads(block: dict) -> set[str]:
+    names: set[str] = set()
+    for stmt in block["body"]:
+        hop = stmt.get("cond") or stmt.get("while_loop")
+        if hop is not None:
+            names.update([hop.get("pred"), *hop.get("operands", []), *hop.get("carried", [])])
+            for key in ("true", "false", "cond", "body"):
+                if key in hop:
+                    names |= _block_reads(hop[key])
+            continue
+        names.update(a["ref"] for a in stmt.get("args", []) if isinstance(a, dict))
+    return names
+
+
+@st.composite
+def control_flow_programs(draw: Any, *, max_segments: int = 5, name: str = "cf") -> dict:
+    """A program with cond and while_loop statements and effects inside and around them
+    ([NOTE: control-flow programs]); valid by construction."""
+    shape = draw(st.lists(st.integers(1, 3), max_size=2), label="shape")
+    pred_fill = draw(st.sampled_from(["ones", "zeros"]), label="pred")
+    counter = itertools.count()
+    top = _Blocks(draw, ["x"], counter, 0)
+    n = draw(st.integers(1, max_segments), label="segments")
+    hops = 0
+    for k in range(n):
+        want_hop = draw(st.booleans(), label=f"segment {k} is control flow")
+        if want_hop or (k == n - 1 and hops == 0):
+            before = len(top.body)
+            (top.cond if draw(st.booleans(), label="cond or loop") else top.while_loop)()
+            hops += len(top.body) > before
+        else:
+            top.statement(allow_hops=False)
+    outputs = top.names[-2:]
+    return {
+        "format": FORMAT, "name": name,
+        "custom_ops": [
+            {"name": f"{CF_NAMESPACE}::log", "schema": "log(Tensor x, str tag) -> Tensor",
+             "behavior": "record", "effect": "ORDERED"},
+            {"name": f"{CF_NAMESPACE}::observe", "schema": "observe(Tensor x, str tag) -> ()",
+             "behavior": "observe", "effect": "ORDERED"},
+        ],
+        "inputs": [{"name": "p", "shape": [], "dtype": "bool", "fill": pred_fill},
+                   {"name": "x", "shape": list(shape), "dtype": "float32"}],
+        "body": top.body,
+        "outputs": outputs,
+    }

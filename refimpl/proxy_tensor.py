@@ -264,16 +264,11 @@ def trace(fn: Callable, inputs: list[Any], names: list[str], *,
         _CURRENT_MAKE_FX_TRACER = outer
     check_traced_output(out, entry)
     tracer.graph.output(pytree.tree_map(tracer._create_arg, out))
-    gm = GraphModule(tracer.root, tracer.graph)
-    # torch's ``dispatch_trace`` ends with a DCE whose predicate keeps every node of this graph
-    # (refimpl has no accessor or SymInt nodes, the only ones it lets go), so only its
-    # subgraphs lose their dead nodes, under the default purity (FX-8).
-    gm.graph.eliminate_dead_code(_keep_every_node)
-    return gm
-
-
-def _keep_every_node(node: Any) -> bool:
-    return True
+    # torch's ``dispatch_trace`` ends with a DCE whose predicate keeps every node but accessor
+    # and SymInt ones (refimpl has none), run before the GraphModule exists: the graph has no
+    # owning module then, so the DCE does not reach the subgraphs either, and a branch keeps its
+    # dead nodes (FX-8).
+    return GraphModule(tracer.root, tracer.graph)
 
 
 class _MakefxTracer:

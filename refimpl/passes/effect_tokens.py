@@ -73,9 +73,14 @@ def check_effect_tokens(gm: GraphModule, *, require_sink: bool = True) -> dict[A
     2. no token value feeds two links;
     3. per effect type, exactly one chain, covering all its links;
     4. with ``require_sink``, each chain's last token reaches the output or ``_sink_tokens``;
-    5. the same holds in every subgraph ``gm`` reads with ``get_attr``, whose tokens must come in
-       as its placeholders: a failure there names the subgraph (CF-12).
+    5. the same holds in every subgraph ``gm`` reads with ``get_attr`` (checked first), whose
+       tokens must come in as its placeholders: a failure there names the subgraph (CF-12).
     """
+    for name, child in _subgraphs(gm):  # first: a subgraph's broken chain breaks the outer one
+        try:
+            check_effect_tokens(child, require_sink=require_sink)
+        except EffectTokenError as exc:
+            raise EffectTokenError(f"in subgraph {name}: {exc}") from None
     links = _links(gm)
     slots = {(node, k) for node, k, _, _ in links}
     next_of: dict[Any, tuple] = {}
@@ -107,11 +112,6 @@ def check_effect_tokens(gm: GraphModule, *, require_sink: bool = True) -> dict[A
     for node, k, _, _ in links:
         if (node, k) not in covered:
             _fail(node, "with_effects node is not on any chain from an input token")
-    for name, child in _subgraphs(gm):
-        try:
-            check_effect_tokens(child, require_sink=require_sink)
-        except EffectTokenError as exc:
-            raise EffectTokenError(f"in subgraph {name}: {exc}") from None
     return {effect: [node for node, _ in chain] for effect, chain in chains.items()}
 
 

@@ -184,3 +184,18 @@ def while_loop_no_iteration(api: Any) -> dict[str, str]:
                                     (i, x)))
 
     return _run(api, f, (api.scalar(0), api.ones(3)))
+
+
+@case
+def cond_dead_nodes_in_a_branch(api: Any) -> dict[str, str]:
+    log = api.log
+
+    def t(x):  # unannotated: torch writes a return annotation into the code
+        x * 5  # dead: make_fx keeps it, AOTAutograd's DCE drops it (FX-8)
+        log(x, 1)  # its result unused: its with_effects is dead under functionalization
+        return x + 1
+
+    def f(p, x):  # unannotated: torch writes a return annotation into the code
+        return (api.cond(p, t, lambda x: x - 1, (x,)),)
+
+    return _run(api, f, (api.scalar(True), api.ones(3)))

@@ -159,6 +159,15 @@ def test_operands_must_have_the_form_dynamo_gives_them() -> None:
         load_program(nested)
     assert info.value.path == "$.body[0].cond.true.body[4].cond.operands", info.value
     assert "in the order they were bound (a, b)" in str(info.value)
+    only_false = _doc({"op": "aten::cos.default", "args": [{"ref": "x"}], "outs": ["y"]},
+                      {"cond": {"pred": "p", "operands": ["x", "y"],
+                                "true": {"body": [_log("y", "t", "a")], "outputs": ["a"]},
+                                "false": {"body": [_log("x", "f", "b")], "outputs": ["b"]}},
+                       "outs": ["z"]})
+    with pytest.raises(ProgramError) as info:
+        load_program(only_false)
+    assert info.value.path == "$.body[1].cond.operands" and \
+        "the true branch reads first (y, x)" in str(info.value), info.value
     inner["cond"]["operands"] = ["a", "b"]
     load_program(_doc(_edit(_edit(COND, ("cond", "true", "body"), branch),
                             ("cond", "true", "outputs"), ["e"])))

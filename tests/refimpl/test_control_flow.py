@@ -199,18 +199,21 @@ def test_threaded_tokens_chain_through_the_cond(log, threaded, pred, expected) -
 
 
 @pytest.mark.spec("FX-8")
-def test_make_fx_drops_dead_pure_nodes_of_a_branch_but_keeps_its_effects(log) -> None:
+def test_make_fx_keeps_dead_nodes_of_a_branch_and_aot_export_drops_them(log) -> None:
     def f(p, x):
         def t(x):
             x * 5  # dead
-            log(x, 1)
+            log(x, 1)  # its result unused
             return x + 1
 
-        return refimpl.cond(p, t, lambda x: x - 1, (x,))
+        return (refimpl.cond(p, t, lambda x: x - 1, (x,)),)
 
     gm = refimpl.make_fx(f, tracing_mode="fake")(T, X)
     targets = [n.target for n in gm.true_graph_0.graph.nodes if n.op == "call_function"]
-    assert targets == [log, ops.aten.add.Tensor]
+    assert targets == [ops.aten.mul.Tensor, log, ops.aten.add.Tensor]  # as torch 2.13 keeps them
+    gm, _ = aot_export(f, (T, X))
+    targets = [n.target for n in gm.true_graph_0.graph.nodes if n.op == "call_function"]
+    assert targets == [ops.aten.add.Tensor]  # the unused with_effects is dead there (CF-7)
 
 
 @pytest.mark.spec("CF-5")
