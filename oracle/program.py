@@ -639,10 +639,7 @@ def _check_hop(stmt: Stmt, loc: tuple, custom: dict[str, _CustomOp], env: dict) 
     for ref, key in zip(stmt.args, keys):
         where = inner + key
         value = env.get(ref.name)
-        if value is None and isinstance(env, _Scope) and _bound_outside(env, ref.name):
-            raise ProgramError(where, f"the {env.what} reads {ref.name!r}, which is not one of "
-                                      f"its inputs: a subgraph sees only the values its "
-                                      f"statement passes it (PRG-54)")
+        _check_in_scope(env, ref.name, where)
         if value is None:
             raise ProgramError(where, f"dangling ref {ref.name!r} (no value of that name is "
                                       f"bound before this statement)")
@@ -873,10 +870,7 @@ def _check_list_arg(type_: str, items: tuple, loc: tuple, env: dict, what: str) 
 def _resolve(ref: Ref, loc: tuple, env: dict, missing: str) -> _Value:
     """PRG-17 (defined before use) and PRG-18 (index only on a list, within its length)."""
     value = env.get(ref.name)
-    if value is None and isinstance(env, _Scope) and _bound_outside(env, ref.name):
-        raise ProgramError(loc + ("ref",), f"the {env.what} reads {ref.name!r}, which is not "
-                                           f"one of its inputs: a subgraph sees only the values "
-                                           f"its statement passes it (PRG-54)")
+    _check_in_scope(env, ref.name, loc + ("ref",))
     if value is None:
         raise ProgramError(loc + ("ref",), f"dangling ref {ref.name!r} ({missing})")
     if ref.index is None:
@@ -891,6 +885,14 @@ def _resolve(ref: Ref, loc: tuple, env: dict, missing: str) -> _Value:
             f"index {ref.index} out of range for {ref.name!r} ({value.describe()})",
         )
     return _Value(TENSOR)
+
+
+def _check_in_scope(env: dict, name: str, where: tuple) -> None:
+    """PRG-54: a block reading a name of an enclosing scope is told so."""
+    if name not in env and isinstance(env, _Scope) and _bound_outside(env, name):
+        raise ProgramError(where, f"the {env.what} reads {name!r}, which is not one of its "
+                                  f"inputs: a subgraph sees only the values its statement "
+                                  f"passes it (PRG-54)")
 
 
 def _bound_outside(scope: _Scope, name: str) -> bool:

@@ -10,8 +10,6 @@ torch-marked test there re-runs the cases in the installed torch against the rec
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,6 +18,7 @@ sys.path.insert(0, str(HERE))
 
 from autograd_api import TorchApi  # noqa: E402
 from autograd_cases import CASES  # noqa: E402
+from recording import write_recording  # noqa: E402
 
 
 def record() -> dict:
@@ -31,16 +30,7 @@ def record() -> dict:
 
 
 def main() -> None:
-    import torch  # noqa: PLC0415
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    series = ".".join(torch.__version__.split(".")[:2])
-    parser.add_argument("--out", type=Path, default=HERE / f"torch-{series}")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "autograd.json"
-    path.write_text(json.dumps(record(), indent=1, sort_keys=True) + "\n")
-    print(f"wrote {path}")
+    write_recording("autograd.json", record, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

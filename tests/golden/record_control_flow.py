@@ -10,8 +10,6 @@ cases in the installed torch against the recording.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +19,7 @@ sys.path.insert(0, str(HERE))
 
 from control_flow_api import TorchApi  # noqa: E402
 from control_flow_cases import CASES  # noqa: E402
+from recording import write_recording  # noqa: E402
 
 
 def record() -> dict:
@@ -34,16 +33,7 @@ def record() -> dict:
 
 
 def main() -> None:
-    import torch  # noqa: PLC0415
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    series = ".".join(torch.__version__.split(".")[:2])
-    parser.add_argument("--out", type=Path, default=HERE / f"torch-{series}")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "control_flow.json"
-    path.write_text(json.dumps(record(), indent=1, sort_keys=True) + "\n")
-    print(f"wrote {path}")
+    write_recording("control_flow.json", record, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Spec: AG-1 .. AG-9.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -23,18 +22,9 @@ sys.path.insert(0, str(HERE))
 
 from autograd_api import RefimplApi, TorchApi  # noqa: E402
 from autograd_cases import CASES  # noqa: E402
+from recording import diff, recordings  # noqa: E402
 
-RECORDINGS = {p.parent.name: json.loads(p.read_text())
-              for p in sorted(HERE.glob("torch-*/autograd.json"))}
-
-
-def _diff(expected: dict, got: dict) -> str:
-    lines = []
-    for kind in sorted(set(expected) | set(got)):
-        if expected.get(kind) != got.get(kind):
-            lines.append(f"--- {kind} (torch)\n{expected.get(kind)}\n+++ {kind} (refimpl)\n"
-                         f"{got.get(kind)}")
-    return "\n".join(lines)
+RECORDINGS = recordings("autograd.json")
 
 
 @pytest.mark.spec("AG-1", "AG-2", "AG-3", "AG-4", "AG-5", "AG-6", "AG-7", "AG-8", "AG-9",
@@ -52,7 +42,7 @@ def test_refimpl_reproduces_the_recorded_case(build: str, name: str) -> None:
         got = CASES[name](RefimplApi())
     finally:
         set_profile(previous)
-    assert got == expected, f"{name} departs from torch {recording['torch']}:\n" + _diff(
+    assert got == expected, f"{name} departs from torch {recording['torch']}:\n" + diff(
         expected, got)
 
 
@@ -68,4 +58,4 @@ def test_the_recording_says_what_the_installed_torch_does(name: str) -> None:
     got = CASES[name](TorchApi())
     expected = RECORDINGS[build]["cases"][name]
     assert got == expected, f"torch {torch.__version__} no longer does what was recorded:\n" \
-        + _diff(expected, got)
+        + diff(expected, got)

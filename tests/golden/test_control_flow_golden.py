@@ -11,7 +11,6 @@ Spec: CF-1 .. CF-11, FX-8.
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -25,18 +24,9 @@ sys.path.insert(0, str(HERE))
 
 from control_flow_api import RefimplApi, TorchApi  # noqa: E402
 from control_flow_cases import CASES  # noqa: E402
+from recording import diff, recordings  # noqa: E402
 
-RECORDINGS = {p.parent.name: json.loads(p.read_text())
-              for p in sorted(HERE.glob("torch-*/control_flow.json"))}
-
-
-def _diff(expected: dict, got: dict) -> str:
-    lines = []
-    for kind in sorted(set(expected) | set(got)):
-        if expected.get(kind) != got.get(kind):
-            lines.append(f"--- {kind} (torch)\n{expected.get(kind)}\n+++ {kind} (refimpl)\n"
-                         f"{got.get(kind)}")
-    return "\n".join(lines)
+RECORDINGS = recordings("control_flow.json")
 
 
 @pytest.mark.spec("CF-1", "CF-2", "CF-3", "CF-5", "CF-6", "CF-7", "CF-8", "CF-9", "CF-10",
@@ -54,7 +44,7 @@ def test_refimpl_reproduces_the_recorded_case(build: str, name: str) -> None:
         got = CASES[name](RefimplApi())
     finally:
         set_profile(previous)
-    assert got == expected, f"refimpl departs from {build} on {name}:\n{_diff(expected, got)}"
+    assert got == expected, f"refimpl departs from {build} on {name}:\n{diff(expected, got)}"
 
 
 @pytest.mark.torch
@@ -72,4 +62,4 @@ def test_the_recording_still_says_what_torch_does(name: str) -> None:
         warnings.simplefilter("ignore")
         got = CASES[name](TorchApi())
     assert got == expected, f"torch {torch.__version__} departs from its recording of {name}:\n" \
-                            f"{_diff(expected, got)}"
+                            f"{diff(expected, got)}"

@@ -70,16 +70,6 @@ def test_hops_run_what_plain_python_control_flow_runs(doc: dict) -> None:
             f"({obs.error})")
 
 
-@pytest.fixture
-def threaded():
-    previous = get_profile()
-    set_profile(dataclasses.replace(previous, name="threaded", subgraph_tokens="threaded"))
-    try:
-        yield
-    finally:
-        set_profile(previous)
-
-
 @pytest.mark.spec("CF-6", "CF-12")
 @FAST
 @given(doc=control_flow_programs())
