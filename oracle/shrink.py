@@ -82,8 +82,39 @@ def _walk(value: Any) -> Iterator[Any]:
 
 
 def _call(stmt: Doc) -> Doc:
-    """The call part of a statement (the inner call of a `with_effects` statement)."""
+    """The call part of a statement (the inner call of a `with_effects` statement; a cond or
+    while_loop statement has no call part: `{}`)."""
+    if "cond" in stmt or "while_loop" in stmt:
+        return {}
     return stmt.get("with_effects", stmt)
+
+
+def _blocks(stmt: Doc) -> list[tuple[str, Doc]]:
+    """A cond's branches, a while_loop's condition and body: `(key, block)`."""
+    hop = stmt.get("cond") or stmt.get("while_loop")
+    if hop is None:
+        return []
+    return [(k, hop[k]) for k in ("true", "false", "cond", "body") if k in hop]
+
+
+def _all_statements(body: list) -> Iterator[Doc]:
+    """Every statement, those inside blocks included (PRG-53)."""
+    for stmt in body:
+        yield stmt
+        for _, block in _blocks(stmt):
+            yield from _all_statements(block.get("body", []))
+
+
+def _standins(stmt: Doc, subst: dict) -> list[Doc | None]:
+    """What stands in for each result of a deleted statement: its first tensor argument; a
+    cond's first operand; a while_loop's k-th carried value for its k-th result."""
+    hop = stmt.get("cond") or stmt.get("while_loop")
+    outs = stmt.get("outs", [])
+    if hop is None:
+        return [_first_ref(_substitute(_call(stmt).get("args", []), subst))] * len(outs)
+    names = hop.get("carried") or hop.get("operands", [])
+    picks = names if "carried" in hop else names[:1] * len(outs)
+    return [_substitute({"ref": n}, subst) for n in picks]
 
 
 def _literal_weight(value: Any) -> int:
@@ -110,7 +141,7 @@ def complexity(doc: Doc) -> tuple[int, ...]:
                      if isinstance(v, dict) and "ref" in v and v["ref"] not in names)
     inner_refs += sum(1 for o in doc.get("outputs", []) if isinstance(o, str) and o not in names)
     return (
-        len(doc.get("body", [])),
+        sum(1 for _ in _all_statements(doc.get("body", []))),
         len(inputs),
         len(doc.get("custom_ops", [])),
         len(doc.get("register_effects", {})),
@@ -121,7 +152,7 @@ def complexity(doc: Doc) -> tuple[int, ...]:
         sum(1 for i in inputs if i["dtype"] != "float32"),
         sum(1 for i in inputs if "fill" in i),
         sum(_literal_weight(_call(s).get("args", [])) + _literal_weight(_call(s).get("kwargs", {}))
-            for s in doc.get("body", [])),
+            for s in _all_statements(doc.get("body", []))),
         len(json.dumps(doc, sort_keys=True)),
     )
 
@@ -159,8 +190,7 @@ def delete_statements(doc: Doc, indices: set[int]) -> Doc:
     body = []
     for i, stmt in enumerate(doc["body"]):
         if i in indices:
-            standin = _first_ref(_substitute(_call(stmt).get("args", []), subst))
-            for out in stmt.get("outs", []):
+            for out, standin in zip(stmt.get("outs", []), _standins(stmt, subst)):
                 subst[out] = standin
         else:
             body.append(_substitute(stmt, subst))
@@ -202,9 +232,27 @@ def _used_names(doc: Doc) -> set[str]:
 
 
 def one_statement(doc: Doc) -> Iterator[Doc]:
-    """Delete one statement, the last first (it has the fewest users)."""
+    """Delete one statement, the last first (it has the fewest users); then one statement of a
+    block, whose uses in the block read a stand-in (`delete_statements` on the block)."""
     for i in reversed(range(len(doc["body"]))):
         yield delete_statements(doc, {i})
+    for path, block in _block_sites(doc["body"], ("body",)):
+        for j in reversed(range(len(block.get("body", [])))):
+            smaller = delete_statements({"body": block["body"],
+                                         "outputs": block.get("outputs", [])}, {j})
+            new_block = {**block, "body": smaller["body"]}
+            if "outputs" in block:
+                new_block["outputs"] = smaller["outputs"]
+            yield _replaced(doc, path, new_block)
+
+
+def _block_sites(body: list, path: tuple) -> Iterator[tuple[tuple, Doc]]:
+    for i, stmt in enumerate(body):
+        kind = "cond" if "cond" in stmt else "while_loop" if "while_loop" in stmt else None
+        for key, block in _blocks(stmt):
+            where = (*path, i, kind, key)
+            yield where, block
+            yield from _block_sites(block.get("body", []), (*where, "body"))
 
 
 def outputs_pass(doc: Doc) -> Iterator[Doc]:
@@ -241,7 +289,7 @@ def _rename_uses(doc: Doc, name: str, other: str) -> Doc:
 def custom_ops_pass(doc: Doc) -> Iterator[Doc]:
     """Delete a custom op no statement calls (with its `register_effects` entry), or one
     `register_effects` entry."""
-    called = {_call(s)["op"] for s in doc["body"]}
+    called = {_call(s)["op"] for s in _all_statements(doc["body"]) if _call(s)}
     for k, spec in enumerate(doc.get("custom_ops", [])):
         overload = f"{spec['name']}.default"
         if overload not in called:

@@ -171,3 +171,28 @@ def test_operands_must_have_the_form_dynamo_gives_them() -> None:
     inner["cond"]["operands"] = ["a", "b"]
     load_program(_doc(_edit(_edit(COND, ("cond", "true", "body"), branch),
                             ("cond", "true", "outputs"), ["e"])))
+
+
+@pytest.mark.spec("PRG-53")
+def test_the_shrinker_reduces_inside_blocks() -> None:
+    from oracle.shrink import shrink  # noqa: PLC0415
+
+    doc = _doc(_log("x", "before", "y"), COND, LOOP, outputs=["z"])
+    doc["body"][2]["while_loop"]["carried"] = ["y"]
+    doc["body"][2]["while_loop"]["cond"]["body"] = [_log("y", "c")]
+    doc["body"][2]["while_loop"]["body"]["body"] = [_log("y", "b", "w")]
+    load_program(doc)
+
+    def keeps_the_loop_condition_effect(candidate: dict) -> bool:
+        return "'c'" in repr([s for s in candidate["body"] if "while_loop" in s])
+
+    result = shrink(doc, keeps_the_loop_condition_effect)
+    best = result if isinstance(result, dict) else result.doc
+    kinds = ["while_loop" if "while_loop" in s else "cond" if "cond" in s else s["op"]
+             for s in best["body"]]
+    # The cond goes; the statement binding the loop's carried value stays (a block's names are
+    # its inputs', so the shrinker cannot rename them into another value).
+    assert kinds == ["cf::log.default", "while_loop"], best["body"]
+    loop = best["body"][1]["while_loop"]
+    assert loop["cond"]["body"] == [_log(loop["carried"][0], "c")]
+    assert len(loop["body"]["body"]) <= 1
