@@ -5,7 +5,7 @@ Models: nothing upstream directly. A program is the JSON form of a small torch f
 `_register_effectful_op` (torch 2.13.0), and direct `torch.ops.higher_order.with_effects` calls.
 Spec: specs/program.md, PRG-1 to PRG-22 (the loader), PRG-29 (the format string), PRG-31,
 PRG-33, PRG-36, PRG-37 (the argument and value forms torch takes), PRG-39 to PRG-41 (limits
-and hostile input, in oracle/program_reader.py).
+and hostile input, in oracle/program_reader.py), PRG-53 to PRG-58 (cond and while_loop).
 
 Loading evaluates nothing. It runs two checks and stops at the first fault, which it reports as a
 `ProgramError` naming the JSON path of the fault (`$.body[2].args[0].ref`):

@@ -7,8 +7,8 @@ return (_v1,)`` with operators bound as globals and compiled with ``exec``. Only
 of str/int/float/bool/None) and program names are written into the text, so loading a program
 still evaluates nothing it says.
 Spec: PRG (the program format), PRG-20 and PRG-35 (rebound names), PRG-30 (parameter names),
-PRG-36 (list outputs), RPT-13 (harness errors), RPT-31 (``register_effects`` as calls);
-docs/architecture.md.
+PRG-36 (list outputs), RPT-13 (harness errors), RPT-31 (``register_effects`` as calls),
+PRG-54 and PRG-56 (blocks as nested functions, the loop counter); docs/architecture.md.
 
 [NOTE: generated names] The generated text names only ``program``, ``forward``, ``self``,
 ``torch``, ``float`` and names that start with ``_`` (``_opK``, ``_vK``, ``_with_effects``,
